@@ -1,0 +1,71 @@
+"""python -m local_aws: serve local AWS in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from local_aws import DEFAULT_PORT, config
+from local_aws.server import LocalAWS
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_aws",
+        description=(
+            "Serve local AWS: moto's server for every service moto has, plus executors that run "
+            "Glue jobs on a warm local Spark, Glue crawlers and Athena queries (DuckDB). "
+            "Point boto3, the AWS CLI or Airflow at it with AWS_ENDPOINT_URL=http://HOST:PORT."
+        ),
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on, 0 for a free one (default: %(default)s)")
+    parser.add_argument(
+        "--warm-spark",
+        action="store_true",
+        help="start the Spark driver now rather than on the first Glue job run",
+    )
+    parser.add_argument("--log-requests", action="store_true", help="log every HTTP request")
+    parser.add_argument(
+        "--glue-minute-seconds",
+        type=float,
+        default=60.0,
+        help="length in seconds of one minute of a Glue job's Timeout; lower it only for tests (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help="folder for the Spark driver's scratch files and logs (default: .local_aws/ in the repo)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = config.Settings(
+        host=args.host,
+        port=args.port,
+        warm_spark=args.warm_spark,
+        log_requests=args.log_requests,
+        glue_minute_seconds=args.glue_minute_seconds,
+    )
+    if args.work_dir is not None:
+        settings.work_dir = args.work_dir
+    server = LocalAWS(settings).start()
+    print(f"local AWS ready at {server.endpoint_url}", flush=True)
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    print("local AWS stopping", flush=True)
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

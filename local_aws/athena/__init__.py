@@ -1,0 +1,1 @@
+"""Athena: queries parsed with sqlglot and executed on DuckDB over the data in local S3."""

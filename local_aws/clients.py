@@ -1,0 +1,54 @@
+"""Clients the executors use to reach the server they run in, like any other AWS client.
+
+Executors read and write data and catalog entries through the public API (boto3 and
+pyarrow's S3 filesystem against our own endpoint), so they see exactly what users see.
+Only run state that the API cannot set is changed on moto's models directly.
+"""
+
+from __future__ import annotations
+
+import boto3
+from botocore.config import Config
+
+from local_aws import config
+
+# Any credentials work: moto maps unknown access keys to the default account.
+ACCESS_KEY = "local-aws-executor"
+SECRET_KEY = "local-aws-executor"
+
+
+def client(service: str, region: str = "us-east-1"):
+    return boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=config.settings.endpoint_url,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        config=Config(retries={"max_attempts": 2, "mode": "standard"}, s3={"addressing_style": "path"}),
+    )
+
+
+def s3_filesystem(region: str = "us-east-1"):
+    """A pyarrow S3 filesystem on local S3 (DuckDB and pyarrow datasets read through it)."""
+    from pyarrow import fs
+
+    return fs.S3FileSystem(
+        access_key=ACCESS_KEY,
+        secret_key=SECRET_KEY,
+        region=region,
+        endpoint_override=config.settings.endpoint_url,
+        scheme="http",
+        allow_bucket_creation=True,
+        allow_bucket_deletion=True,
+    )
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """'s3://bucket/a/b' -> ('bucket', 'a/b'); s3a:// and s3n:// too."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep or scheme not in ("s3", "s3a", "s3n"):
+        raise ValueError(f"not an S3 URI: {uri!r} (expected s3://bucket/key)")
+    bucket, _, key = rest.partition("/")
+    if not bucket:
+        raise ValueError(f"S3 URI has no bucket: {uri!r}")
+    return bucket, key

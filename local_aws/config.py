@@ -1,0 +1,43 @@
+"""Runtime settings of one local AWS server, shared by its executors."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_work_dir() -> Path:
+    return Path(os.environ.get("LOCAL_AWS_WORK_DIR", REPO_ROOT / ".local_aws"))
+
+
+def _default_spark_jars_dir() -> Path:
+    return Path(
+        os.environ.get(
+            "LOCAL_AWS_SPARK_JARS",
+            REPO_ROOT / ".tools" / "sagemaker_pyspark" / "sagemaker_pyspark" / "jars",
+        )
+    )
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 4566
+    # Glue's Timeout is in minutes; tests shorten the minute so TIMEOUT can be exercised quickly.
+    glue_minute_seconds: float = 60.0
+    # Start the Spark driver when the server starts instead of on the first job run.
+    warm_spark: bool = False
+    log_requests: bool = False
+    work_dir: Path = field(default_factory=_default_work_dir)
+    spark_jars_dir: Path = field(default_factory=_default_spark_jars_dir)
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+# The one Settings object of this process; the server replaces it on start.
+settings = Settings()

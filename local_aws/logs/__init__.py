@@ -1,0 +1,1 @@
+"""CloudWatch Logs as the executors write it (moto stores the events; we only append)."""

@@ -1,0 +1,38 @@
+"""Wires the executors into moto's backends: each service module patches what it executes."""
+
+from __future__ import annotations
+
+import importlib
+
+import moto
+
+from local_aws import MOTO_VERSION
+
+# Each module has install() (patch moto, idempotent) and shutdown() (stop its workers).
+EXECUTOR_MODULES = (
+    "local_aws.glue.jobs",
+    "local_aws.glue.crawlers",
+    "local_aws.athena.executor",
+)
+
+_installed = False
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    if moto.__version__ != MOTO_VERSION:
+        raise RuntimeError(
+            f"local_aws patches moto {MOTO_VERSION} but moto {moto.__version__} is installed; "
+            f"run `make install` to get the pinned version"
+        )
+    for name in EXECUTOR_MODULES:
+        importlib.import_module(name).install()
+    _installed = True
+
+
+def shutdown() -> None:
+    for name in EXECUTOR_MODULES:
+        module = importlib.import_module(name)
+        module.shutdown()
