@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# Airflow reads these at import time: the project's own home, DAGs and plugins.
+os.environ.setdefault("AIRFLOW_HOME", str(REPO_ROOT / ".airflow"))
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO_ROOT / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(REPO_ROOT / "plugins"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 import boto3
 import pytest
@@ -23,7 +31,12 @@ def local_aws_server(tmp_path_factory):
         work_dir=tmp_path_factory.mktemp("local_aws"),
     )
     server = LocalAWS(settings).start()
+    connection = (
+        '{"conn_type": "aws", "login": "testing", "password": "testing", '
+        f'"extra": {{"endpoint_url": "{server.endpoint_url}", "region_name": "{REGION}"}}}}'
+    )
     env = {
+        "AIRFLOW_CONN_AWS_DEFAULT": connection,
         "AWS_ENDPOINT_URL": server.endpoint_url,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

@@ -1,0 +1,68 @@
+# One command each for what people do often. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_VERSION := 3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+JARS_DIR := .tools/sagemaker_pyspark/sagemaker_pyspark/jars
+PORT ?= 4566
+
+export AIRFLOW_HOME := $(CURDIR)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
+
+.PHONY: help install test test-fast demo local-aws airflow bench lint lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.lock
+	@command -v python$(PYTHON_VERSION) >/dev/null || { echo "python$(PYTHON_VERSION) is required"; exit 1; }
+	@test -x $(PY) || python$(PYTHON_VERSION) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	@touch $@
+
+# hadoop-aws + the AWS SDK bundle for Spark's s3:// (Maven is unreachable; this PyPI package ships them).
+$(JARS_DIR)/hadoop-aws-3.3.1.jar: | $(VENV)/.installed
+	$(PY) -m pip install --quiet --no-deps --target .tools/sagemaker_pyspark sagemaker-pyspark==1.4.5
+	@test -f $@
+
+$(AIRFLOW_HOME)/airflow.db: | $(VENV)/.installed
+	@mkdir -p $(AIRFLOW_HOME)
+	$(VENV)/bin/airflow db migrate >/dev/null
+	@echo "Airflow metadata DB ready in $(AIRFLOW_HOME)"
+
+install: $(VENV)/.installed $(JARS_DIR)/hadoop-aws-3.3.1.jar $(AIRFLOW_HOME)/airflow.db ## venv, pinned packages, Spark S3 jars, Airflow DB
+
+test: install ## every test: unit, local-AWS contract, DAG integrity, end-to-end DAG runs
+	$(PY) -m pytest
+
+test-fast: install ## the tests without end-to-end DAG runs
+	$(PY) -m pytest -m "not e2e"
+
+demo: install ## run every DAG on local AWS, with progress and a summary
+	$(PY) scripts/demo.py
+
+local-aws: install ## serve local AWS in the foreground on PORT (default 4566)
+	$(PY) -m local_aws --port $(PORT)
+
+airflow: install ## Airflow UI + scheduler on http://localhost:8080, connected to local AWS on PORT
+	AIRFLOW_CONN_AWS_DEFAULT='{"conn_type": "aws", "login": "local", "password": "local", "extra": {"endpoint_url": "http://127.0.0.1:$(PORT)", "region_name": "us-east-1"}}' \
+	$(VENV)/bin/airflow standalone
+
+bench: install ## benchmarks, side by side with their baselines
+	$(PY) -m bench
+
+lint: install ## ruff
+	$(VENV)/bin/ruff check .
+
+lock: ## re-resolve requirements.in into requirements.lock
+	python$(PYTHON_VERSION) -m venv /tmp/ade-lock-venv && /tmp/ade-lock-venv/bin/pip install --quiet -r requirements.in
+	/tmp/ade-lock-venv/bin/pip freeze > requirements.lock && rm -rf /tmp/ade-lock-venv
+
+clean: ## remove the venv, tools, Airflow home, local AWS scratch and generated data
+	rm -rf $(VENV) .tools .airflow .local_aws data artifacts

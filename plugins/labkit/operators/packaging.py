@@ -1,0 +1,49 @@
+"""Ship local Python packages to S3 for Glue's --extra-py-files."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+
+# Fixed timestamp so the same sources always give the same bytes (and the same ETag).
+_ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)
+
+
+def zip_package(package_dir: Path) -> bytes:
+    """A zip with `package_dir` at its root (e.g. etl/__init__.py), .py files only, reproducible."""
+    package_dir = Path(package_dir)
+    if not (package_dir / "__init__.py").exists():
+        raise ValueError(f"{package_dir} is not a Python package (no __init__.py)")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(package_dir.rglob("*.py")):
+            info = zipfile.ZipInfo(str(path.relative_to(package_dir.parent)), date_time=_ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
+
+
+class S3UploadPythonPackageOperator(AwsBaseOperator[S3Hook]):
+    """Zip a local package and upload it (replacing the old one); returns the s3:// URI."""
+
+    aws_hook_class = S3Hook
+    template_fields: Sequence[str] = aws_template_fields("package_dir", "bucket_name", "key")
+
+    def __init__(self, *, package_dir: str, bucket_name: str, key: str, **kwargs):
+        super().__init__(**kwargs)
+        self.package_dir = package_dir
+        self.bucket_name = bucket_name
+        self.key = key
+
+    def execute(self, context) -> str:
+        data = zip_package(Path(self.package_dir))
+        self.hook.load_bytes(data, key=self.key, bucket_name=self.bucket_name, replace=True)
+        uri = f"s3://{self.bucket_name}/{self.key}"
+        self.log.info("Uploaded %s (%d bytes) to %s", self.package_dir, len(data), uri)
+        return uri
