@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import urllib.request
 
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -23,6 +24,8 @@ class LocalAWS:
 
     def start(self) -> "LocalAWS":
         config.settings = self.settings
+        # AWS-managed policies (e.g. service-role/AWSGlueServiceRole) exist in every account.
+        os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         # werkzeug logs every request at INFO; keep the console for what matters unless asked.
         logging.getLogger("werkzeug").setLevel(logging.INFO if self.settings.log_requests else logging.WARNING)
         registry.install()
