@@ -29,9 +29,9 @@ from airflow.providers.amazon.aws.operators.glue_catalog import (
 from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerDeleteOperator, GlueCrawlerOperator
 from airflow.providers.amazon.aws.operators.s3 import S3CreateBucketOperator, S3DeleteBucketOperator
 from airflow.providers.amazon.aws.transfers.local_to_s3 import LocalFilesystemToS3Operator
-from airflow.sdk import DAG, Param, TriggerRule, chain, cross_downstream, task
+from airflow.sdk import DAG, Param, chain, cross_downstream, task
 from labkit import paths
-from labkit.dag_helpers import DEFAULT_ARGS, TAGS_COMMON, teardown_gate, watcher
+from labkit.dag_helpers import DEFAULT_ARGS, TAGS_COMMON, TEARDOWN, body_watcher, teardown_gate
 from labkit.naming import LabNames
 from labkit.operators.glue import GlueDeleteJobOperator
 from labkit.operators.iam import IamCreateRoleOperator, IamDeleteRoleOperator
@@ -42,6 +42,9 @@ RESULTS = "{{ names.bucket('athena-results') }}"
 DATABASE = "{{ names.database }}"
 ROLE = "{{ names.resource('glue-role') }}"
 ROLE_ARN = "{{ ti.xcom_pull(task_ids='create_glue_role') }}"
+RAW_CRAWLER = "{{ names.resource('raw-crawler') }}"
+CURATED_CRAWLER = "{{ names.resource('curated-crawler') }}"
+JOB = "{{ names.resource('csv-to-parquet') }}"
 RAW_PREFIX = "raw/flights/"
 CURATED_PREFIX = "curated/flights/"
 BAD_RECORDS_PREFIX = "bad_records/flights/"
@@ -124,7 +127,7 @@ with DAG(
     crawl_raw = GlueCrawlerOperator(
         task_id="crawl_raw",
         config={
-            "Name": "{{ names.resource('raw-crawler') }}",
+            "Name": RAW_CRAWLER,
             "Role": ROLE_ARN,
             "DatabaseName": DATABASE,
             "TablePrefix": "raw_",
@@ -143,7 +146,7 @@ with DAG(
     )
     csv_to_parquet = GlueJobOperator(
         task_id="csv_to_parquet",
-        job_name="{{ names.resource('csv-to-parquet') }}",
+        job_name=JOB,
         job_desc="Glue lab 1: flights CSV to Parquet partitioned by year/month",
         script_location=f"s3://{DATA}/scripts/flights_csv_to_parquet.py",
         iam_role_arn=ROLE_ARN,
@@ -170,7 +173,7 @@ with DAG(
     crawl_curated = GlueCrawlerOperator(
         task_id="crawl_curated",
         config={
-            "Name": "{{ names.resource('curated-crawler') }}",
+            "Name": CURATED_CRAWLER,
             "Role": ROLE_ARN,
             "DatabaseName": DATABASE,
             "TablePrefix": "curated_",
@@ -201,19 +204,14 @@ with DAG(
     # --- teardown
     gate = teardown_gate()
     teardown = [
-        GlueCrawlerDeleteOperator(task_id="delete_raw_crawler", crawler_name="{{ names.resource('raw-crawler') }}"),
-        GlueCrawlerDeleteOperator(
-            task_id="delete_curated_crawler", crawler_name="{{ names.resource('curated-crawler') }}"
-        ),
-        GlueDeleteJobOperator(task_id="delete_job", job_name="{{ names.resource('csv-to-parquet') }}"),
-        GlueCatalogDeleteDatabaseOperator(task_id="delete_database", database_name=DATABASE),
-        S3DeleteBucketOperator(task_id="delete_data_bucket", bucket_name=DATA, force_delete=True),
-        S3DeleteBucketOperator(task_id="delete_results_bucket", bucket_name=RESULTS, force_delete=True),
-        IamDeleteRoleOperator(task_id="delete_glue_role", role_name=ROLE),
+        GlueCrawlerDeleteOperator(task_id="delete_raw_crawler", crawler_name=RAW_CRAWLER, **TEARDOWN),
+        GlueCrawlerDeleteOperator(task_id="delete_curated_crawler", crawler_name=CURATED_CRAWLER, **TEARDOWN),
+        GlueDeleteJobOperator(task_id="delete_job", job_name=JOB, **TEARDOWN),
+        GlueCatalogDeleteDatabaseOperator(task_id="delete_database", database_name=DATABASE, **TEARDOWN),
+        S3DeleteBucketOperator(task_id="delete_data_bucket", bucket_name=DATA, force_delete=True, **TEARDOWN),
+        S3DeleteBucketOperator(task_id="delete_results_bucket", bucket_name=RESULTS, force_delete=True, **TEARDOWN),
+        IamDeleteRoleOperator(task_id="delete_glue_role", role_name=ROLE, **TEARDOWN),
     ]
-    for teardown_task in teardown:
-        teardown_task.trigger_rule = TriggerRule.ALL_DONE
-
     setup = [staged, upload_script, upload_etl_package, create_database]
     cross_downstream([create_data_bucket, create_results_bucket, create_glue_role], setup)
     chain(
@@ -227,4 +225,4 @@ with DAG(
         gate,
         teardown,
     )
-    list(dag.tasks) >> watcher()
+    body_watcher(dag, gate)

@@ -68,8 +68,7 @@ CSV_READ_OPTIONS = {
 
 # Read schema: everything a string, so the reader never nulls a value it cannot parse.
 RAW_SCHEMA = StructType(
-    [StructField(name, StringType(), True) for name in CSV_COLUMNS]
-    + [StructField(CORRUPT_RECORD, StringType(), True)]
+    [StructField(name, StringType(), True) for name in CSV_COLUMNS] + [StructField(CORRUPT_RECORD, StringType(), True)]
 )
 
 

@@ -31,7 +31,22 @@ def teardown_gate() -> ShortCircuitOperator:
     )
 
 
+# Teardown tasks run whatever happened before them (the gate decides whether they run at all).
+TEARDOWN = {"trigger_rule": TriggerRule.ALL_DONE}
+
+
 @task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
 def watcher():
-    """Fails the run when any task failed, so a green teardown never hides a failed body."""
+    """Fails the run when a body task failed, so a green teardown never hides a failed body."""
     raise AirflowFailException("a task of this run failed; see the failed task's log")
+
+
+def body_watcher(dag, gate: ShortCircuitOperator) -> None:
+    """Put the watcher downstream of every task but the teardown gate and what follows it.
+
+    It must not follow the gate: a gate that skips teardown skips everything after it.
+    Teardown tasks are leaves, so their own failures fail the run without a watcher.
+    """
+    teardown_ids = {gate.task_id, *gate.get_flat_relative_ids(upstream=False)}
+    body = [t for t in dag.tasks if t.task_id not in teardown_ids]
+    body >> watcher()

@@ -31,6 +31,7 @@ class RunReport:
 
 def load_dag(dag_id: str):
     from airflow.dag_processing.dagbag import DagBag
+
     from labkit import paths
 
     bag = DagBag(str(paths.PROJECT_ROOT / "dags"))
@@ -42,6 +43,7 @@ def load_dag(dag_id: str):
 
 def dag_ids() -> list[str]:
     from airflow.dag_processing.dagbag import DagBag
+
     from labkit import paths
 
     bag = DagBag(str(paths.PROJECT_ROOT / "dags"))
@@ -61,7 +63,11 @@ def _task_states(dag_id: str, run_id: str) -> dict[str, tuple[str, float | None]
                 TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id
             )
         ).all()
-    return {task_id: (str(state.value if hasattr(state, "value") else state), duration) for task_id, state, duration in rows if state}
+    return {
+        task_id: (str(state.value if hasattr(state, "value") else state), duration)
+        for task_id, state, duration in rows
+        if state
+    }
 
 
 def _latest_run_id(dag_id: str, since) -> str | None:
