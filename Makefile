@@ -45,7 +45,7 @@ test-fast: install ## the tests without end-to-end DAG runs
 	$(PY) -m pytest -m "not e2e"
 
 demo: install ## run every DAG on local AWS, with progress and a summary
-	$(PY) scripts/demo.py
+	$(PY) scripts/demo.py $(DEMO_ARGS)
 
 local-aws: install ## serve local AWS in the foreground on PORT (default 4566)
 	$(PY) -m local_aws --port $(PORT)

@@ -1,0 +1,1 @@
+"""Benchmarks: each measurement next to a baseline run in the same process, as a ratio."""

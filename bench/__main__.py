@@ -1,0 +1,207 @@
+"""python -m bench: local AWS timings side by side with their baselines.
+
+1. Glue job warm run (StartJobRun -> SUCCEEDED) on a small CSV, median of several runs.
+2. CSV -> Parquet of N generated flights: the Glue job vs DuckDB's COPY of the same file.
+3. An Athena GROUP BY through the API (start -> results) vs the same SQL on DuckDB directly
+   over the same Parquet files in local S3.
+
+Targets (from the project's issue): warm job <= 3 s, Glue/DuckDB <= 3x, Athena/DuckDB <= 1.3x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
+
+GROUP_BY = """
+SELECT carrier, count(*) AS flights, round(avg(arr_delay), 2) AS avg_arr_delay, sum(distance) AS distance
+FROM {table} GROUP BY carrier ORDER BY flights DESC
+"""
+
+
+def timed(fn, *args, **kwargs):
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return time.perf_counter() - start, result
+
+
+class Bench:
+    def __init__(self, endpoint: str, region: str = "us-east-1"):
+        import boto3
+
+        session = boto3.Session(aws_access_key_id="bench", aws_secret_access_key="bench", region_name=region)
+        self.s3 = session.client("s3", endpoint_url=endpoint)
+        self.glue = session.client("glue", endpoint_url=endpoint)
+        self.athena = session.client("athena", endpoint_url=endpoint)
+        self.bucket = "bench-data"
+        self.s3.create_bucket(Bucket=self.bucket)
+
+    def setup_job(self) -> str:
+        from labkit.operators.packaging import zip_package
+
+        self.s3.upload_file(str(ROOT / "glue_jobs/flights_csv_to_parquet.py"), self.bucket, "scripts/job.py")
+        self.s3.put_object(Bucket=self.bucket, Key="scripts/etl.zip", Body=zip_package(ROOT / "glue_jobs/etl"))
+        self.glue.create_job(
+            Name="bench-csv-to-parquet",
+            Role="arn:aws:iam::123456789012:role/bench",
+            Command={"Name": "glueetl", "ScriptLocation": f"s3://{self.bucket}/scripts/job.py", "PythonVersion": "3"},
+            GlueVersion="5.0",
+            DefaultArguments={"--extra-py-files": f"s3://{self.bucket}/scripts/etl.zip"},
+            ExecutionProperty={"MaxConcurrentRuns": 4},
+        )
+        return "bench-csv-to-parquet"
+
+    def run_job(self, job: str, source: str, target: str) -> float:
+        """Seconds from StartJobRun to SUCCEEDED, polled every 50 ms."""
+        start = time.perf_counter()
+        run_id = self.glue.start_job_run(
+            JobName=job,
+            Arguments={
+                "--source_path": f"s3://{self.bucket}/{source}",
+                "--target_path": f"s3://{self.bucket}/{target}",
+                "--bad_records_path": f"s3://{self.bucket}/bad/{target}",
+            },
+        )["JobRunId"]
+        while True:
+            run = self.glue.get_job_run(JobName=job, RunId=run_id)["JobRun"]
+            if run["JobRunState"] in ("SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED", "ERROR"):
+                break
+            time.sleep(0.05)
+        if run["JobRunState"] != "SUCCEEDED":
+            raise RuntimeError(f"job run {run_id} {run['JobRunState']}: {run.get('ErrorMessage')}")
+        return time.perf_counter() - start
+
+    def crawl(self, database: str, path: str) -> None:
+        self.glue.create_crawler(
+            Name="bench-crawler", Role="bench", DatabaseName=database, Targets={"S3Targets": [{"Path": path}]}
+        )
+        self.glue.start_crawler(Name="bench-crawler")
+        while self.glue.get_crawler(Name="bench-crawler")["Crawler"]["State"] != "READY":
+            time.sleep(0.1)
+        last = self.glue.get_crawler(Name="bench-crawler")["Crawler"]["LastCrawl"]
+        if last["Status"] != "SUCCEEDED":
+            raise RuntimeError(f"crawl failed: {last.get('ErrorMessage')}")
+
+    def athena_query(self, sql: str, database: str) -> tuple[float, list]:
+        start = time.perf_counter()
+        query_id = self.athena.start_query_execution(
+            QueryString=sql,
+            QueryExecutionContext={"Database": database},
+            ResultConfiguration={"OutputLocation": f"s3://{self.bucket}/athena/"},
+        )["QueryExecutionId"]
+        while True:
+            status = self.athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
+            if status["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+                break
+            time.sleep(0.02)
+        if status["State"] != "SUCCEEDED":
+            raise RuntimeError(f"query failed: {status.get('StateChangeReason')}")
+        rows = []
+        for page in self.athena.get_paginator("get_query_results").paginate(QueryExecutionId=query_id):
+            rows += [[d.get("VarCharValue") for d in r["Data"]] for r in page["ResultSet"]["Rows"]]
+        return time.perf_counter() - start, rows[1:]
+
+
+def duckdb_copy(csv_path: Path, out_dir: Path) -> float:
+    import duckdb
+
+    con = duckdb.connect()
+    start = time.perf_counter()
+    con.execute(
+        f"COPY (SELECT *, make_date(year, month, day) AS flight_date FROM read_csv('{csv_path}', header=true)) "
+        f"TO '{out_dir}' (FORMAT parquet, PARTITION_BY (year, month), OVERWRITE_OR_IGNORE)"
+    )
+    return time.perf_counter() - start
+
+
+def duckdb_group_by(endpoint: str, bucket: str, prefix: str) -> tuple[float, list]:
+    """The same GROUP BY on DuckDB directly, over the same Parquet objects through pyarrow's S3 filesystem."""
+    import duckdb
+    import pyarrow.dataset as ds
+    from pyarrow import fs
+
+    s3 = fs.S3FileSystem(
+        access_key="bench", secret_key="bench", region="us-east-1", endpoint_override=endpoint, scheme="http"
+    )
+    start = time.perf_counter()
+    dataset = ds.dataset(f"{bucket}/{prefix}", filesystem=s3, format="parquet", partitioning="hive")
+    con = duckdb.connect()
+    con.register("flights", dataset)
+    rows = con.execute(GROUP_BY.format(table="flights")).fetchall()
+    return time.perf_counter() - start, rows
+
+
+def report(name: str, ours: float, baseline: float | None, target: str, baseline_name: str = "") -> None:
+    if baseline is None:
+        print(f"  {name:<44} {ours:8.2f}s  {'':>24}  target {target}")
+    else:
+        print(f"  {name:<44} {ours:8.2f}s  {baseline_name} {baseline:6.2f}s  ratio {ours / baseline:5.2f}x  target {target}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=10_000_000, help="flights for the CSV -> Parquet comparison")
+    parser.add_argument("--small-rows", type=int, default=10_000, help="flights for the warm job run")
+    parser.add_argument("--repeat", type=int, default=3, help="warm runs and queries to take the median of")
+    args = parser.parse_args(argv)
+
+    from labkit import datasets, paths
+    from local_aws import config
+    from local_aws.server import LocalAWS
+
+    data_dir = paths.DATA_DIR / "bench"
+    print(f"generating data in {data_dir} (kept for the next run)")
+    small = datasets.generate_flights_csv(data_dir / f"flights_{args.small_rows}.csv", args.small_rows)
+    if not (data_dir / f"flights_{args.rows}.csv").exists():
+        datasets.generate_flights_csv(data_dir / f"flights_{args.rows}.csv", args.rows)
+    large = data_dir / f"flights_{args.rows}.csv"
+
+    with tempfile.TemporaryDirectory() as scratch, LocalAWS(
+        config.Settings(port=0, warm_spark=True, work_dir=Path(scratch) / "local_aws")
+    ) as server:
+        os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+        bench = Bench(server.endpoint_url)
+        job = bench.setup_job()
+        bench.s3.upload_file(str(small), bench.bucket, "small/flights.csv")
+        bench.s3.upload_file(str(large), bench.bucket, "large/flights.csv")
+
+        print("\nGlue jobs")
+        first = bench.run_job(job, "small/", "out-small/")
+        warm = statistics.median(bench.run_job(job, "small/", "out-small/") for _ in range(args.repeat))
+        report("first run, small input (JVM already up)", first, None, "-")
+        report(f"warm run, {args.small_rows:,} rows (median of {args.repeat})", warm, None, "<= 3 s")
+
+        glue_large = bench.run_job(job, "large/", "out-large/")
+        duck_large = duckdb_copy(large, Path(scratch) / "duckdb-out")
+        report(f"CSV -> Parquet, {args.rows:,} rows", glue_large, duck_large, "<= 3x", "DuckDB COPY")
+
+        print("\nAthena")
+        bench.glue.create_database(DatabaseInput={"Name": "bench"})
+        bench.crawl("bench", f"s3://{bench.bucket}/out-large/")  # -> table out_large, one partition per month
+        sql = GROUP_BY.format(table="out_large")
+        ours, our_rows = zip(*(bench.athena_query(sql, "bench") for _ in range(args.repeat)), strict=True)
+        theirs, their_rows = zip(
+            *(duckdb_group_by(server.endpoint_url, bench.bucket, "out-large/") for _ in range(args.repeat)),
+            strict=True,
+        )
+        assert len(our_rows[0]) == len(their_rows[0]), "Athena and DuckDB disagree on the number of groups"
+        report(
+            f"GROUP BY carrier over {args.rows:,} rows (median)",
+            statistics.median(ours),
+            statistics.median(theirs),
+            "<= 1.3x",
+            "DuckDB",
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
