@@ -1,0 +1,355 @@
+"""The warm Spark driver: one long-lived process that holds a SparkSession and runs Glue job scripts.
+
+The server starts it lazily (SparkWorker: a subprocess) and talks to it over a socket pair:
+  server -> driver: ("run", RunRequest) | ("cancel", run_id, reason) | ("exit",)
+  driver -> server: ("ready", None) | ("start_failed", message) | ("finished", RunResult)
+Scripts run one at a time in the driver's main thread, so each run gets its own sys.argv and a
+signal can interrupt it; a control thread reads the pipe meanwhile and handles cancels. A
+script that kills the process (os._exit, a JVM crash) only loses this driver: the server sees
+the process gone, fails the run and starts a fresh driver for the next one.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import runpy
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from local_aws import clients, config
+from local_aws.glue import script_run
+from local_aws.glue.script_run import RunRequest, RunResult
+
+REQUIRED_JARS = ("hadoop-aws-3.3.1.jar", "aws-java-sdk-bundle-1.11.901.jar")
+RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"  # the local `awsglue` package
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds local_aws/
+STARTUP_TIMEOUT_SECONDS = 300
+CANCEL_SIGNAL = signal.SIGUSR1
+S3A = "org.apache.hadoop.fs.s3a.S3AFileSystem"
+
+
+class DriverStartError(RuntimeError):
+    """The Spark driver could not start; the message says why and what to do."""
+
+
+class RunInterrupted(BaseException):
+    """Raised in a script that is stopped (TIMEOUT/STOPPED); a BaseException, so `except Exception` lets it pass."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"local AWS interrupted this job run ({reason})")
+        self.reason = reason
+
+
+def driver_dir(settings: config.Settings) -> Path:
+    return settings.work_dir / "glue"
+
+
+def driver_log_path(settings: config.Settings) -> Path:
+    return driver_dir(settings) / "spark-driver.log"
+
+
+def spark_conf(settings: config.Settings) -> dict[str, str]:
+    """The driver's Spark configuration: local[2], quiet, s3:// and s3a:// through S3A on local S3."""
+    work = driver_dir(settings)
+    return {
+        "spark.master": "local[2]",
+        "spark.app.name": "local-aws-glue",
+        "spark.jars": ",".join(str(settings.spark_jars_dir / jar) for jar in REQUIRED_JARS),
+        "spark.driver.memory": "4g",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.local.dir": str(work / "spark-local"),
+        "spark.sql.warehouse.dir": str(work / "spark-warehouse"),
+        "spark.hadoop.fs.s3.impl": S3A,
+        "spark.hadoop.fs.s3a.impl": S3A,
+        "spark.hadoop.fs.s3a.endpoint": settings.endpoint_url,
+        "spark.hadoop.fs.s3a.path.style.access": "true",
+        "spark.hadoop.fs.s3a.connection.ssl.enabled": "false",
+        "spark.hadoop.fs.s3a.aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+        "spark.hadoop.fs.s3a.access.key": clients.ACCESS_KEY,
+        "spark.hadoop.fs.s3a.secret.key": clients.SECRET_KEY,
+        # Algorithm 2 commits task output in place: fewer S3 copies than v1's job-level rename.
+        "spark.hadoop.mapreduce.fileoutputcommitter.algorithm.version": "2",
+    }
+
+
+def check_jars(settings: config.Settings) -> None:
+    missing = [jar for jar in REQUIRED_JARS if not (settings.spark_jars_dir / jar).is_file()]
+    if missing:
+        raise DriverStartError(
+            f"Spark's S3A jars {', '.join(missing)} are missing from {settings.spark_jars_dir}; "
+            "run `make install` to fetch them (or point LOCAL_AWS_SPARK_JARS at a folder that has them)"
+        )
+
+
+class SparkWorker:
+    """The server's handle on one driver process."""
+
+    def __init__(self, settings: config.Settings):
+        self.settings = settings
+        self.log_path = driver_log_path(settings)
+        self._process: subprocess.Popen | None = None
+        self._conn = None
+
+    def start(self) -> None:
+        """Start the driver and wait until its SparkSession is up; DriverStartError if it cannot."""
+        check_jars(self.settings)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        # A subprocess rather than multiprocessing's spawn, which would re-import the server's __main__.
+        ours, theirs = socket.socketpair()
+        with theirs, open(self.log_path, "ab") as log_file:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", "from local_aws.glue.spark_worker import main; main()", str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                cwd=self.log_path.parent,
+                env={
+                    **os.environ,
+                    "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")])),
+                },
+            )
+        self._conn = Connection(ours.detach())
+        self._conn.send(self.settings)
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            message = self._receive(0.5)
+            if message and message[0] == "ready":
+                return
+            if message or not self.alive:
+                detail = message[1] if message else f"it exited with code {self.exitcode}"
+                self.kill()
+                raise DriverStartError(f"the Spark driver failed to start: {detail}; see {self.log_path}")
+        self.kill()
+        raise DriverStartError(
+            f"the Spark driver did not start within {STARTUP_TIMEOUT_SECONDS} s; see {self.log_path}"
+        )
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def exitcode(self) -> int | None:
+        return self._process.poll() if self._process else None
+
+    def run(self, request: RunRequest) -> None:
+        self._send(("run", request))
+
+    def cancel(self, run_id: str, reason: str) -> None:
+        self._send(("cancel", run_id, reason))
+
+    def result(self, timeout: float) -> RunResult | None:
+        message = self._receive(timeout)
+        return message[1] if message and message[0] == "finished" else None
+
+    def _send(self, message) -> None:
+        try:
+            self._conn.send(message)
+        except (OSError, ValueError):  # the driver is gone; the caller notices through `alive`
+            pass
+
+    def _receive(self, timeout: float):
+        try:
+            return self._conn.recv() if self._conn.poll(timeout) else None
+        except (EOFError, OSError):
+            return None
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.alive:
+            self._send(("exit",))
+            try:
+                self._process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()
+
+    def kill(self) -> None:
+        if self.alive:
+            self._process.kill()
+            self._process.wait(10)
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+# ---- inside the driver process ----
+
+
+def _inside_py4j(frame) -> bool:
+    while frame is not None:
+        if frame.f_globals.get("__name__", "").startswith("py4j"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+class RunInterrupter:
+    """Stops the running script on a cancel: cancels its Spark jobs, then raises RunInterrupted in it.
+
+    The exception is raised only outside py4j calls: raising inside one would leave the Java
+    gateway connection mid-reply. Cancelling the Spark jobs makes a blocking call return.
+    """
+
+    def __init__(self, spark_context):
+        self._spark_context = spark_context
+        self._main_thread = threading.main_thread().ident
+        self.run_id: str | None = None
+        self.reason: str | None = None
+        self._in_script = False
+
+    def begin(self, run_id: str) -> None:
+        self.run_id, self.reason = run_id, None
+
+    def end(self) -> None:
+        self.run_id, self._in_script = None, False
+
+    def run_script(self, path: Path) -> None:
+        self._in_script = True
+        try:
+            if self.reason:
+                raise RunInterrupted(self.reason)
+            runpy.run_path(str(path), run_name="__main__")
+        finally:
+            self._in_script = False
+
+    def cancel(self, run_id: str, reason: str) -> None:
+        if run_id != self.run_id or self.reason:
+            return
+        self.reason = reason
+        threading.Thread(target=self._interrupt, args=(run_id,), name="interrupt", daemon=True).start()
+
+    def _interrupt(self, run_id: str) -> None:
+        while self.run_id == run_id:
+            try:
+                self._spark_context.cancelAllJobs()  # runs go one at a time: every job is this run's
+            except Exception:
+                pass
+            signal.pthread_kill(self._main_thread, CANCEL_SIGNAL)
+            time.sleep(0.5)
+
+    def on_signal(self, signum, frame) -> None:
+        if self.reason and self._in_script and not _inside_py4j(frame):
+            raise RunInterrupted(self.reason)
+
+
+def _reuse_warm_context() -> None:
+    """Let `SparkContext()` in a script return the warm context, as getOrCreate() does.
+
+    Glue scripts often call SparkContext(); on AWS each run has a fresh driver, here a second
+    context in the same JVM would fail with "Cannot run multiple SparkContexts at once".
+    """
+    from pyspark import SparkContext
+
+    original_init = SparkContext.__init__
+
+    def new(cls, *args, **kwargs):
+        return SparkContext._active_spark_context or object.__new__(cls)
+
+    def init(self, *args, **kwargs):
+        if self is not SparkContext._active_spark_context:
+            original_init(self, *args, **kwargs)
+
+    SparkContext.__new__ = staticmethod(new)
+    SparkContext.__init__ = init
+
+
+def _prime(spark, settings: config.Settings) -> None:
+    """Run a first CSV -> Parquet job and touch S3A now, so the first job run does not pay for class loading."""
+    scratch = driver_dir(settings) / "prime"
+    frame = spark.range(100).selectExpr("id", "cast(id as string) as name")
+    frame.write.mode("overwrite").option("header", "true").csv(f"file://{scratch}/csv")
+    spark.read.option("header", "true").csv(f"file://{scratch}/csv").write.mode("overwrite").parquet(
+        f"file://{scratch}/parquet"
+    )
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path("s3://local-aws-spark-prime/")
+    try:
+        path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(path)
+    except Exception:  # the bucket need not exist: loading S3A and the AWS SDK is the point
+        pass
+
+
+def start_spark(settings: config.Settings):
+    from pyspark.sql import SparkSession
+
+    started = time.monotonic()
+    os.environ["PYSPARK_PYTHON"] = sys.executable  # Python workers for UDFs use this venv
+    _reuse_warm_context()
+    builder = SparkSession.builder
+    for key, value in spark_conf(settings).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    print(f"SparkSession up in {time.monotonic() - started:.1f} s", flush=True)
+    _prime(spark, settings)
+    print(f"Spark primed in {time.monotonic() - started:.1f} s", flush=True)
+    return spark
+
+
+def _read_commands(conn, requests: queue.Queue, interrupter: RunInterrupter) -> None:
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            os._exit(0)  # the server is gone; the JVM exits when this process's pipe to it closes
+        if message[0] == "run":
+            requests.put(message[1])
+        elif message[0] == "cancel":
+            interrupter.cancel(message[1], message[2])
+        else:
+            requests.put(None)
+            return
+
+
+def main() -> None:
+    """The driver process (started by SparkWorker.start): argv[1] is its end of the server's socket pair."""
+    conn = Connection(int(sys.argv[1]))
+    settings: config.Settings = conn.recv()
+    config.settings = settings
+    sys.stdout.reconfigure(line_buffering=True)
+    sys.stderr.reconfigure(line_buffering=True)
+    print(f"local AWS Spark driver (pid {os.getpid()}) starting for {settings.endpoint_url}", flush=True)
+    # Scripts' boto3 calls, and the local awsglue's catalog reads, go to local AWS.
+    os.environ.update(
+        AWS_ENDPOINT_URL=settings.endpoint_url,
+        AWS_ACCESS_KEY_ID=clients.ACCESS_KEY,
+        AWS_SECRET_ACCESS_KEY=clients.SECRET_KEY,
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    sys.path.insert(0, str(RUNTIME_DIR))
+    try:
+        spark = start_spark(settings)
+        import awsglue.context  # noqa: F401  (imported once here, so runs never re-import it)
+    except BaseException as error:
+        traceback.print_exc()
+        conn.send(("start_failed", script_run.error_summary(error)))
+        sys.stdout.flush()
+        os._exit(1)
+    interrupter = RunInterrupter(spark.sparkContext)
+    signal.signal(CANCEL_SIGNAL, interrupter.on_signal)
+    requests: queue.Queue = queue.Queue()
+    threading.Thread(target=_read_commands, args=(conn, requests, interrupter), name="commands", daemon=True).start()
+    conn.send(("ready", None))
+    runs_dir = driver_dir(settings) / "runs"
+    while (request := requests.get()) is not None:
+        result = script_run.execute(spark, request, interrupter, runs_dir)
+        conn.send(("finished", result))
+        if result.driver_exits:
+            print(f"Spark is no longer usable after run {request.run_id}; this driver exits", flush=True)
+            break
+    else:
+        spark.stop()
+    sys.stdout.flush()
+    os._exit(0)  # do not wait for py4j's and Spark's own threads
