@@ -1,9 +1,478 @@
-"""(being written)"""
+"""Athena executor: StartQueryExecution really runs the query, on DuckDB, over local S3.
+
+moto records query executions; this module patches moto's Athena backend and responses so
+that each execution is run in a worker thread: QUEUED -> RUNNING -> SUCCEEDED / FAILED /
+CANCELLED. DDL goes to the Glue Data Catalog (ddl.py); queries are translated with sqlglot
+(translate.py) and run on a fresh DuckDB connection, each catalog table read as a DuckDB
+relation over its files in local S3 (tables.py, storage.py). Results are written to the output location and served, paged,
+by GetQueryResults (results.py). All run state lives on moto's Execution object
+(execution.local_run), so /moto-api/reset forgets it with everything else.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+import threading
+import time
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+from moto.athena.models import AthenaBackend, Execution
+from moto.athena.responses import AthenaResponse
+from moto.core.exceptions import JsonRESTError
+from sqlglot import exp
+
+from local_aws import clients, config
+from local_aws.athena import ddl, results, tables, translate
+from local_aws.athena.storage import CountingS3FileSystem
+from local_aws.athena.translate import AthenaError
+
+log = logging.getLogger(__name__)
+
+QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"
+TERMINAL_STATES = (SUCCEEDED, FAILED, CANCELLED)
+MAX_RESULTS = 1000  # GetQueryResults' page size limit on AWS
+WORKERS = 4  # queries running at once; each DuckDB connection uses every core
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+_active_runs: weakref.WeakSet[QueryRun] = weakref.WeakSet()
+_clients: dict[tuple[str, str, str], Any] = {}
+
+
+class InvalidRequestException(JsonRESTError):
+    def __init__(self, message: str):
+        super().__init__("InvalidRequestException", message)
+
+
+def glue_client(region: str):
+    key = ("glue", region, config.settings.endpoint_url)
+    if key not in _clients:
+        _clients[key] = clients.client("glue", region)
+    return _clients[key]
+
+
+def s3_filesystem(region: str):
+    key = ("s3fs", region, config.settings.endpoint_url)
+    if key not in _clients:
+        _clients[key] = clients.s3_filesystem(region)
+    return _clients[key]
+
+
+def millis(start: float | None, end: float | None) -> int:
+    return int(round((end - start) * 1000)) if start is not None and end is not None else 0
+
+
+@dataclass(eq=False)
+class QueryRun:
+    """Local Athena's state of one query execution, kept on moto's Execution as .local_run."""
+
+    execution: Execution
+    sql: str
+    database: str
+    region: str
+    workgroup: str
+    output_location: str  # the result file: <OutputLocation>/<QueryExecutionId>.csv (or .txt for DDL)
+    statement_type: str
+    statement: exp.Expression | None = None
+    state: str = QUEUED
+    reason: str | None = None
+    submitted: float = field(default_factory=time.time)
+    started: float | None = None
+    planned: float | None = None
+    executed: float | None = None
+    finished: float | None = None
+    bytes_scanned: int = 0
+    output_bytes: int = 0
+    result: results.QueryResult | None = None
+    connection: duckdb.DuckDBPyConnection | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def move_to(self, state: str, reason: str | None = None) -> bool:
+        """Change state unless the run already ended (a cancel wins over a late result)."""
+        with self.lock:
+            if self.state in TERMINAL_STATES:
+                return False
+            self.state = state
+            self.execution.status = state
+            if state == RUNNING:
+                self.started = time.time()
+            if state in TERMINAL_STATES:
+                self.reason = reason
+                self.finished = time.time()
+                self.execution.end_time = self.finished
+                if self.connection is not None:
+                    self.connection.interrupt()
+            return True
+
+    def describe(self) -> dict[str, Any]:
+        """The parts of GetQueryExecution's QueryExecution that the run knows."""
+        status: dict[str, Any] = {"State": self.state, "SubmissionDateTime": self.submitted}
+        if self.finished is not None:
+            status["CompletionDateTime"] = self.finished
+        if self.reason:
+            status["StateChangeReason"] = self.reason
+        if self.state == FAILED:
+            status["AthenaError"] = {
+                "ErrorCategory": 2,
+                "ErrorType": 1000,
+                "Retryable": False,
+                "ErrorMessage": self.reason,
+            }
+        end = self.finished or time.time()
+        statistics = {
+            "EngineExecutionTimeInMillis": millis(self.started, self.executed or self.finished),
+            "DataScannedInBytes": self.bytes_scanned,
+            "TotalExecutionTimeInMillis": millis(self.submitted, end),
+            "QueryQueueTimeInMillis": millis(self.submitted, self.started or end),
+            "ServicePreProcessingTimeInMillis": 0,
+            "QueryPlanningTimeInMillis": millis(self.started, self.planned),
+            "ServiceProcessingTimeInMillis": millis(self.executed, self.finished),
+            "ResultReuseInformation": {"ReusedPreviousResult": False},
+        }
+        other_settings = {k: v for k, v in (self.execution.config or {}).items() if k != "OutputLocation"}
+        return {
+            "StatementType": self.statement_type,
+            "Status": status,
+            "Statistics": statistics,
+            "ResultConfiguration": {**other_settings, "OutputLocation": self.output_location},
+            "QueryExecutionContext": self.execution.context or {"Catalog": "AwsDataCatalog", "Database": self.database},
+            "WorkGroup": self.workgroup,
+        }
+
+
+def output_base(backend: AthenaBackend, result_configuration: dict | None, workgroup_name: str | None) -> str:
+    """Where results go: the workgroup's location when it enforces its settings, else the request's, else the workgroup's."""
+    workgroup = backend.work_groups.get(workgroup_name or "primary")
+    settings = workgroup.configuration if workgroup else {}
+    workgroup_location = (settings.get("ResultConfiguration") or {}).get("OutputLocation")
+    requested = (result_configuration or {}).get("OutputLocation")
+    location = (
+        workgroup_location
+        if workgroup_location and settings.get("EnforceWorkGroupConfiguration")
+        else requested or workgroup_location
+    )
+    if not location:
+        raise InvalidRequestException(
+            "No output location provided. An output location is required either through the Workgroup result "
+            "configuration setting or as an API input."
+        )
+    if not location.startswith("s3://"):
+        raise InvalidRequestException(f"OutputLocation {location!r} is not an S3 URI (expected s3://bucket/prefix/)")
+    return location if location.endswith("/") else location + "/"
+
+
+def submit(backend: AthenaBackend, execution: Execution, base: str, workgroup: str) -> None:
+    context = execution.context or {}
+    catalog = (context.get("Catalog") or "AwsDataCatalog").lower()
+    statement, statement_type = None, "DML"
+    try:
+        statement = translate.parse(execution.query)
+        statement_type = translate.statement_type(statement)
+        failure = None
+    except AthenaError as error:
+        failure = str(error)
+    if catalog != translate.CATALOG:
+        failure = f"CATALOG_NOT_FOUND: Catalog '{context.get('Catalog')}' does not exist; local Athena has only AwsDataCatalog (the Glue Data Catalog)"
+    if execution.execution_parameters and failure is None:
+        failure = "NOT_SUPPORTED: ExecutionParameters are not supported by local Athena yet"
+    run = QueryRun(
+        execution=execution,
+        sql=execution.query,
+        database=(context.get("Database") or "default").lower(),
+        region=backend.region_name,
+        workgroup=workgroup,
+        output_location=f"{base}{execution.id}.{'csv' if statement_type != 'DDL' else 'txt'}",
+        statement_type=statement_type,
+        statement=statement,
+        submitted=execution.start_time,
+    )
+    execution.local_run = run
+    execution._transitions = []  # moto's state manager must not move it; the worker does
+    execution.status = QUEUED
+    if failure:
+        run.move_to(FAILED, failure)
+        return
+    _active_runs.add(run)
+    workers().submit(execute, run)
+
+
+def workers() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="athena-query")
+        return _pool
+
+
+def execute(run: QueryRun) -> None:
+    if not run.move_to(RUNNING):
+        return  # cancelled while queued
+    try:
+        if translate.is_query(run.statement):
+            run.result = run_query(run)
+        else:
+            ddl.run(run.statement, run.sql, run.database, glue_client(run.region), s3_filesystem(run.region))
+            run.planned = run.executed = time.time()
+            run.result = results.empty_result()
+        run.output_bytes = write_results(run)
+        run.move_to(SUCCEEDED)
+    except AthenaError as error:
+        run.move_to(FAILED, str(error))
+    except duckdb.InterruptException:
+        run.move_to(CANCELLED, "Query cancelled")
+    except Exception as error:  # a bug or an environment problem: fail the query, keep the worker
+        log.exception("Athena query %s failed unexpectedly", run.execution.id)
+        run.move_to(FAILED, f"GENERIC_INTERNAL_ERROR: {type(error).__name__}: {error}")
+    finally:
+        run.connection = None
+        run.statement = None  # the parsed tree is only needed while running
+        _active_runs.discard(run)
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(config={"autoinstall_known_extensions": False})
+    con.execute("SET integer_division = true")  # Trino: 7 / 2 = 3
+    con.execute("SET TimeZone = 'UTC'")  # Athena's session time zone
+    # DuckDB's cache of remote files reads whole files through fsspec, defeating projection pushdown.
+    con.execute("SET enable_external_file_cache = false")
+    # type_pushdown turns TRY_CAST over a CSV column into the reader's own (failing) conversion.
+    con.execute("SET disabled_optimizers = 'type_pushdown'")
+    return con
+
+
+def run_query(run: QueryRun) -> results.QueryResult:
+    with run.lock:
+        if run.state != RUNNING:
+            raise duckdb.InterruptException("cancelled")
+        run.connection = con = connect()
+    try:
+        return plan_and_run(run, con)
+    except duckdb.InterruptException:
+        raise
+    except duckdb.Error as error:
+        raise duckdb_error(error, run) from None
+    finally:
+        with run.lock:
+            run.connection = None
+        con.close()
+
+
+def plan_and_run(run: QueryRun, con: duckdb.DuckDBPyConnection) -> results.QueryResult:
+    """Resolve the query's tables in the catalog, build their relations over S3, run it on con."""
+    scanned = CountingS3FileSystem(s3_filesystem(run.region))
+    con.register_filesystem(scanned)
+    catalog = ddl.Catalog(glue_client(run.region))
+    found: dict[tuple[str, str], tables.CatalogTable] = {}
+
+    def table_of(ref: translate.TableRef) -> tables.CatalogTable:
+        if (ref.database, ref.name) not in found:
+            found[ref.database, ref.name] = tables.CatalogTable.from_glue(catalog_table(catalog, ref, run.sql))
+        return found[ref.database, ref.name]
+
+    def columns_of(ref: translate.TableRef) -> list[tuple[str, str]]:
+        return [(c.name, c.hive_type) for c in table_of(ref).columns + table_of(ref).partition_keys]
+
+    statement, refs = translate.prepare(run.statement, run.sql, run.database, columns_of)
+    relations = {}  # placeholder table name -> SELECT over the table's files
+    for index, ref in enumerate(refs):
+        table = table_of(ref)
+        keys = [key.name for key in table.partition_keys]
+        partitions = catalog.partitions(ref.database, ref.name) if keys else []
+        predicate = translate.partition_predicate(ref, keys) if keys else None
+        relations[f"__athena_relation_{index}__"] = tables.relation_sql(con, table, partitions, predicate, scanned)
+    sql = translate.to_duckdb(statement, list(zip(refs, relations, strict=True)))
+    # Inline each relation as a subquery (a DuckDB view would be bound, and its files opened, once more).
+    for placeholder, relation in relations.items():
+        sql = sql.replace(tables.ident(placeholder), f"({relation})")
+    run.planned = time.time()
+    result = results.fetch(con, sql)
+    run.executed = time.time()
+    run.bytes_scanned = scanned.bytes_read
+    return result
+
+
+def catalog_table(catalog: ddl.Catalog, ref: translate.TableRef, sql: str) -> dict[str, Any]:
+    table = catalog.table(ref.database, ref.name)
+    if table is not None:
+        return table
+    where = translate.position(sql, ref.node)
+    if not catalog.database_exists(ref.database):
+        raise AthenaError("SCHEMA_NOT_FOUND", f"{where}Schema '{ref.database}' does not exist")
+    raise AthenaError("TABLE_NOT_FOUND", f"{where}Table '{ref.qualified_name}' does not exist")
+
+
+def duckdb_error(error: duckdb.Error, run: QueryRun) -> AthenaError:
+    """A DuckDB error as Athena's error category and message (positions refer to the user's SQL)."""
+    message = str(error).split("\n")[0]
+    message = re.sub(r"^[A-Za-z ]+ Error: ", "", message)
+    if match := re.search(r'Referenced column "?([^"]+?)"? not found', message):
+        return AthenaError(
+            "COLUMN_NOT_FOUND",
+            f"{node_position(run, exp.Column, match.group(1))}Column '{match.group(1)}' cannot be resolved",
+        )
+    if match := re.search(r"(?:Scalar|Aggregate|Table) Function with name (\S+) does not exist", message):
+        name = match.group(1)
+        return AthenaError(
+            "FUNCTION_NOT_FOUND",
+            f"Function '{name}' not registered (not in Trino, or not yet mapped to DuckDB by local Athena)",
+        )
+    if "Division by zero" in message:
+        return AthenaError("DIVISION_BY_ZERO", "Division by zero")
+    if isinstance(error, duckdb.ConversionException) or "Could not convert" in message:
+        return AthenaError("INVALID_CAST_ARGUMENT", message)
+    if isinstance(error, duckdb.BinderException):
+        return AthenaError("TYPE_MISMATCH" if "No function matches" in message else "SEMANTIC_ERROR", message)
+    if isinstance(error, duckdb.ParserException):
+        return AthenaError(
+            "NOT_SUPPORTED", f"local Athena could not run the DuckDB translation of this query: {message}"
+        )
+    if isinstance(error, duckdb.OutOfMemoryException):
+        return AthenaError("EXCEEDED_LOCAL_MEMORY_LIMIT", message)
+    if isinstance(error, (duckdb.InvalidInputException, duckdb.IOException)):
+        return AthenaError("HIVE_BAD_DATA", message)
+    return AthenaError("GENERIC_INTERNAL_ERROR", message)
+
+
+def node_position(run: QueryRun, kind: type[exp.Expression], name: str) -> str:
+    """'line L:C: ' of the first node of kind named name in the user's SQL (parsed again: the tree was rewritten)."""
+    statement = translate.parse(run.sql)
+    for node in statement.find_all(kind):
+        if node.name.lower() == name.lower():
+            return translate.position(run.sql, node)
+    return ""
+
+
+def write_results(run: QueryRun) -> int:
+    try:
+        return results.write(s3_filesystem(run.region), run.output_location, run.result)
+    except OSError as error:
+        bucket = clients.split_s3_uri(run.output_location)[0]
+        raise AthenaError(
+            "INVALID_OUTPUT_LOCATION", f"Unable to verify/create output bucket {bucket}: {error}"
+        ) from None
+
+
+# --- moto patches -----------------------------------------------------------------------------
+
+
+def _run_of(response: AthenaResponse) -> tuple[str, QueryRun | None]:
+    execution_id = response._get_param("QueryExecutionId")
+    execution = response.athena_backend.executions.get(execution_id)
+    return execution_id, getattr(execution, "local_run", None)
+
+
+def _page_token(execution_id: str, start: int) -> str:
+    return base64.urlsafe_b64encode(f"{execution_id}:{start}".encode()).decode()
+
+
+def _page_start(execution_id: str, token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        owner, _, start = base64.urlsafe_b64decode(token.encode()).decode().rpartition(":")
+        if owner == execution_id:
+            return int(start)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise InvalidRequestException(f"NextToken {token!r} is not a token of query {execution_id}'s results")
 
 
 def install() -> None:
     """Patch moto so this service's work really executes (idempotent)."""
+    if getattr(AthenaBackend, "_local_aws_athena", False):
+        return
+    original_start = AthenaBackend.start_query_execution
+    original_stop = AthenaBackend.stop_query_execution
+    original_get_execution = AthenaResponse.get_query_execution
+    original_get_results = AthenaResponse.get_query_results
+    original_runtime_statistics = AthenaResponse.get_query_runtime_statistics
+
+    def start_query_execution(self, query, context, config, workgroup, execution_parameters):
+        base = output_base(self, config, workgroup)
+        execution_id = original_start(self, query, context, config, workgroup, execution_parameters)
+        submit(self, self.executions[execution_id], base, workgroup or "primary")
+        return execution_id
+
+    def stop_query_execution(self, exec_id):
+        execution = self.executions.get(exec_id)
+        if execution is None:
+            raise InvalidRequestException(f"QueryExecution {exec_id} was not found")
+        run = getattr(execution, "local_run", None)
+        if run is None:
+            return original_stop(self, exec_id)
+        run.move_to(CANCELLED, "Query cancelled by user")  # a finished query stays as it is, as on AWS
+
+    def get_query_execution(self):
+        execution_id, run = _run_of(self)
+        if execution_id not in self.athena_backend.executions:
+            return self.error(f"QueryExecution {execution_id} was not found", 400)
+        body = json.loads(original_get_execution(self))
+        if run is not None:
+            body["QueryExecution"].update(run.describe())
+        return json.dumps(body)
+
+    def get_query_results(self):
+        execution_id, run = _run_of(self)
+        if run is None:
+            return original_get_results(self)
+        if run.state != SUCCEEDED:
+            if run.state in (QUEUED, RUNNING):
+                return self.error(f"Query has not yet finished. Current state: {run.state}", 400)
+            return self.error(f"Query did not finish successfully. Final query state: {run.state} ({run.reason})", 400)
+        max_results = int(self._get_param("MaxResults") or MAX_RESULTS)
+        if not 1 <= max_results <= MAX_RESULTS:
+            return self.error(f"MaxResults must be between 1 and {MAX_RESULTS}, got {max_results}", 400)
+        start = _page_start(execution_id, self._get_param("NextToken"))
+        rows = run.result.page(start, max_results)
+        body: dict[str, Any] = {
+            "UpdateCount": 0,
+            "ResultSet": {
+                "Rows": [{"Data": [{} if value is None else {"VarCharValue": value} for value in row]} for row in rows],
+                "ResultSetMetadata": {"ColumnInfo": run.result.column_info},
+            },
+        }
+        if start + max_results < run.result.listed_rows:
+            body["NextToken"] = _page_token(execution_id, start + max_results)
+        return json.dumps(body)
+
+    def get_query_runtime_statistics(self):
+        _, run = _run_of(self)
+        if run is None:
+            return original_runtime_statistics(self)
+        timeline = run.describe()["Statistics"]
+        rows = run.result.row_count if run.result is not None else 0
+        return json.dumps(
+            {
+                "QueryRuntimeStatistics": {
+                    "Timeline": {k: v for k, v in timeline.items() if k.endswith("InMillis")},
+                    "Rows": {"InputBytes": run.bytes_scanned, "OutputBytes": run.output_bytes, "OutputRows": rows},
+                }
+            }
+        )
+
+    AthenaBackend.start_query_execution = start_query_execution
+    AthenaBackend.stop_query_execution = stop_query_execution
+    AthenaResponse.get_query_execution = get_query_execution
+    AthenaResponse.get_query_results = get_query_results
+    AthenaResponse.get_query_runtime_statistics = get_query_runtime_statistics
+    AthenaBackend._local_aws_athena = True
 
 
 def shutdown() -> None:
-    """Stop this executor's workers."""
+    """Stop this executor's workers: cancel queued queries, interrupt running ones."""
+    global _pool
+    for run in list(_active_runs):
+        run.move_to(CANCELLED, "local AWS is shutting down")
+    with _pool_lock:
+        if _pool is not None:
+            _pool.shutdown(wait=False, cancel_futures=True)
+            _pool = None
+    _clients.clear()

@@ -1,0 +1,120 @@
+"""Local S3 as queries see it: listing a table's files and a byte-counting filesystem for DuckDB.
+
+DuckDB 2.x has no offline httpfs, so each query's DuckDB connection reads s3:// paths through
+an fsspec view of pyarrow's S3 filesystem on local S3. The view counts the bytes DuckDB reads,
+which is what Athena bills and reports as DataScannedInBytes. It also answers DuckDB's many
+info/glob/exists calls from the listing it made, instead of asking S3 each time.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from fsspec.implementations.arrow import ArrowFile, ArrowFSWrapper
+from pyarrow import fs as pafs
+
+from local_aws.athena.translate import AthenaError
+from local_aws.clients import split_s3_uri
+
+
+def _hidden(relative_path: str) -> bool:
+    """Hadoop (and so Athena) skips files and folders named _* or .* (_SUCCESS, .crc, _temporary/)."""
+    return any(part.startswith(("_", ".")) for part in relative_path.split("/")) or relative_path.endswith("_$folder$")
+
+
+def list_data_files(s3: pafs.FileSystem, location: str) -> list[pafs.FileInfo]:
+    """The data files under location (recursively, sorted by path), as Athena reads a table or partition."""
+    try:
+        bucket, prefix = split_s3_uri(location)
+    except ValueError as error:
+        raise AthenaError("HIVE_INVALID_METADATA", f"table location {location!r} is not an S3 URI: {error}") from None
+    base = f"{bucket}/{prefix}".rstrip("/")
+    try:
+        infos = s3.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
+    except OSError as error:
+        raise AthenaError("HIVE_FILESYSTEM_ERROR", f"cannot list {location}: {error}") from None
+    files = [
+        info
+        for info in infos
+        if info.type == pafs.FileType.File and info.size and not _hidden(info.path[len(base) :].lstrip("/"))
+    ]
+    return sorted(files, key=lambda info: info.path)
+
+
+class CountingFile(ArrowFile):
+    """A file DuckDB reads from several threads at once.
+
+    DuckDB reads at an offset as seek(offset) then read(n) on a handle shared by its threads,
+    so another thread's seek could slip in between and hand Parquet's reader the wrong bytes:
+    a seek is therefore remembered per thread and used by that thread's next read. Reads
+    without a seek (compressed text is read as a stream) continue from the shared position.
+    """
+
+    def __init__(self, fs, stream, path, mode, block_size=None, **kwargs):
+        super().__init__(fs, stream, path, mode, block_size, **kwargs)
+        self._thread = threading.local()
+        self._position = 0
+
+    def tell(self) -> int:
+        pending = getattr(self._thread, "seeked", None)
+        return self._position if pending is None else pending
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self.tell(), 2: self.stream.size()}[whence]
+        self._thread.seeked = self._position = base + offset
+        return base + offset
+
+    def read(self, length=-1):
+        position = self.tell()
+        self._thread.seeked = None
+        if length is None or length < 0:
+            length = self.stream.size() - position
+        data = self.stream.read_at(length, position)
+        self._position = position + len(data)
+        self.fs.count(len(data))
+        return data
+
+    def readinto(self, buffer):
+        view = memoryview(buffer).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+
+class CountingS3FileSystem(ArrowFSWrapper):
+    """s3:// for one query's DuckDB connection; bytes_read is what the query scanned."""
+
+    protocol = "s3"
+    cachable = False  # fsspec would hand every query the same cached instance, and so the same counter
+
+    def __init__(self, s3: pafs.S3FileSystem):
+        super().__init__(s3)
+        self.bytes_read = 0
+        self.listed: dict[str, pafs.FileInfo] = {}  # bucket/key -> what the listing said about it
+        self._lock = threading.Lock()
+
+    def count(self, size: int) -> None:
+        with self._lock:
+            self.bytes_read += size
+
+    def data_files(self, location: str) -> list[str]:
+        """s3:// URIs of the data files under location, remembered so that DuckDB opens them cheaply."""
+        infos = list_data_files(self.fs, location)
+        self.listed.update((info.path, info) for info in infos)
+        return [f"s3://{info.path}" for info in infos]
+
+    def info(self, path, **kwargs):
+        listed = self.listed.get(self._strip_protocol(path))
+        return self._make_entry(listed) if listed else super().info(path, **kwargs)
+
+    def exists(self, path, **kwargs):
+        return self._strip_protocol(path) in self.listed or super().exists(path)
+
+    def glob(self, path, **kwargs):
+        stripped = self._strip_protocol(path)
+        return [stripped] if stripped in self.listed else super().glob(path, **kwargs)
+
+    def _open(self, path, mode="rb", block_size=None, seekable=True, **kwargs):
+        if mode != "rb":
+            raise PermissionError(f"queries read S3, they do not write it: {path}")
+        return CountingFile(self, self.fs.open_input_file(self._strip_protocol(path)), path, mode, block_size)
