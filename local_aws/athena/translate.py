@@ -239,6 +239,9 @@ def to_duckdb(query: exp.Expression, relations: list[tuple[TableRef, str]]) -> s
         node.set("catalog", None)
         node.set("db", None)
         node.set("this", exp.to_identifier(relation, quoted=True))
+    from local_aws.athena import functions  # functions imports AthenaError from here
+
+    functions.rewrite(query)
     # db.table.column -> table.column: the relation keeps the table's name as its alias.
     for column in query.find_all(exp.Column):
         if column.args.get("db"):

@@ -172,9 +172,13 @@ def test_only_one_statement_is_allowed():
         translate.parse("SELECT 1; SELECT 2")
 
 
-def test_sql_duckdb_cannot_express_fails_naming_the_feature():
-    with pytest.raises(AthenaError, match=r"NOT_SUPPORTED: .*'finish'.*Reduce"):
-        translate.translate("SELECT reduce(ARRAY[1, 2], 0, (s, x) -> s + x, s -> s * 10)")
+def test_reduce_applies_its_output_function(duck):
+    assert run(duck, "SELECT reduce(ARRAY[1, 2], 0, (s, x) -> s + x, s -> s * 10)") == [(30,)]
+
+
+def test_joda_letters_without_strftime_equivalent_fail_naming_them():
+    with pytest.raises(AthenaError, match=r"NOT_SUPPORTED: format_datetime: Joda pattern letters 'GG'"):
+        translate.translate("SELECT format_datetime(TIMESTAMP '2024-01-01 00:00:00', 'GG yyyy')")
 
 
 def test_table_functions_are_not_allowed_in_from():
