@@ -55,6 +55,10 @@ def csv_options(table: dict) -> dict[str, str]:
     }
     if serde_params.get("escapeChar"):
         options["escape"] = serde_params["escapeChar"]
+    elif "opencsvserde" in storage.get("SerdeInfo", {}).get("SerializationLibrary", "").lower():
+        # OpenCSV reads both \" and "" inside quotes; Spark takes one escape character. As in local
+        # Athena, the doubled quote of standard CSV wins (Spark's default, '\', would keep "" in values).
+        options["escape"] = options["quote"]
     return options
 
 
