@@ -160,7 +160,8 @@ def unsupported(what: str) -> AthenaError:
     return AthenaError(
         "NOT_SUPPORTED",
         f"local Athena does not support '{what}' yet (supported DDL: CREATE/DROP DATABASE, CREATE EXTERNAL TABLE, "
-        f"DROP TABLE, ALTER TABLE ADD/DROP PARTITION, MSCK REPAIR TABLE; see docs/local-aws/athena.md)",
+        f"CREATE TABLE AS, CREATE/DROP VIEW, DROP TABLE, ALTER TABLE ADD/DROP PARTITION, MSCK REPAIR TABLE; "
+        f"see docs/local-aws/athena.md)",
     )
 
 

@@ -30,7 +30,7 @@ from moto.core.exceptions import JsonRESTError
 from sqlglot import exp
 
 from local_aws import clients, config
-from local_aws.athena import ddl, results, tables, translate
+from local_aws.athena import ddl, results, statements, tables, translate
 from local_aws.athena.storage import CountingS3FileSystem
 from local_aws.athena.translate import AthenaError
 
@@ -82,6 +82,7 @@ class QueryRun:
     output_location: str  # the result file: <OutputLocation>/<QueryExecutionId>.csv (or .txt for DDL)
     statement_type: str
     statement: exp.Expression | None = None
+    tables_location: str = ""  # where CTAS puts a table without external_location: <output>/tables/<id>/
     state: str = QUEUED
     reason: str | None = None
     submitted: float = field(default_factory=time.time)
@@ -172,26 +173,30 @@ def output_base(backend: AthenaBackend, result_configuration: dict | None, workg
 def submit(backend: AthenaBackend, execution: Execution, base: str, workgroup: str) -> None:
     context = execution.context or {}
     catalog = (context.get("Catalog") or "AwsDataCatalog").lower()
-    statement, statement_type = None, "DML"
+    statement, statement_type, sql = None, "DML", execution.query
     try:
-        statement = translate.parse(execution.query)
+        statement, sql = statements.resolve(
+            translate.parse(execution.query),
+            execution.query,
+            list(execution.execution_parameters or []),
+            **prepared_statements(backend, workgroup),
+        )
         statement_type = translate.statement_type(statement)
         failure = None
     except AthenaError as error:
         failure = str(error)
     if catalog != translate.CATALOG:
         failure = f"CATALOG_NOT_FOUND: Catalog '{context.get('Catalog')}' does not exist; local Athena has only AwsDataCatalog (the Glue Data Catalog)"
-    if execution.execution_parameters and failure is None:
-        failure = "NOT_SUPPORTED: ExecutionParameters are not supported by local Athena yet"
     run = QueryRun(
         execution=execution,
-        sql=execution.query,
+        sql=sql,
         database=(context.get("Database") or "default").lower(),
         region=backend.region_name,
         workgroup=workgroup,
-        output_location=f"{base}{execution.id}.{'csv' if statement_type != 'DDL' else 'txt'}",
+        output_location=f"{base}{execution.id}.{'csv' if statement_type == 'DML' else 'txt'}",
         statement_type=statement_type,
         statement=statement,
+        tables_location=f"{base}tables/{execution.id}/",
         submitted=execution.start_time,
     )
     execution.local_run = run
@@ -202,6 +207,22 @@ def submit(backend: AthenaBackend, execution: Execution, base: str, workgroup: s
         return
     _active_runs.add(run)
     workers().submit(execute, run)
+
+
+def prepared_statements(backend: AthenaBackend, workgroup: str) -> dict[str, Any]:
+    """PREPARE/EXECUTE/DEALLOCATE on moto's prepared statements (the ones CreatePreparedStatement makes)."""
+
+    def prepared(name: str) -> str | None:
+        statement = backend.prepared_statements.get(name)
+        return statement.query_statement if statement is not None and statement.workgroup == workgroup else None
+
+    def store(name: str, sql: str) -> None:
+        backend.create_prepared_statement(statement_name=name, workgroup=workgroup, query_statement=sql, description="")
+
+    def remove(name: str) -> bool:
+        return prepared(name) is not None and backend.prepared_statements.pop(name, None) is not None
+
+    return {"prepared": prepared, "store": store, "remove": remove}
 
 
 def workers() -> ThreadPoolExecutor:
@@ -218,6 +239,10 @@ def execute(run: QueryRun) -> None:
     try:
         if translate.is_query(run.statement):
             run.result = run_query(run)
+        elif statements.handles(run.statement):
+            run.result = run_statement(run)
+            run.planned = run.planned or time.time()
+            run.executed = run.executed or time.time()
         else:
             ddl.run(run.statement, run.sql, run.database, glue_client(run.region), s3_filesystem(run.region))
             run.planned = run.executed = time.time()
@@ -248,13 +273,45 @@ def connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def run_query(run: QueryRun) -> results.QueryResult:
+def run_statement(run: QueryRun) -> results.QueryResult:
+    """CTAS, INSERT, UNLOAD, views, SHOW, DESCRIBE, PREPARE (statements.py), their queries run here."""
+    statement, catalog = run.statement, ddl.Catalog(glue_client(run.region))
+    s3 = s3_filesystem(run.region)
+
+    def query(select: exp.Expression, fetch) -> Any:
+        return run_query(run, select, fetch)
+
+    if isinstance(statement, exp.Describe):
+        return statements.describe(statement, run.sql, run.database, catalog)
+    if isinstance(statement, exp.Drop):
+        statements.drop_view(statement, run.database, catalog)
+        return results.empty_result()
+    if isinstance(statement, exp.Create) and (statement.kind or "").upper() == "VIEW":
+        statements.create_view(statement, run.sql, run.database, catalog, query)
+        return results.empty_result()
+    written = 0
+    if isinstance(statement, exp.Create):
+        written = statements.create_table_as(
+            statement, run.database, catalog, s3, query, run.execution.id, run.tables_location
+        )
+    elif isinstance(statement, exp.Insert):
+        written = statements.insert_into(statement, run.sql, run.database, catalog, s3, query, run.execution.id)
+    elif statement.name.upper() == "SHOW":
+        return statements.show(statements.command_text(statement), run.database, catalog)
+    elif statement.name.upper() == "UNLOAD":
+        written = statements.unload(statement, s3, query, run.execution.id)
+    result = results.empty_result()
+    result.update_count = written
+    return result
+
+
+def run_query(run: QueryRun, statement: exp.Expression | None = None, fetch=results.fetch) -> Any:
     with run.lock:
         if run.state != RUNNING:
             raise duckdb.InterruptException("cancelled")
         run.connection = con = connect()
     try:
-        return plan_and_run(run, con)
+        return plan_and_run(run, con, run.statement if statement is None else statement, fetch)
     except duckdb.InterruptException:
         raise
     except duckdb.Error as error:
@@ -265,8 +322,8 @@ def run_query(run: QueryRun) -> results.QueryResult:
         con.close()
 
 
-def plan_and_run(run: QueryRun, con: duckdb.DuckDBPyConnection) -> results.QueryResult:
-    """Resolve the query's tables in the catalog, build their relations over S3, run it on con."""
+def plan_and_run(run: QueryRun, con: duckdb.DuckDBPyConnection, statement: exp.Expression, fetch=results.fetch) -> Any:
+    """Resolve the query's tables (views expanded) in the catalog, build their relations over S3, run it on con."""
     scanned = CountingS3FileSystem(s3_filesystem(run.region))
     con.register_filesystem(scanned)
     catalog = ddl.Catalog(glue_client(run.region))
@@ -277,23 +334,27 @@ def plan_and_run(run: QueryRun, con: duckdb.DuckDBPyConnection) -> results.Query
             found[ref.database, ref.name] = tables.CatalogTable.from_glue(catalog_table(catalog, ref, run.sql))
         return found[ref.database, ref.name]
 
-    def columns_of(ref: translate.TableRef) -> list[tuple[str, str]]:
-        return [(c.name, c.hive_type) for c in table_of(ref).columns + table_of(ref).partition_keys]
+    statement = statements.expand_views(statement, catalog, run.database)
+    hidden = {c.name for c in statement.find_all(exp.Column)} & set(tables.HIDDEN_COLUMNS)
 
-    statement, refs = translate.prepare(run.statement, run.sql, run.database, columns_of)
+    def columns_of(ref: translate.TableRef) -> list[tuple[str, str]]:
+        columns = [(c.name, c.hive_type) for c in table_of(ref).columns + table_of(ref).partition_keys]
+        return columns + [(name, tables.HIDDEN_COLUMNS[name]) for name in sorted(hidden)]
+
+    statement, refs = translate.prepare(statement, run.sql, run.database, columns_of)
     relations = {}  # placeholder table name -> SELECT over the table's files
     for index, ref in enumerate(refs):
         table = table_of(ref)
         keys = [key.name for key in table.partition_keys]
         partitions = catalog.partitions(ref.database, ref.name) if keys else []
         predicate = translate.partition_predicate(ref, keys) if keys else None
-        relations[f"__athena_relation_{index}__"] = tables.relation_sql(con, table, partitions, predicate, scanned)
+        relations[f"__athena_relation_{index}__"] = tables.relation_sql(con, table, partitions, predicate, scanned, hidden)
     sql = translate.to_duckdb(statement, list(zip(refs, relations, strict=True)))
     # Inline each relation as a subquery (a DuckDB view would be bound, and its files opened, once more).
     for placeholder, relation in relations.items():
         sql = sql.replace(tables.ident(placeholder), f"({relation})")
     run.planned = time.time()
-    result = results.fetch(con, sql)
+    result = fetch(con, sql)
     run.executed = time.time()
     run.bytes_scanned = scanned.bytes_read
     return result
@@ -433,7 +494,7 @@ def install() -> None:
         start = _page_start(execution_id, self._get_param("NextToken"))
         rows = run.result.page(start, max_results)
         body: dict[str, Any] = {
-            "UpdateCount": 0,
+            "UpdateCount": run.result.update_count,
             "ResultSet": {
                 "Rows": [{"Data": [{} if value is None else {"VarCharValue": value} for value in row]} for row in rows],
                 "ResultSetMetadata": {"ColumnInfo": run.result.column_info},

@@ -91,6 +91,14 @@ def _map_lambda(node: exp.Anonymous, template: str) -> exp.Expression:
     return duckdb_expression(sql, map=node.expressions[0], body=body)
 
 
+# any_match / all_match / none_match over the lambda's results t: NULL when undecided and a result is NULL.
+MATCHES = {
+    "any_match": "CASE WHEN LIST_BOOL_OR(:t) THEN TRUE WHEN LIST_COUNT(:u) < LEN(:v) THEN NULL ELSE FALSE END",
+    "all_match": "CASE WHEN NOT LIST_BOOL_AND(:t) THEN FALSE WHEN LIST_COUNT(:u) < LEN(:v) THEN NULL ELSE TRUE END",
+    "none_match": "CASE WHEN LIST_BOOL_OR(:t) THEN FALSE WHEN LIST_COUNT(:u) < LEN(:v) THEN NULL ELSE TRUE END",
+}
+
+
 def _anonymous(node: exp.Anonymous) -> exp.Expression | None:
     name = node.name.lower()
     args = node.expressions
@@ -98,13 +106,16 @@ def _anonymous(node: exp.Anonymous) -> exp.Expression | None:
         return exp.Anonymous(
             this="STRFTIME", expressions=[args[0], exp.Literal.string(joda_to_strftime(args[1].name, name))]
         )
-    if name == "map_agg" and len(args) == 2:
+    if name == "map_agg" and len(args) == 2:  # a repeated key keeps one of its values, as in Trino
+        entries = duckdb_expression("LIST({'key': :k, 'value': :v}) FILTER (WHERE :kk IS NOT NULL)", k=args[0], v=args[1], kk=args[0])
         return duckdb_expression(
-            "MAP_FROM_ENTRIES(LIST({'key': :k, 'value': :v}) FILTER (WHERE :kk IS NOT NULL))",
-            k=args[0],
-            v=args[1],
-            kk=args[0],
+            "MAP_FROM_ENTRIES(LIST_FILTER(:a, (__e, __i) -> LIST_POSITION(LIST_TRANSFORM(:b, __x -> __x.key), __e.key) = __i))",
+            a=entries,
+            b=entries,
         )
+    if name in MATCHES and len(args) == 2:
+        tests = exp.Anonymous(this="LIST_TRANSFORM", expressions=[args[0], _lambda_argument(node, 1, 1)])
+        return duckdb_expression(MATCHES[name], t=tests, u=tests, v=tests)
     if name == "zip_with" and len(args) == 3:
         body = apply_lambda(
             _lambda_argument(node, 2, 2),
@@ -149,7 +160,8 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         return _anonymous(node) or node
     if isinstance(node, exp.ParseDatetime) and isinstance(node.args.get("format"), exp.Literal):
         pattern = joda_to_strftime(node.args["format"].name, "parse_datetime")
-        return exp.Anonymous(this="STRPTIME", expressions=[node.this, exp.Literal.string(pattern)])
+        parsed = exp.Anonymous(this="STRPTIME", expressions=[node.this, exp.Literal.string(pattern)])
+        return exp.cast(parsed, exp.DataType.build("TIMESTAMPTZ", dialect="duckdb"))  # Trino: timestamp with time zone
     if isinstance(node, exp.Reduce) and node.args.get("finish") is not None:
         finish = node.args["finish"]
         reduced = node.copy()
@@ -166,10 +178,19 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.DateDiff):  # Trino counts whole units elapsed; DuckDB's date_diff counts boundaries
         unit = exp.Literal.string((node.text("unit") or "day").lower())
         return exp.Anonymous(this="DATE_SUB", expressions=[unit, node.expression, node.this])
+    if isinstance(node, exp.ArraySize):  # Trino's cardinality takes arrays and maps; DuckDB's array_length only arrays
+        return exp.Anonymous(this="CARDINALITY", expressions=[node.this])
     if isinstance(node, exp.Unnest):
         return _unnest(node) or node
     return node
 
 
 def rewrite(query: exp.Expression) -> exp.Expression:
-    return query.transform(_rewrite, copy=False)
+    """Rewrite query in place, innermost calls first (a rewrite may take its rewritten arguments)."""
+    for node in reversed(list(query.walk(bfs=False))):
+        new = _rewrite(node)
+        if new is not node:
+            if node is query:
+                return new
+            node.replace(new)
+    return query

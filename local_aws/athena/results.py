@@ -140,6 +140,7 @@ class QueryResult:
     column_info: list[dict[str, Any]]
     values: pa.Table  # every column a string column, in result order
     header_row: bool = True  # SELECT results start with the column names, as on Athena
+    update_count: int = 0  # rows written by CTAS, INSERT INTO and UNLOAD
 
     @property
     def row_count(self) -> int:
@@ -170,6 +171,16 @@ def empty_result() -> QueryResult:
     return QueryResult(names=[], column_info=[], values=pa.table({}), header_row=False)
 
 
+def text_result(name: str, lines: list[str]) -> QueryResult:
+    """What SHOW and DESCRIBE return: one string column, no header row (Athena writes them as .txt)."""
+    return QueryResult(
+        names=[name],
+        column_info=[column_info(name, "VARCHAR")],
+        values=pa.table({name: pa.array(lines, pa.string())}),
+        header_row=False,
+    )
+
+
 def fetch(con: duckdb.DuckDBPyConnection, sql: str) -> QueryResult:
     """Run sql on con and render its rows as Athena's text."""
     relation = con.sql(sql)
@@ -192,14 +203,16 @@ def write(s3: pafs.S3FileSystem, output_location: str, result: QueryResult) -> i
 
     .csv: header row and every value double-quoted, NULL as an empty field (as Athena writes).
     .csv.metadata: JSON with ColumnInfo and the row count (Athena writes a binary protobuf here).
-    .txt (DDL): empty, as Athena writes for statements without rows.
+    .txt (DDL, SHOW, DESCRIBE): the rows' single values, one a line (empty for DDL).
     """
     bucket, key = split_s3_uri(output_location)
     path = f"{bucket}/{key}"
     if not output_location.endswith(".csv"):
+        lines = result.values.column(0).to_pylist() if result.values.num_columns else []
+        data = "".join(f"{line}\n" for line in lines).encode()
         with s3.open_output_stream(path) as out:
-            out.write(b"")
-        return 0
+            out.write(data)
+        return len(data)
     table = result.values.rename_columns(result.names)
     with s3.open_output_stream(path) as out:
         pacsv.write_csv(table, out, pacsv.WriteOptions(quoting_style="all_valid"))

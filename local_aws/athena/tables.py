@@ -19,6 +19,8 @@ from local_aws.athena.storage import CountingS3FileSystem
 from local_aws.athena.translate import AthenaError
 
 FILE_COLUMN = "__athena_file"  # the data file each row came from; joins rows to their partition's values
+# Athena's hidden columns: the data file a row came from, and that file's size in bytes.
+HIDDEN_COLUMNS = {"$path": "string", "$file_size": "bigint"}
 HIVE_DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # Hive's name for a NULL partition value
 
 TEXT_SERDE = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
@@ -128,8 +130,9 @@ def relation_sql(
     partitions: list[dict[str, Any]],
     partition_predicate: str | None,
     s3: CountingS3FileSystem,
+    hidden: set[str] = frozenset(),
 ) -> str:
-    """SELECT of the table's columns (then its partition keys) over the files Athena would read."""
+    """SELECT of the table's columns (then its partition keys, then the hidden columns asked for) over its files."""
     if table.table_type.upper() == "VIRTUAL_VIEW":
         raise AthenaError("NOT_SUPPORTED", f"{table.qualified_name} is a view; local Athena does not query views yet")
     if not table.location:
@@ -151,15 +154,17 @@ def relation_sql(
         return (
             "SELECT "
             + ", ".join(
-                f"CAST(NULL AS {c.duckdb_type}) AS {ident(c.name)}" for c in table.columns + table.partition_keys
+                [f"CAST(NULL AS {c.duckdb_type}) AS {ident(c.name)}" for c in table.columns + table.partition_keys]
+                + [f"CAST(NULL AS {duckdb_type(HIDDEN_COLUMNS[name])}) AS {ident(name)}" for name in sorted(hidden)]
             )
             + " LIMIT 0"
         )
 
     # A file in two partitions' locations is read once and joined to both, as Athena reads it twice.
     source, columns = reader(con, table, list(dict.fromkeys(path for path, _ in files)))
+    extra = hidden_columns(hidden, s3, [path for path, _ in files])
     if not table.partition_keys:
-        return f"SELECT {', '.join(columns)} FROM {source} AS data"
+        return f"SELECT {', '.join(columns + extra)} FROM {source} AS data"
     keys = table.partition_keys
     rows = ", ".join(
         "("
@@ -169,10 +174,21 @@ def relation_sql(
     )
     key_names = ", ".join(ident(key.name) for key in keys)
     return (
-        f"SELECT {', '.join(columns)}, {', '.join('parts.' + ident(key.name) for key in keys)} "
+        f"SELECT {', '.join(columns + ['parts.' + ident(key.name) for key in keys] + extra)} "
         f"FROM {source} AS data JOIN (VALUES {rows}) AS parts({FILE_COLUMN}, {key_names}) "
         f"ON data.{FILE_COLUMN} = parts.{FILE_COLUMN}"
     )
+
+
+def hidden_columns(hidden: set[str], s3: CountingS3FileSystem, paths: list[str]) -> list[str]:
+    """"$path" (the file's s3:// URI, as Athena gives it) and "$file_size" (its size, from the listing)."""
+    columns = []
+    if "$path" in hidden:
+        columns.append(f"data.{FILE_COLUMN} AS {ident('$path')}")
+    if "$file_size" in hidden:
+        sizes = ", ".join(f"{literal(p)}: {s3.listed[p[len('s3://'):]].size}" for p in dict.fromkeys(paths))
+        columns.append(f"MAP {{{sizes}}}[data.{FILE_COLUMN}] AS {ident('$file_size')}")
+    return columns
 
 
 def partition_files(

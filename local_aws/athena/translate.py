@@ -71,6 +71,8 @@ def statement_type(statement: exp.Expression) -> str:
     """Athena's StatementType: DML (queries, CTAS, INSERT), UTILITY (SHOW, DESCRIBE, EXPLAIN), else DDL."""
     if is_query(statement) or isinstance(statement, exp.Insert):
         return "DML"
+    if isinstance(statement, exp.Command) and statement.name.upper() == "UNLOAD":
+        return "DML"
     if isinstance(statement, exp.Create) and statement.args.get("expression") is not None and statement.kind == "TABLE":
         return "DML"
     if isinstance(statement, exp.Describe):
@@ -182,7 +184,7 @@ def keep_date_types(query: exp.Expression, schema: dict, default_database: str) 
             identify=False,
         )
         annotate_types(typed, schema=schema, dialect=DIALECT)
-    except SqlglotError:
+    except (SqlglotError, AssertionError):  # sqlglot asserts on some valid queries (SELECT * ... ORDER BY 1)
         return query
     for division in typed.find_all(exp.Div):
         # Typed integer division would come out as CAST(TRUNC(a / b) AS BIGINT); DuckDB's
@@ -241,7 +243,7 @@ def to_duckdb(query: exp.Expression, relations: list[tuple[TableRef, str]]) -> s
         node.set("this", exp.to_identifier(relation, quoted=True))
     from local_aws.athena import functions  # functions imports AthenaError from here
 
-    functions.rewrite(query)
+    query = functions.rewrite(query)
     # db.table.column -> table.column: the relation keeps the table's name as its alias.
     for column in query.find_all(exp.Column):
         if column.args.get("db"):

@@ -4,6 +4,7 @@ Athena hook and sensor."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import gzip
 import io
@@ -390,8 +391,10 @@ def test_runtime_errors_and_unsupported_statements_fail_clearly(athena, flights)
         "StateChangeReason"
     ]
     assert reason == "DIVISION_BY_ZERO: Division by zero"
-    reason = run(athena, "CREATE VIEW v AS SELECT 1", expect="FAILED")["Status"]["StateChangeReason"]
-    assert reason.startswith("NOT_SUPPORTED: local Athena does not support 'CREATE VIEW ... AS SELECT'"), reason
+    reason = run(athena, "CREATE TABLE t2 WITH (format = 'ORC') AS SELECT 1 AS a", expect="FAILED")["Status"][
+        "StateChangeReason"
+    ]
+    assert reason.startswith("NOT_SUPPORTED: CREATE TABLE labdb.t2 AS format 'ORC'"), reason
     reason = run(athena, "SELECT 1; SELECT 2", expect="FAILED")["Status"]["StateChangeReason"]
     assert "Only one sql statement is allowed" in reason
 
@@ -599,3 +602,42 @@ def test_provider_operator_runs_the_query_and_returns_its_id(athena, flights, aw
     with mock.patch("airflow.providers.amazon.aws.operators.athena.AthenaQueryResultsLink.persist"):
         query_id = profile.execute({})
     assert rows(athena, query_id) == [["_col0"], ["5"]]
+
+
+# -- views, CTAS and prepared statements as other AWS clients see them --------------------------------
+
+
+def test_views_are_stored_in_glue_as_athena_stores_them(athena, glue, flights):
+    run(athena, "CREATE VIEW long_flights AS SELECT flight, carrier FROM flights WHERE distance > 1400")
+    table = glue.get_table(DatabaseName="labdb", Name="long_flights")["Table"]
+    assert table["TableType"] == "VIRTUAL_VIEW"
+    assert table["ViewOriginalText"].startswith("/* Presto View: ") and table["ViewOriginalText"].endswith(" */")
+    definition = json.loads(base64.b64decode(table["ViewOriginalText"][len("/* Presto View: ") : -len(" */")]))
+    assert definition["schema"] == "labdb"
+    assert [(c["name"], c["type"]) for c in definition["columns"]] == [("flight", "integer"), ("carrier", "varchar")]
+    assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == [
+        ("flight", "int"),
+        ("carrier", "string"),
+    ]
+    query_id = run(athena, "SELECT flight FROM long_flights ORDER BY flight")["QueryExecutionId"]
+    assert rows(athena, query_id) == [["flight"], ["3"], ["4"]]
+
+
+def test_ctas_default_location_is_under_the_query_output(athena, glue, s3, flights):
+    execution = run(athena, "CREATE TABLE ua AS SELECT flight, distance FROM flights WHERE carrier = 'UA'")
+    assert execution["StatementType"] == "DML"
+    location = glue.get_table(DatabaseName="labdb", Name="ua")["Table"]["StorageDescriptor"]["Location"]
+    assert location == f"{OUTPUT}tables/{execution['QueryExecutionId']}/"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=RESULTS, Prefix=f"queries/tables/{execution['QueryExecutionId']}/")["Contents"]]
+    assert len(keys) == 1 and keys[0].endswith(".parquet")
+    assert athena.get_query_results(QueryExecutionId=execution["QueryExecutionId"])["UpdateCount"] == 2
+
+
+def test_prepared_statement_from_the_api_runs_with_execution_parameters(athena, flights):
+    athena.create_prepared_statement(
+        StatementName="by_carrier", WorkGroup="primary", QueryStatement="SELECT count(*) FROM flights WHERE carrier = ?"
+    )
+    query_id = run(athena, "EXECUTE by_carrier", ExecutionParameters=["'AA'"])["QueryExecutionId"]
+    assert rows(athena, query_id) == [["_col0"], ["2"]]
+    reason = run(athena, "EXECUTE nope", expect="FAILED")["Status"]["StateChangeReason"]
+    assert reason.startswith("NOT_FOUND: Prepared statement 'nope' does not exist"), reason
