@@ -19,6 +19,7 @@ from awsglue.job import Job
 from awsglue.utils import getResolvedOptions
 from etl import movie_ratings
 from pyspark.context import SparkContext
+from pyspark.sql import functions as F
 
 args = getResolvedOptions(
     sys.argv,
@@ -33,12 +34,13 @@ job.init(args["JOB_NAME"], args)
 movies = glue_context.create_dynamic_frame.from_catalog(database=args["database"], table_name=args["movies_table"]).toDF()
 ratings = glue_context.create_dynamic_frame.from_catalog(database=args["database"], table_name=args["ratings_table"]).toDF()
 
-# Both outputs below read the joined rows: cache them so the CSV is read and joined once.
-rated = movie_ratings.rated_movies(ratings, movies).cache()
-per_movie = movie_ratings.movie_ratings(rated).cache()
+# Only the per-movie figures are cached: both other outputs derive from them, so the ratings are
+# read and joined once. (Caching the joined ratings instead would hold every rating with its
+# title and genres in memory.)
+per_movie = movie_ratings.movie_ratings(movie_ratings.rated_movies(ratings, movies)).cache()
 outputs = {
     "movie_ratings": per_movie,
-    "genre_ratings": movie_ratings.genre_ratings(rated),
+    "genre_ratings": movie_ratings.genre_ratings(per_movie),
     "top_movies": movie_ratings.top_movies(per_movie, int(args["top_n"]), int(args["min_ratings"])),
 }
 target = args["target_path"].rstrip("/")
@@ -46,6 +48,7 @@ for name, frame in outputs.items():
     # One file per output: each is small (at most one row per movie), and Athena reads it in one go.
     frame.coalesce(1).write.mode("overwrite").option("compression", "snappy").parquet(f"{target}/{name}/")
 
-print(f"movie_ratings_joins: {rated.count()} ratings joined, {per_movie.count()} movies rated, written to {target}/")
-logger.info(f"ratings_joined={rated.count()} movies_rated={per_movie.count()}")
+movies_rated, ratings_joined = per_movie.agg(F.count("*"), F.sum("rating_count")).first()
+print(f"movie_ratings_joins: {ratings_joined} ratings of {movies_rated} movies joined, written to {target}/")
+logger.info(f"ratings_joined={ratings_joined} movies_rated={movies_rated}")
 job.commit()

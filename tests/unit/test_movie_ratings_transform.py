@@ -90,7 +90,7 @@ def test_movie_ratings_counts_and_averages_per_movie(rated):
 
 
 def test_genre_ratings_explode_the_pipe_separated_genres(rated):
-    per_genre = movie_ratings.genre_ratings(rated)
+    per_genre = movie_ratings.genre_ratings(movie_ratings.movie_ratings(rated))
     assert per_genre.dtypes == [
         ("genre", "string"),
         ("movie_count", "bigint"),
