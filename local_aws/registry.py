@@ -9,7 +9,9 @@ import moto
 from local_aws import MOTO_VERSION
 
 # Each module has install() (patch moto, idempotent) and shutdown() (stop its workers).
+# Triggers come first so they stop firing before the job runner and crawls wind down.
 EXECUTOR_MODULES = (
+    "local_aws.glue.triggers",
     "local_aws.glue.jobs",
     "local_aws.glue.crawlers",
     "local_aws.athena.executor",

@@ -41,7 +41,7 @@ from moto.glue.models import FakeCrawl, FakeCrawler, GlueBackend, glue_backends
 from moto.glue.responses import GlueResponse
 
 from local_aws import clients
-from local_aws.glue import crawl_layout, schema_inference
+from local_aws.glue import crawl_layout, events, schema_inference
 from local_aws.glue.crawl_layout import CrawledFile, PlannedPartition, PlannedTable
 from local_aws.glue.schema_inference import FileSchema, glue_type
 from local_aws.logs.writer import write_lines
@@ -349,6 +349,9 @@ class _CrawlRun:
             except Exception:
                 logger.warning("could not write the log of crawler %s to CloudWatch Logs", self.name, exc_info=True)
         self.crawl.finish(state, error)
+        if self._still_current():  # conditional triggers and workflow runs react (local_aws/glue/triggers.py)
+            outcome = LAST_CRAWL_STATUS[state]
+            events.publish(events.RunFinished("CRAWLER", self.name, outcome, self.crawl, self.crawler.backend))
 
     def log(self, level: str, message: str) -> None:
         self.lines.append(f"[{self.crawl.crawl_id}] {level} : {message}")

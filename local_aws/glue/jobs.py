@@ -30,6 +30,7 @@ from moto.glue.responses import GlueResponse
 from moto.moto_api._internal.managed_state_model import ManagedState
 
 from local_aws import config
+from local_aws.glue import events
 from local_aws.glue.script_run import ERROR_LOG_GROUP, RunRequest
 from local_aws.glue.spark_worker import DriverStartError, SparkWorker
 from local_aws.logs import writer
@@ -168,6 +169,8 @@ def _finish(run: FakeJobRun, state: str, message: str | None, to_error_log: bool
         local.error_message = message
         local.completed_on = utcnow()
         _set_state(run, state)
+    # Conditional triggers and workflow runs react to the outcome (local_aws/glue/triggers.py).
+    events.publish(events.RunFinished("JOB", run.job_name, state, run, local.job.backend))
 
 
 def _is_current(run: FakeJobRun) -> bool:

@@ -1,0 +1,267 @@
+"""
+### Glue lab 2: create and run Glue triggers
+
+The course's second Glue lab: the CSV to Parquet job of lab 1, run by **triggers** instead of
+directly, on the nycflights13 flights (336,776 rows).
+
+1. **Setup**: data and Athena results buckets, the Glue role, the raw flights CSV, the job
+   script and its `etl` package, a Glue database; the raw CSV is crawled (`raw_flights`) and
+   profiled with Athena.
+2. **Definitions, nothing runs yet**: the job `…-csv-to-parquet` and the crawler
+   `…-curated-crawler`, then three triggers:
+   - `…-on-demand` (ON_DEMAND): runs the job with its S3 arguments;
+   - `…-on-job-success` (CONDITIONAL, activated): runs the curated crawler when the job SUCCEEDS;
+   - `…-nightly` (SCHEDULED, `cron(0 6 * * ? *)`: 06:00 UTC daily): runs the job; it is
+     activated to show the schedule, and fires only at that time.
+3. **Start the on-demand trigger**, wait for the job run it caused (found by its `TriggerName`),
+   then for the crawl the conditional trigger caused.
+4. **Validate with Athena**: the Parquet table `curated_flights` holds every raw row with the
+   same aggregates, one partition per month; the run was started by the on-demand trigger.
+5. **Teardown** (param `teardown`): triggers, crawlers, job, database, buckets and role.
+
+Names derive from the Airflow Variable `aws_name_prefix` (default `ade`); the `aws_default`
+connection decides whether this runs on local AWS or in an AWS account.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.providers.amazon.aws.operators.athena import AthenaOperator
+from airflow.providers.amazon.aws.operators.glue_catalog import (
+    GlueCatalogCreateDatabaseOperator,
+    GlueCatalogDeleteDatabaseOperator,
+)
+from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerDeleteOperator, GlueCrawlerOperator
+from airflow.providers.amazon.aws.operators.s3 import S3CreateBucketOperator, S3DeleteBucketOperator
+from airflow.providers.amazon.aws.transfers.local_to_s3 import LocalFilesystemToS3Operator
+from airflow.sdk import DAG, Param, chain, cross_downstream, task
+
+from labkit import flights_pipeline as flights
+from labkit import paths
+from labkit.dag_helpers import DEFAULT_ARGS, TAGS_COMMON, TEARDOWN, body_watcher, teardown_gate
+from labkit.naming import LabNames
+from labkit.operators.glue import GlueDeleteJobOperator
+from labkit.operators.glue_orchestration import (
+    GlueCreateOrUpdateCrawlerOperator,
+    GlueCreateOrUpdateJobOperator,
+    GlueCreateOrUpdateTriggerOperator,
+    GlueDeleteTriggerOperator,
+    GlueStartTriggerOperator,
+    GlueTriggeredCrawlSensor,
+    GlueTriggeredJobRunSensor,
+)
+from labkit.operators.iam import IamCreateRoleOperator, IamDeleteRoleOperator
+from labkit.operators.packaging import S3UploadPythonPackageOperator
+
+DATA = "{{ names.bucket('data') }}"
+RESULTS = "{{ names.bucket('athena-results') }}"
+DATABASE = "{{ names.database }}"
+ROLE = "{{ names.resource('glue-role') }}"
+ROLE_ARN = "{{ ti.xcom_pull(task_ids='create_glue_role') }}"
+RAW_CRAWLER = "{{ names.resource('raw-crawler') }}"
+CURATED_CRAWLER = "{{ names.resource('curated-crawler') }}"
+JOB = "{{ names.resource('csv-to-parquet') }}"
+ON_DEMAND_TRIGGER = "{{ names.resource('on-demand') }}"
+CONDITIONAL_TRIGGER = "{{ names.resource('on-job-success') }}"
+SCHEDULED_TRIGGER = "{{ names.resource('nightly') }}"
+SCHEDULE = "cron(0 6 * * ? *)"  # every day at 06:00 UTC
+STARTED_AT = "{{ ti.xcom_pull(task_ids='start_on_demand_trigger')['StartedAt'] }}"
+
+with DAG(
+    dag_id="glue_lab2_triggers",
+    description="Glue lab 2: run the CSV to Parquet job from on-demand, scheduled and conditional Glue triggers",
+    doc_md=__doc__,
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    default_args=DEFAULT_ARGS,
+    tags=[*TAGS_COMMON, "glue", "glue-triggers", "athena", "s3"],
+    template_searchpath=[str(paths.SQL_DIR)],
+    user_defined_macros={"names": LabNames("glue-lab2")},
+    params={
+        "teardown": Param(False, type="boolean", description="Delete every resource the run created"),
+        "rows": Param(
+            0,
+            type="integer",
+            minimum=0,
+            description="0: the real nycflights13 flights; N: N flights sampled from them (seeded)",
+        ),
+    },
+) as dag:
+    # --- setup
+    create_data_bucket = S3CreateBucketOperator(task_id="create_data_bucket", bucket_name=DATA)
+    create_results_bucket = S3CreateBucketOperator(task_id="create_results_bucket", bucket_name=RESULTS)
+    create_glue_role = IamCreateRoleOperator(
+        task_id="create_glue_role",
+        role_name=ROLE,
+        service="glue.amazonaws.com",
+        managed_policy_arns=[flights.GLUE_SERVICE_POLICY],
+        inline_policy=flights.glue_role_policy(DATA),
+    )
+    staged = flights.stage_flights_csv(DATA)
+    upload_script = LocalFilesystemToS3Operator(
+        task_id="upload_job_script",
+        filename=str(flights.SCRIPT_FILE),
+        dest_bucket=DATA,
+        dest_key=flights.SCRIPT_KEY,
+        replace=True,
+    )
+    upload_etl_package = S3UploadPythonPackageOperator(
+        task_id="upload_etl_package",
+        package_dir=str(flights.ETL_PACKAGE_DIR),
+        bucket_name=DATA,
+        key=flights.ETL_PACKAGE_KEY,
+    )
+    create_database = GlueCatalogCreateDatabaseOperator(
+        task_id="create_database", database_name=DATABASE, description="Glue lab 2: flights"
+    )
+    crawl_raw = GlueCrawlerOperator(
+        task_id="crawl_raw",
+        config=flights.crawler_config(RAW_CRAWLER, ROLE_ARN, DATABASE, "raw_", f"s3://{DATA}/{flights.RAW_PREFIX}"),
+        poll_interval=2,
+    )
+    profile_raw = AthenaOperator(
+        task_id="profile_raw",
+        query="glue_lab1/flights_profile.sql",
+        params={"table": "raw_flights"},
+        database=DATABASE,
+        output_location=f"s3://{RESULTS}/glue-lab2/",
+        sleep_time=1,
+    )
+
+    # --- definitions: the job, the crawler the conditional trigger runs, the triggers
+    define_job = GlueCreateOrUpdateJobOperator(
+        task_id="define_job",
+        job_name=JOB,
+        job_desc="Glue lab 2: flights CSV to Parquet, run by triggers",
+        script_location=f"s3://{DATA}/{flights.SCRIPT_KEY}",
+        iam_role_arn=ROLE_ARN,
+        create_job_kwargs=flights.job_definition(DATA),
+    )
+    define_curated_crawler = GlueCreateOrUpdateCrawlerOperator(
+        task_id="define_curated_crawler",
+        config=flights.crawler_config(
+            CURATED_CRAWLER, ROLE_ARN, DATABASE, "curated_", f"s3://{DATA}/{flights.CURATED_PREFIX}"
+        ),
+    )
+    job_action = {"JobName": JOB, "Arguments": flights.job_arguments(DATA)}
+    create_on_demand_trigger = GlueCreateOrUpdateTriggerOperator(
+        task_id="create_on_demand_trigger",
+        trigger_name=ON_DEMAND_TRIGGER,
+        trigger_type="ON_DEMAND",
+        actions=[job_action],
+        description="Glue lab 2: run the CSV to Parquet job now",
+    )
+    create_conditional_trigger = GlueCreateOrUpdateTriggerOperator(
+        task_id="create_conditional_trigger",
+        trigger_name=CONDITIONAL_TRIGGER,
+        trigger_type="CONDITIONAL",
+        predicate=flights.job_succeeded(JOB),
+        actions=[{"CrawlerName": CURATED_CRAWLER}],
+        start_on_creation=True,
+        description="Glue lab 2: crawl the Parquet output when the job succeeds",
+    )
+    create_scheduled_trigger = GlueCreateOrUpdateTriggerOperator(
+        task_id="create_scheduled_trigger",
+        trigger_name=SCHEDULED_TRIGGER,
+        trigger_type="SCHEDULED",
+        schedule=SCHEDULE,
+        actions=[job_action],
+        description="Glue lab 2: run the CSV to Parquet job every day at 06:00 UTC",
+    )
+    activate_scheduled_trigger = GlueStartTriggerOperator(
+        task_id="activate_scheduled_trigger", trigger_name=SCHEDULED_TRIGGER
+    )
+
+    # --- work: fire the on-demand trigger, follow what it sets off
+    start_on_demand_trigger = GlueStartTriggerOperator(
+        task_id="start_on_demand_trigger", trigger_name=ON_DEMAND_TRIGGER
+    )
+    wait_for_job_run = GlueTriggeredJobRunSensor(
+        task_id="wait_for_job_run",
+        job_name=JOB,
+        trigger_name=ON_DEMAND_TRIGGER,
+        started_after=STARTED_AT,
+        poke_interval=5,
+        timeout=60 * 60,
+    )
+    wait_for_curated_crawl = GlueTriggeredCrawlSensor(
+        task_id="wait_for_curated_crawl",
+        crawler_name=CURATED_CRAWLER,
+        started_after=STARTED_AT,
+        poke_interval=5,
+        timeout=30 * 60,
+    )
+    profile_curated = AthenaOperator(
+        task_id="profile_curated",
+        query="glue_lab1/flights_profile.sql",
+        params={"table": "curated_flights"},
+        database=DATABASE,
+        output_location=f"s3://{RESULTS}/glue-lab2/",
+        sleep_time=1,
+    )
+
+    # --- checks
+    @task
+    def validate(staged: dict, raw_query_id: str, curated_query_id: str, job_run: dict, bucket: str,
+                 database: str, scheduled_trigger: str) -> dict:  # fmt: skip
+        """Parquet == raw (Athena), the run came from the on-demand trigger, the schedule is active."""
+        from airflow.providers.amazon.aws.hooks.glue import GlueJobHook
+
+        from labkit.validation import ValidationError, reconcile_flights
+
+        figures = reconcile_flights(
+            staged, raw_query_id, curated_query_id, bucket, flights.BAD_RECORDS_PREFIX, database
+        )
+        trigger = GlueJobHook().conn.get_trigger(Name=scheduled_trigger)["Trigger"]
+        if (trigger["State"], trigger["Schedule"]) != ("ACTIVATED", SCHEDULE):
+            raise ValidationError(f"trigger {scheduled_trigger} is {trigger['State']} {trigger['Schedule']}")
+        return {
+            **figures,
+            "job_run_trigger": job_run["TriggerName"],
+            "scheduled_trigger": f"{trigger['State']} {trigger['Schedule']}",
+        }
+
+    checks = validate(
+        staged,
+        profile_raw.output,
+        profile_curated.output,
+        wait_for_job_run.output,
+        DATA,
+        DATABASE,
+        SCHEDULED_TRIGGER,
+    )
+
+    # --- teardown
+    gate = teardown_gate()
+    teardown = [
+        GlueDeleteTriggerOperator(task_id="delete_on_demand_trigger", trigger_name=ON_DEMAND_TRIGGER, **TEARDOWN),
+        GlueDeleteTriggerOperator(task_id="delete_conditional_trigger", trigger_name=CONDITIONAL_TRIGGER, **TEARDOWN),
+        GlueDeleteTriggerOperator(task_id="delete_scheduled_trigger", trigger_name=SCHEDULED_TRIGGER, **TEARDOWN),
+        GlueCrawlerDeleteOperator(task_id="delete_raw_crawler", crawler_name=RAW_CRAWLER, **TEARDOWN),
+        GlueCrawlerDeleteOperator(task_id="delete_curated_crawler", crawler_name=CURATED_CRAWLER, **TEARDOWN),
+        GlueDeleteJobOperator(task_id="delete_job", job_name=JOB, **TEARDOWN),
+        GlueCatalogDeleteDatabaseOperator(task_id="delete_database", database_name=DATABASE, **TEARDOWN),
+        S3DeleteBucketOperator(task_id="delete_data_bucket", bucket_name=DATA, force_delete=True, **TEARDOWN),
+        S3DeleteBucketOperator(task_id="delete_results_bucket", bucket_name=RESULTS, force_delete=True, **TEARDOWN),
+        IamDeleteRoleOperator(task_id="delete_glue_role", role_name=ROLE, **TEARDOWN),
+    ]
+    setup = [staged, upload_script, upload_etl_package, create_database]
+    cross_downstream([create_data_bucket, create_results_bucket, create_glue_role], setup)
+    chain(setup, crawl_raw, profile_raw, [define_job, define_curated_crawler])
+    cross_downstream(
+        [define_job, define_curated_crawler],
+        [create_on_demand_trigger, create_conditional_trigger, create_scheduled_trigger],
+    )
+    create_scheduled_trigger >> activate_scheduled_trigger
+    chain(
+        [create_on_demand_trigger, create_conditional_trigger, activate_scheduled_trigger],
+        start_on_demand_trigger,
+        wait_for_job_run,
+        wait_for_curated_crawl,
+        profile_curated,
+        checks,
+        gate,
+        teardown,
+    )
+    body_watcher(dag, gate)

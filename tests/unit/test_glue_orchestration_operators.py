@@ -1,0 +1,235 @@
+"""labkit's Glue trigger/workflow operators and sensors, executed against local AWS through aws_default."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from airflow.sdk import PokeReturnValue
+from airflow.sdk.exceptions import AirflowFailException
+
+from labkit.operators import glue_orchestration as ops
+
+BUCKET = "lake"
+DATABASE = "labdb"
+ROLE = "arn:aws:iam::123456789012:role/glue"
+SCRIPTS = {
+    "slow": "import time\ntime.sleep(3)\nprint('done')\n",
+    "failing": 'raise ValueError("bad input row 7")\n',
+}
+
+
+@pytest.fixture
+def glue(aws_client):
+    s3 = aws_client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key="raw/flights.csv", Body=b"carrier,flight\nUA,1545\nAA,1141\n")
+    for name, script in SCRIPTS.items():
+        s3.put_object(Bucket=BUCKET, Key=f"scripts/{name}.py", Body=script.encode())
+    client = aws_client("glue")
+    client.create_database(DatabaseInput={"Name": DATABASE})
+    return client
+
+
+def define_job(name: str, concurrent_run_limit: int = 1, **kwargs) -> str:
+    return ops.GlueCreateOrUpdateJobOperator(
+        task_id=f"define_{name}",
+        job_name=name,
+        script_location=f"s3://{BUCKET}/scripts/{name}.py",
+        iam_role_arn=ROLE,
+        concurrent_run_limit=concurrent_run_limit,
+        create_job_kwargs={"GlueVersion": "5.0", "WorkerType": "G.1X", "NumberOfWorkers": 2, **kwargs},
+    ).execute({})
+
+
+def define_crawler(name: str, path: str = f"s3://{BUCKET}/raw/") -> str:
+    config = {"Name": name, "Role": ROLE, "DatabaseName": DATABASE, "Targets": {"S3Targets": [{"Path": path}]}}
+    return ops.GlueCreateOrUpdateCrawlerOperator(task_id=f"define_{name}", config=config).execute({})
+
+
+def create_trigger(name: str, trigger_type: str, actions: list, **kwargs) -> str:
+    return ops.GlueCreateOrUpdateTriggerOperator(
+        task_id=f"create_{name}", trigger_name=name, trigger_type=trigger_type, actions=actions, **kwargs
+    ).execute({})
+
+
+def poke_until_done(sensor, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = sensor.poke({})
+        if result:
+            return result
+        time.sleep(0.3)
+    raise AssertionError(f"{sensor.task_id} still waiting after {timeout}s")
+
+
+def test_job_and_crawler_are_defined_without_running_and_updated_on_rerun(glue):
+    assert define_job("slow", Timeout=10) == "slow"
+    assert define_crawler("raw") == "raw"
+
+    assert glue.get_job_runs(JobName="slow")["JobRuns"] == []
+    crawler = glue.get_crawler(Name="raw")["Crawler"]
+    assert (
+        crawler["State"] == "READY"
+        and "LastCrawl" not in crawler
+        and glue.list_crawls(CrawlerName="raw")["Crawls"] == []
+    )
+    assert glue.get_job(JobName="slow")["Job"]["Timeout"] == 10
+
+    define_crawler("raw", path=f"s3://{BUCKET}/elsewhere/")
+    assert glue.get_crawler(Name="raw")["Crawler"]["Targets"]["S3Targets"][0]["Path"] == f"s3://{BUCKET}/elsewhere/"
+
+
+def test_trigger_operator_creates_then_updates_and_activates(glue):
+    define_job("slow")
+    predicate = {"Conditions": [{"LogicalOperator": "EQUALS", "JobName": "slow", "State": "SUCCEEDED"}]}
+
+    assert create_trigger("after-slow", "CONDITIONAL", [{"CrawlerName": "raw"}], predicate=predicate) == "after-slow"
+    created = glue.get_trigger(Name="after-slow")["Trigger"]
+    assert (created["Type"], created["State"], created["Actions"]) == (
+        "CONDITIONAL",
+        "CREATED",
+        [{"CrawlerName": "raw"}],
+    )
+
+    create_trigger("after-slow", "CONDITIONAL", [{"CrawlerName": "curated"}], predicate=predicate,
+                   description="crawl curated", start_on_creation=True)  # fmt: skip
+    updated = glue.get_trigger(Name="after-slow")["Trigger"]
+    assert (updated["State"], updated["Actions"], updated["Description"]) == (
+        "ACTIVATED",
+        [{"CrawlerName": "curated"}],
+        "crawl curated",
+    )
+    assert updated["Predicate"]["Conditions"][0]["JobName"] == "slow"
+
+
+def test_trigger_operator_refuses_to_change_type_or_workflow(glue):
+    create_trigger("t", "ON_DEMAND", [{"JobName": "j"}])
+
+    with pytest.raises(AirflowFailException) as raised:
+        create_trigger("t", "SCHEDULED", [{"JobName": "j"}], schedule="cron(0 6 * * ? *)")
+
+    assert "Glue trigger t exists as a ON_DEMAND trigger" in str(raised.value)
+    assert "delete it (GlueDeleteTriggerOperator) or use another name" in str(raised.value)
+    assert glue.get_trigger(Name="t")["Trigger"]["Type"] == "ON_DEMAND"
+
+
+def test_start_trigger_and_the_sensor_for_the_job_run_it_caused(glue):
+    define_job("slow", concurrent_run_limit=2)
+    define_job("failing")
+    create_trigger("run-slow", "ON_DEMAND", [{"JobName": "slow"}])
+    create_trigger("run-failing", "ON_DEMAND", [{"JobName": "failing"}])
+    manual_run = glue.start_job_run(JobName="slow")["JobRunId"]  # not the trigger's: the sensor must skip it
+    sensor = ops.GlueTriggeredJobRunSensor(task_id="wait", job_name="slow", trigger_name="run-slow")
+    assert sensor.poke({}) is False  # the trigger has not started anything yet
+
+    started = ops.GlueStartTriggerOperator(task_id="start", trigger_name="run-slow").execute({})
+
+    assert started["TriggerName"] == "run-slow"
+    sensor.started_after = started["StartedAt"]
+    assert sensor.poke({}) is False  # queued behind the manual run, or running
+    result = poke_until_done(sensor)
+    assert isinstance(result, PokeReturnValue)
+    runs = {r["Id"]: r for r in glue.get_job_runs(JobName="slow")["JobRuns"]}
+    assert result.xcom_value["JobRunId"] != manual_run and set(runs) == {manual_run, result.xcom_value["JobRunId"]}
+    assert (result.xcom_value["JobRunState"], result.xcom_value["TriggerName"]) == ("SUCCEEDED", "run-slow")
+    assert runs[result.xcom_value["JobRunId"]]["StartedOn"] >= datetime.fromisoformat(started["StartedAt"])
+
+    # A run that started before started_after is not the one waited for.
+    later = ops.GlueTriggeredJobRunSensor(task_id="later", job_name="slow", trigger_name="run-slow",
+                                          started_after=datetime.now(UTC) + timedelta(hours=1))  # fmt: skip
+    assert later.poke({}) is False
+
+    ops.GlueStartTriggerOperator(task_id="start_failing", trigger_name="run-failing").execute({})
+    failing = ops.GlueTriggeredJobRunSensor(task_id="wait_failing", job_name="failing", trigger_name="run-failing")
+    with pytest.raises(AirflowFailException) as raised:
+        poke_until_done(failing)
+    assert "started by trigger run-failing, ended FAILED: ValueError: bad input row 7" in str(raised.value)
+
+
+def test_triggered_crawl_sensor_waits_for_a_crawl_after_the_given_moment(glue):
+    define_crawler("raw")
+    define_crawler("broken", path="s3://no-such-bucket/raw/")
+    glue.start_crawler(Name="raw")
+    earlier = poke_until_done(
+        ops.GlueTriggeredCrawlSensor(task_id="any", crawler_name="raw", started_after="2000-01-01T00:00:00+00:00")
+    )
+    create_trigger("crawl-raw", "ON_DEMAND", [{"CrawlerName": "raw"}])
+    sensor = ops.GlueTriggeredCrawlSensor(
+        task_id="wait", crawler_name="raw", started_after=datetime.now(UTC) + timedelta(seconds=2)
+    )
+    assert sensor.poke({}) is False  # the earlier crawl succeeded, but it is not a crawl after that moment
+
+    time.sleep(2.5)
+    ops.GlueStartTriggerOperator(task_id="start", trigger_name="crawl-raw").execute({})
+    result = poke_until_done(sensor)
+
+    assert result.xcom_value["Status"] == "SUCCEEDED"
+    assert result.xcom_value["StartTime"] > earlier.xcom_value["StartTime"]
+    glue.start_crawler(Name="broken")
+    with pytest.raises(AirflowFailException) as raised:
+        poke_until_done(
+            ops.GlueTriggeredCrawlSensor(task_id="broken", crawler_name="broken", started_after="2000-01-01")
+        )
+    assert "Crawl of crawler broken ended FAILED" in str(raised.value) and "no-such-bucket" in str(raised.value)
+
+
+def test_workflow_operators_and_the_run_sensor(glue):
+    define_job("slow")
+    define_job("failing")
+    name = ops.GlueCreateOrUpdateWorkflowOperator(
+        task_id="create", workflow_name="flow", default_run_properties={"stage": "dev"}
+    ).execute({})
+    ops.GlueCreateOrUpdateWorkflowOperator(
+        task_id="update", workflow_name="flow", description="nightly", default_run_properties={"stage": "prod"}
+    ).execute({})
+    workflow = glue.get_workflow(Name="flow")["Workflow"]
+    assert (name, workflow["Description"], workflow["DefaultRunProperties"]) == ("flow", "nightly", {"stage": "prod"})
+    create_trigger("start", "ON_DEMAND", [{"JobName": "slow"}], workflow_name="flow")
+
+    run_id = ops.GlueStartWorkflowRunOperator(task_id="run", workflow_name="flow", run_properties={"day": "1"}).execute(
+        {}
+    )
+
+    assert glue.get_workflow_run_properties(Name="flow", RunId=run_id)["RunProperties"] == {"stage": "prod", "day": "1"}
+    sensor = ops.GlueWorkflowRunSensor(task_id="wait", workflow_name="flow", run_id=run_id)
+    assert sensor.poke({}) is False
+    result = poke_until_done(sensor)
+    assert result.xcom_value["TotalActions"] == result.xcom_value["SucceededActions"] == 1
+
+    ops.GlueCreateOrUpdateWorkflowOperator(task_id="create_broken", workflow_name="broken").execute({})
+    create_trigger("start-broken", "ON_DEMAND", [{"JobName": "failing"}], workflow_name="broken")
+    broken_run = ops.GlueStartWorkflowRunOperator(task_id="run_broken", workflow_name="broken").execute({})
+    with pytest.raises(AirflowFailException) as raised:
+        poke_until_done(ops.GlueWorkflowRunSensor(task_id="wait_broken", workflow_name="broken", run_id=broken_run))
+    message = str(raised.value)
+    assert f"Glue workflow broken run {broken_run} ended COMPLETED" in message
+    assert "job failing: run jr_" in message and "FAILED: ValueError: bad input row 7" in message
+    # Told not to fail on failed actions, the sensor just reports them.
+    lenient = ops.GlueWorkflowRunSensor(task_id="lenient", workflow_name="broken", run_id=broken_run,
+                                        fail_on_failed_actions=False)  # fmt: skip
+    assert lenient.poke({}).xcom_value["FailedActions"] == 1
+
+
+def test_delete_operators_remove_and_accept_what_is_already_gone(glue):
+    create_trigger("t", "ON_DEMAND", [{"JobName": "j"}])
+    glue.create_workflow(Name="flow")
+
+    for _ in range(2):
+        ops.GlueDeleteTriggerOperator(task_id="delete_trigger", trigger_name="t").execute({})
+        ops.GlueDeleteWorkflowOperator(task_id="delete_workflow", workflow_name="flow").execute({})
+
+    assert glue.get_triggers()["Triggers"] == []
+    assert glue.list_workflows()["Workflows"] == []
+
+
+def test_names_and_definitions_are_templated():
+    assert {"trigger_name", "actions", "predicate", "schedule", "workflow_name"} <= set(
+        ops.GlueCreateOrUpdateTriggerOperator.template_fields
+    )
+    assert {"job_name", "trigger_name", "started_after"} <= set(ops.GlueTriggeredJobRunSensor.template_fields)
+    assert {"workflow_name", "run_id"} <= set(ops.GlueWorkflowRunSensor.template_fields)
+    assert {"workflow_name", "run_properties"} <= set(ops.GlueStartWorkflowRunOperator.template_fields)
+    for operator in (ops.GlueStartTriggerOperator, ops.GlueCreateOrUpdateJobOperator, ops.GlueDeleteWorkflowOperator):
+        assert "aws_conn_id" in operator.template_fields and "region_name" in operator.template_fields
