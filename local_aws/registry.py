@@ -13,6 +13,7 @@ from local_aws import MOTO_VERSION
 EXECUTOR_MODULES = (
     "local_aws.glue.triggers",
     "local_aws.glue.jobs",
+    "local_aws.glue.job_definitions",
     "local_aws.glue.crawlers",
     "local_aws.athena.executor",
 )
