@@ -11,7 +11,13 @@ DAG_ID = "glue_lab1_csv_to_parquet"
 
 
 def test_glue_lab1_converts_every_flight_and_cleans_up(local_aws):
+    """A first run on 5,000 sampled flights keeps its resources; the rerun on all of them reuses them."""
     from labkit import runner
+
+    sampled = runner.run_dag(DAG_ID, {"teardown": False, "rows": 5_000})
+    assert sampled.state == "success", f"failed tasks: {sampled.failed_tasks}"
+    assert sampled.figures["raw_rows"] == sampled.figures["parquet_rows"] == 5_000
+    assert sampled.task_states["delete_data_bucket"] == "skipped"
 
     report = runner.run_dag(DAG_ID, {"teardown": True})
 
