@@ -4,7 +4,8 @@
 2. CSV -> Parquet of N generated flights: the Glue job vs DuckDB's COPY of the same file.
 3. An Athena GROUP BY through the API (start -> results) vs the same SQL on DuckDB directly
    over the same Parquet files in local S3.
-4. Glue lab 5's join job (ratings x movies -> per movie, per genre, top N, as Parquet) on 10x
+4. The Athena conformance suite (tests/conformance: setup, then every case in order).
+5. Glue lab 5's join job (ratings x movies -> per movie, per genre, top N, as Parquet) on 10x
    the MovieLens ratings vs the same SQL on DuckDB directly over the same CSV files.
 
 Targets (from the project's issue): warm job <= 3 s, Glue/DuckDB <= 3x, Athena/DuckDB <= 1.3x.
@@ -247,6 +248,17 @@ def lab5_duckdb_join(
     return seconds, [movie_id for (movie_id,) in top]
 
 
+def conformance_suite(endpoint: str) -> tuple[float, int, list[str]]:
+    """Seconds to run every Athena conformance case (after its setup); the case count and failed cases."""
+    from tests.conformance.cases import CASES
+    from tests.conformance.test_conformance import failure, prepare
+
+    athena = prepare(endpoint)
+    start = time.perf_counter()
+    failed = [case["name"] for case in CASES if failure(athena, case) is not None]
+    return time.perf_counter() - start, len(CASES), failed
+
+
 def report(name: str, ours: float, baseline: float | None, target: str, baseline_name: str = "") -> None:
     if baseline is None:
         print(f"  {name:<44} {ours:8.2f}s  {'':>24}  target {target}")
@@ -314,6 +326,11 @@ def main(argv: list[str] | None = None) -> int:
             "<= 1.3x",
             "DuckDB",
         )
+
+        seconds, cases, failed = conformance_suite(server.endpoint_url)
+        report(f"conformance suite, {cases} queries ({len(failed)} failed)", seconds, None, "-")
+        if failed:
+            print(f"    failed: {', '.join(failed)}")
 
         print("\nGlue lab 5 join")
         lab5_setup(bench, movielens["movies"], ratings_csv)
