@@ -107,7 +107,9 @@ def _anonymous(node: exp.Anonymous) -> exp.Expression | None:
             this="STRFTIME", expressions=[args[0], exp.Literal.string(joda_to_strftime(args[1].name, name))]
         )
     if name == "map_agg" and len(args) == 2:  # a repeated key keeps one of its values, as in Trino
-        entries = duckdb_expression("LIST({'key': :k, 'value': :v}) FILTER (WHERE :kk IS NOT NULL)", k=args[0], v=args[1], kk=args[0])
+        entries = duckdb_expression(
+            "LIST({'key': :k, 'value': :v}) FILTER (WHERE :kk IS NOT NULL)", k=args[0], v=args[1], kk=args[0]
+        )
         return duckdb_expression(
             "MAP_FROM_ENTRIES(LIST_FILTER(:a, (__e, __i) -> LIST_POSITION(LIST_TRANSFORM(:b, __x -> __x.key), __e.key) = __i))",
             a=entries,
@@ -126,9 +128,14 @@ def _anonymous(node: exp.Anonymous) -> exp.Expression | None:
             "LIST_TRANSFORM(RANGE(1, GREATEST(LEN(:a), LEN(:b)) + 1), __i -> :body)", a=args[0], b=args[1], body=body
         )
     if name == "transform_values":
-        return _map_lambda(node, "MAP_FROM_ENTRIES(LIST_TRANSFORM(MAP_ENTRIES(:map), __entry -> {'key': __entry.key, 'value': BODY}))")
+        return _map_lambda(
+            node, "MAP_FROM_ENTRIES(LIST_TRANSFORM(MAP_ENTRIES(:map), __entry -> {'key': __entry.key, 'value': BODY}))"
+        )
     if name == "transform_keys":
-        return _map_lambda(node, "MAP_FROM_ENTRIES(LIST_TRANSFORM(MAP_ENTRIES(:map), __entry -> {'key': BODY, 'value': __entry.value}))")
+        return _map_lambda(
+            node,
+            "MAP_FROM_ENTRIES(LIST_TRANSFORM(MAP_ENTRIES(:map), __entry -> {'key': BODY, 'value': __entry.value}))",
+        )
     if name == "map_filter":
         return _map_lambda(node, "MAP_FROM_ENTRIES(LIST_FILTER(MAP_ENTRIES(:map), __entry -> BODY))")
     return None
@@ -144,11 +151,18 @@ def _unnest(node: exp.Unnest) -> exp.Expression | None:
     wanted = len(arrays) + (1 if node.args.get("offset") else 0)
     if len(names) < wanted:
         names += [f"_col{i}" for i in range(len(names), wanted)]
-    projections = [exp.alias_(exp.Anonymous(this="UNNEST", expressions=[a.copy()]), n) for a, n in zip(arrays, names)]
+    projections = [
+        exp.alias_(exp.Anonymous(this="UNNEST", expressions=[a.copy()]), n)
+        for a, n in zip(arrays, names[: len(arrays)], strict=True)
+    ]
     offset = node.args.get("offset")
     if offset:
-        longest = exp.Anonymous(this="GREATEST", expressions=[exp.Anonymous(this="LEN", expressions=[a.copy()]) for a in arrays])
-        ordinals = exp.Anonymous(this="RANGE", expressions=[exp.Literal.number(1), exp.Add(this=longest, expression=exp.Literal.number(1))])
+        longest = exp.Anonymous(
+            this="GREATEST", expressions=[exp.Anonymous(this="LEN", expressions=[a.copy()]) for a in arrays]
+        )
+        ordinals = exp.Anonymous(
+            this="RANGE", expressions=[exp.Literal.number(1), exp.Add(this=longest, expression=exp.Literal.number(1))]
+        )
         name = offset.name if isinstance(offset, exp.Identifier) and offset.name else names[len(arrays)]
         projections.append(exp.alias_(exp.Anonymous(this="UNNEST", expressions=[ordinals]), name))
     subquery = exp.select(*projections).subquery(alias.name if alias is not None and alias.name else "_unnest")

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlglot
 from pyarrow import fs as pafs
@@ -25,7 +24,7 @@ from sqlglot import exp
 
 from local_aws.athena import ddl, results
 from local_aws.athena.tables import HIVE_DEFAULT_PARTITION, JSON_SERDES, TEXT_SERDE, CatalogTable, ident
-from local_aws.athena.translate import CATALOG, DIALECT, AthenaError, parse, position
+from local_aws.athena.translate import CATALOG, DIALECT, AthenaError, parse
 from local_aws.clients import split_s3_uri
 
 VIEW_PREFIX, VIEW_SUFFIX = "/* Presto View: ", " */"
@@ -47,7 +46,12 @@ def handles(statement: exp.Expression) -> bool:
         return (statement.kind or "").upper() in ("TABLE", "VIEW")
     if isinstance(statement, exp.Drop) and (statement.kind or "").upper() == "VIEW":
         return True
-    return isinstance(statement, exp.Command) and statement.name.upper() in ("SHOW", "UNLOAD", "PREPARE", "DEALLOCATE PREPARE")
+    return isinstance(statement, exp.Command) and statement.name.upper() in (
+        "SHOW",
+        "UNLOAD",
+        "PREPARE",
+        "DEALLOCATE PREPARE",
+    )
 
 
 # --- prepared statements and execution parameters ----------------------------------------------
@@ -78,8 +82,12 @@ def bind(statement: exp.Expression, parameters: list[str], sql: str) -> exp.Expr
 
 
 def resolve(
-    statement: exp.Expression, sql: str, parameters: list[str] | None, prepared: Callable[[str], str | None],
-    store: Callable[[str, str], None], remove: Callable[[str], bool],
+    statement: exp.Expression,
+    sql: str,
+    parameters: list[str] | None,
+    prepared: Callable[[str], str | None],
+    store: Callable[[str, str], None],
+    remove: Callable[[str], bool],
 ) -> tuple[exp.Expression, str]:
     """PREPARE stores its statement (prepared: name -> SQL or None); EXECUTE becomes that statement with
     its parameters bound; other statements get ExecutionParameters bound. Returns (statement, its SQL)."""
@@ -104,7 +112,8 @@ def resolve(
         stored = prepared(name)
         if stored is None:
             raise AthenaError(
-                "NOT_FOUND", f"Prepared statement '{name}' does not exist in this workgroup; create it with PREPARE {name} FROM ..."
+                "NOT_FOUND",
+                f"Prepared statement '{name}' does not exist in this workgroup; create it with PREPARE {name} FROM ...",
             )
         values = parameters or []
         if match.group(2):
@@ -162,7 +171,12 @@ def create_view(statement: exp.Create, sql: str, database: str, catalog: ddl.Cat
     catalog.require_database(database)
     query = statement.expression
     original_sql = query.sql(DIALECT)
-    columns = run_query(query.copy(), lambda con, duck_sql: list(zip(con.sql(duck_sql).columns, con.sql(duck_sql).types)))
+
+    def typed_columns(con: duckdb.DuckDBPyConnection, duck_sql: str) -> list[tuple[str, Any]]:
+        relation = con.sql(duck_sql)  # bound, not run: the view's column types without reading its rows
+        return list(zip(relation.columns, relation.types, strict=True))
+
+    columns = run_query(query.copy(), typed_columns)
     glue_columns = [{"Name": n.lower(), "Type": hive_type(str(t), f"view {database}.{name}")} for n, t in columns]
     definition = {
         "originalSql": original_sql,
@@ -186,12 +200,15 @@ def create_view(statement: exp.Create, sql: str, database: str, catalog: ddl.Cat
     if existing is None:
         catalog.glue.create_table(DatabaseName=database, TableInput=table_input)
     elif (existing.get("TableType") or "").upper() != "VIRTUAL_VIEW":
-        raise AthenaError("ALREADY_EXISTS", f"{database}.{name} is a table, not a view; drop it or choose another view name")
+        raise AthenaError(
+            "ALREADY_EXISTS", f"{database}.{name} is a table, not a view; drop it or choose another view name"
+        )
     elif statement.args.get("replace"):
         catalog.glue.update_table(DatabaseName=database, TableInput=table_input)
     else:
         raise AthenaError(
-            "ALREADY_EXISTS", f"View '{CATALOG}.{database}.{name}' already exists; use CREATE OR REPLACE VIEW to replace it"
+            "ALREADY_EXISTS",
+            f"View '{CATALOG}.{database}.{name}' already exists; use CREATE OR REPLACE VIEW to replace it",
         )
 
 
@@ -215,7 +232,9 @@ def hive_type(duckdb_type: str, what: str) -> str:
     """A DuckDB result type as the Hive type Glue stores ('VARCHAR' -> 'string', 'INTEGER[]' -> 'array<int>')."""
     upper = duckdb_type.upper()
     if "TIME ZONE" in upper:
-        raise AthenaError("NOT_SUPPORTED", f"Unsupported Hive type: timestamp with time zone (in {what}); cast it to timestamp")
+        raise AthenaError(
+            "NOT_SUPPORTED", f"Unsupported Hive type: timestamp with time zone (in {what}); cast it to timestamp"
+        )
     upper = re.sub(r"\bU?HUGEINT\b|\bUBIGINT\b", "BIGINT", upper)
     upper = re.sub(r"\bTIMESTAMP_(?:S|MS|NS)\b", "TIMESTAMP", upper)
     if upper == '"NULL"' or upper == "NULL":
@@ -239,8 +258,15 @@ def partition_text(value: Any) -> str:
 
 
 def write_query(
-    con: duckdb.DuckDBPyConnection, sql: str, s3: pafs.S3FileSystem, location: str, fmt: str,
-    partition_names: list[str], query_id: str, delimiter: str = "\x01", what: str = "table",
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    s3: pafs.S3FileSystem,
+    location: str,
+    fmt: str,
+    partition_names: list[str],
+    query_id: str,
+    delimiter: str = "\x01",
+    what: str = "table",
 ) -> Written:
     """Run sql and write its rows under location as fmt files, one folder per partition (key=value/)."""
     relation = con.sql(sql)
@@ -248,7 +274,10 @@ def write_query(
     types = [str(t) for t in relation.types]
     missing = [key for key in partition_names if key not in names]
     if missing:
-        raise AthenaError("INVALID_TABLE_PROPERTY", f"partitioned_by column(s) {', '.join(missing)} not in the query's columns of {what}")
+        raise AthenaError(
+            "INVALID_TABLE_PROPERTY",
+            f"partitioned_by column(s) {', '.join(missing)} not in the query's columns of {what}",
+        )
     if names[len(names) - len(partition_names) :] != partition_names:
         raise AthenaError(
             "INVALID_TABLE_PROPERTY",
@@ -257,17 +286,21 @@ def write_query(
     data = relation.to_arrow_table().rename_columns(names)
     con.register("__athena_written", data)
     body = [(n, t) for n, t in zip(names, types, strict=True) if n not in partition_names]
-    casts = ", ".join(
-        f"CAST({ident(n)} AS BIGINT) AS {ident(n)}" if "HUGEINT" in t.upper() else ident(n) for n, t in body
-    ) or "NULL AS _"
+    casts = (
+        ", ".join(f"CAST({ident(n)} AS BIGINT) AS {ident(n)}" if "HUGEINT" in t.upper() else ident(n) for n, t in body)
+        or "NULL AS _"
+    )
     groups = (
         con.sql(f"SELECT DISTINCT {', '.join(ident(k) for k in partition_names)} FROM __athena_written").fetchall()
-        if partition_names else [()]
+        if partition_names
+        else [()]
     )
     bucket, prefix = split_s3_uri(location if location.endswith("/") else location + "/")
     written: dict[tuple[str, ...], str] = {}
     for index, values in enumerate(sorted(groups, key=lambda v: [partition_text(x) for x in v])):
-        where = " AND ".join(f"{ident(k)} IS NOT DISTINCT FROM ${i + 1}" for i, k in enumerate(partition_names)) or "TRUE"
+        where = (
+            " AND ".join(f"{ident(k)} IS NOT DISTINCT FROM ${i + 1}" for i, k in enumerate(partition_names)) or "TRUE"
+        )
         folder = prefix + "".join(f"{k}={partition_text(v)}/" for k, v in zip(partition_names, values, strict=True))
         path = f"{bucket}/{folder}{file_name(query_id, index, fmt)}"
         selected = con.sql(f"SELECT {casts} FROM __athena_written WHERE {where}", params=list(values))
@@ -278,9 +311,13 @@ def write_query(
             if fmt == "JSON":
                 line = f"to_json(struct_pack({', '.join(f'{c} := {c}' for c in columns)}))"
             else:
-                line = "concat_ws(" + ", ".join(
-                    [results_literal(delimiter)] + [f"coalesce(CAST({c} AS VARCHAR), '\\N')" for c in columns]
-                ) + ")"
+                line = (
+                    "concat_ws("
+                    + ", ".join(
+                        [results_literal(delimiter)] + [f"coalesce(CAST({c} AS VARCHAR), '\\N')" for c in columns]
+                    )
+                    + ")"
+                )
             lines = con.sql(f"SELECT {line} FROM __athena_written WHERE {where}", params=list(values)).fetchall()
             with s3.open_output_stream(path) as out:
                 out.write("".join(f"{text}\n" for (text,) in lines).encode())
@@ -313,7 +350,9 @@ def with_properties(properties: exp.Properties | None, allowed: tuple[str, ...],
             found["partitioned_by"] = [e.name.lower() for e in prop.this.expressions]
         elif isinstance(prop, exp.Property):
             value = prop.args["value"]
-            found[prop.name.lower()] = [e.name for e in value.expressions] if isinstance(value, exp.Array) else value.name
+            found[prop.name.lower()] = (
+                [e.name for e in value.expressions] if isinstance(value, exp.Array) else value.name
+            )
         else:
             raise AthenaError("NOT_SUPPORTED", f"{what} property {prop.sql(DIALECT)} is not supported by local Athena")
     unknown = sorted(set(found) - set(allowed))
@@ -341,8 +380,13 @@ def storage(fmt: str, location: str, delimiter: str) -> dict[str, Any]:
 
 
 def create_table_as(
-    statement: exp.Create, database: str, catalog: ddl.Catalog, s3: pafs.S3FileSystem, run_query: QueryRunner,
-    query_id: str, default_location: str,
+    statement: exp.Create,
+    database: str,
+    catalog: ddl.Catalog,
+    s3: pafs.S3FileSystem,
+    run_query: QueryRunner,
+    query_id: str,
+    default_location: str,
 ) -> int:
     node = statement.this
     database, name = (node.db or database).lower(), node.name.lower()
@@ -355,7 +399,9 @@ def create_table_as(
     if catalog.table(database, name) is not None:
         if statement.args.get("exists"):
             return 0
-        raise AthenaError("ALREADY_EXISTS", f"Table '{CATALOG}.{database}.{name}' already exists; drop it first or use IF NOT EXISTS")
+        raise AthenaError(
+            "ALREADY_EXISTS", f"Table '{CATALOG}.{database}.{name}' already exists; drop it first or use IF NOT EXISTS"
+        )
     location = props.get("external_location") or default_location
     location = location if location.endswith("/") else location + "/"
     require_empty(s3, location, f"table {database}.{name}")
@@ -365,7 +411,10 @@ def create_table_as(
     if statement.args.get("no_schema_binding") or "WITH NO DATA" in statement.sql(DIALECT).upper():
         raise AthenaError("NOT_SUPPORTED", "CREATE TABLE AS ... WITH NO DATA is not supported by local Athena")
     written: Written = run_query(
-        query, lambda con, sql: write_query(con, sql, s3, location, props["format"], keys, query_id, delimiter, f"{database}.{name}")
+        query,
+        lambda con, sql: write_query(
+            con, sql, s3, location, props["format"], keys, query_id, delimiter, f"{database}.{name}"
+        ),
     )
     what = f"table {database}.{name}"
     table_input = {
@@ -380,14 +429,21 @@ def create_table_as(
     }
     catalog.glue.create_table(DatabaseName=database, TableInput=table_input)
     if keys:
-        inputs = [ddl.partition_input(table_input, list(values), folder) for values, folder in written.partitions.items()]
+        inputs = [
+            ddl.partition_input(table_input, list(values), folder) for values, folder in written.partitions.items()
+        ]
         ddl.create_partitions(catalog, database, name, inputs, if_not_exists=True)
     return written.rows
 
 
 def insert_into(
-    statement: exp.Insert, sql: str, database: str, catalog: ddl.Catalog, s3: pafs.S3FileSystem,
-    run_query: QueryRunner, query_id: str,
+    statement: exp.Insert,
+    sql: str,
+    database: str,
+    catalog: ddl.Catalog,
+    s3: pafs.S3FileSystem,
+    run_query: QueryRunner,
+    query_id: str,
 ) -> int:
     target = statement.this
     listed = None
@@ -409,14 +465,17 @@ def insert_into(
     listed = listed or [c.name for c in targets]
     unknown = [n for n in listed if n not in {c.name for c in targets}]
     if unknown:
-        raise AthenaError("COLUMN_NOT_FOUND", f"Insert column name(s) {', '.join(unknown)} do not exist in {database}.{name}")
+        raise AthenaError(
+            "COLUMN_NOT_FOUND", f"Insert column name(s) {', '.join(unknown)} do not exist in {database}.{name}"
+        )
     query = statement.expression
     if isinstance(query, exp.Values):
         query = parse(f"SELECT * FROM ({query.sql(DIALECT)}) AS __values")
     positions = {n: i for i, n in enumerate(listed)}
     projection = ", ".join(
         f"CAST(__source.c{positions[c.name]} AS {c.duckdb_type}) AS {ident(c.name)}"
-        if c.name in positions else f"CAST(NULL AS {c.duckdb_type}) AS {ident(c.name)}"
+        if c.name in positions
+        else f"CAST(NULL AS {c.duckdb_type}) AS {ident(c.name)}"
         for c in targets
     )
     keys = [k.name for k in table.partition_keys]
@@ -439,7 +498,8 @@ def insert_into(
         known = {tuple(p["Values"]) for p in catalog.partitions(database, name)}
         inputs = [
             ddl.partition_input(glue_table, list(values), folder)
-            for values, folder in written.partitions.items() if values not in known
+            for values, folder in written.partitions.items()
+            if values not in known
         ]
         ddl.create_partitions(catalog, database, name, inputs, if_not_exists=True)
     return written.rows
@@ -462,8 +522,15 @@ def unload(statement: exp.Command, s3: pafs.S3FileSystem, run_query: QueryRunner
     written: Written = run_query(
         query,
         lambda con, sql: write_query(
-            con, sql, s3, location, props["format"], props.get("partitioned_by") or [], query_id,
-            props.get("field_delimiter", "\x01"), "UNLOAD",
+            con,
+            sql,
+            s3,
+            location,
+            props["format"],
+            props.get("partitioned_by") or [],
+            query_id,
+            props.get("field_delimiter", "\x01"),
+            "UNLOAD",
         ),
     )
     return written.rows
@@ -494,7 +561,9 @@ def show(text: str, database: str, catalog: ddl.Catalog) -> results.QueryResult:
         pattern = hive_pattern(match.group(3))
         tables = catalog.glue.get_paginator("get_tables").paginate(DatabaseName=db)
         names = sorted(  # SHOW TABLES lists views too, as on Athena
-            t["Name"] for page in tables for t in page["TableList"]
+            t["Name"]
+            for page in tables
+            for t in page["TableList"]
             if not views or (t.get("TableType") or "").upper() == "VIRTUAL_VIEW"
         )
         names = [n for n in names if pattern is None or pattern.fullmatch(n)]
@@ -510,7 +579,9 @@ def show(text: str, database: str, catalog: ddl.Catalog) -> results.QueryResult:
         keys = [k["Name"].lower() for k in table.get("PartitionKeys") or []]
         if not keys:
             raise AthenaError("NOT_SUPPORTED", f"Table {db}.{name} is not partitioned")
-        rows = sorted("/".join(f"{k}={v}" for k, v in zip(keys, p["Values"], strict=True)) for p in catalog.partitions(db, name))
+        rows = sorted(
+            "/".join(f"{k}={v}" for k, v in zip(keys, p["Values"], strict=True)) for p in catalog.partitions(db, name)
+        )
         return results.text_result("partition", rows)
     if match := re.fullmatch(r"COLUMNS (?:IN|FROM) ([\w.`\"]+)(?: (?:IN|FROM) ([\w`\"]+))?", text, re.I):
         db, name = _table_words(match.group(1), database)
@@ -560,9 +631,12 @@ def create_table_ddl(table: dict[str, Any], database: str) -> str:
         pairs = ", \n".join(f"  '{k}'='{v}'" for k, v in sorted(serde["Parameters"].items()))
         lines += ["WITH SERDEPROPERTIES ( ", pairs + ") "]
     lines += [
-        "STORED AS INPUTFORMAT ", f"  '{sd.get('InputFormat', '')}' ",
-        "OUTPUTFORMAT ", f"  '{sd.get('OutputFormat', '')}'",
-        "LOCATION", f"  '{sd.get('Location', '')}'",
+        "STORED AS INPUTFORMAT ",
+        f"  '{sd.get('InputFormat', '')}' ",
+        "OUTPUTFORMAT ",
+        f"  '{sd.get('OutputFormat', '')}'",
+        "LOCATION",
+        f"  '{sd.get('Location', '')}'",
     ]
     parameters = table.get("Parameters") or {}
     if parameters:
@@ -573,7 +647,8 @@ def create_table_ddl(table: dict[str, Any], database: str) -> str:
 def describe(statement: exp.Describe, sql: str, database: str, catalog: ddl.Catalog) -> results.QueryResult:
     if statement.args.get("style") or statement.args.get("kind"):
         raise AthenaError(
-            "NOT_SUPPORTED", f"DESCRIBE {statement.args.get('style') or statement.args.get('kind')} is not supported by local Athena; use DESCRIBE <table>"
+            "NOT_SUPPORTED",
+            f"DESCRIBE {statement.args.get('style') or statement.args.get('kind')} is not supported by local Athena; use DESCRIBE <table>",
         )
     node = statement.this
     db, name = (node.db or database).lower(), node.name.lower()

@@ -47,7 +47,9 @@ class Athena:
 
     def rows(self, execution: dict) -> list[list[str | None]]:
         pages = self.client.get_paginator("get_query_results").paginate(QueryExecutionId=execution["QueryExecutionId"])
-        rows = [[cell.get("VarCharValue") for cell in row["Data"]] for page in pages for row in page["ResultSet"]["Rows"]]
+        rows = [
+            [cell.get("VarCharValue") for cell in row["Data"]] for page in pages for row in page["ResultSet"]["Rows"]
+        ]
         return rows[1:] if execution["StatementType"] == "DML" else rows  # SELECT results start with the header
 
     def must_succeed(self, sql: str, parameters: list[str] | None = None) -> dict:
