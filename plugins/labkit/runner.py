@@ -111,6 +111,12 @@ def run_dag(
     from airflow.sdk import timezone
 
     dag = load_dag(dag_id)
+    # Import and configure the ORM before the watcher thread queries it: its first query configures the
+    # mappers (importing airflow.models) while dag.test() imports them too, and the two deadlock.
+    import airflow.api.common.trigger_dag  # noqa: F401
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()
     started = timezone.utcnow()
     clock = time.monotonic()
     done = threading.Event()
