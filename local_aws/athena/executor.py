@@ -519,6 +519,29 @@ def install() -> None:
             }
         )
 
+    def update_work_group(self):
+        """UpdateWorkGroup (moto lacks it): description, state and the result settings queries use."""
+        workgroup = self.athena_backend.work_groups.get(self._get_param("WorkGroup"))
+        if workgroup is None:
+            return self.error(f"WorkGroup {self._get_param('WorkGroup')} is not found.", 400)
+        updates = self._get_param("ConfigurationUpdates") or {}
+        configuration = workgroup.configuration
+        result_updates = updates.get("ResultConfigurationUpdates") or {}
+        result = configuration.setdefault("ResultConfiguration", {})
+        if "OutputLocation" in result_updates:
+            result["OutputLocation"] = result_updates["OutputLocation"]
+        if result_updates.get("RemoveOutputLocation"):
+            result.pop("OutputLocation", None)
+        for key in ("EnforceWorkGroupConfiguration", "PublishCloudWatchMetricsEnabled", "BytesScannedCutoffPerQuery"):
+            if key in updates:
+                configuration[key] = updates[key]
+        if self._get_param("Description") is not None:
+            workgroup.description = self._get_param("Description")
+        if self._get_param("State"):
+            workgroup.state = self._get_param("State")
+        return "{}"
+
+    AthenaResponse.update_work_group = update_work_group
     AthenaBackend.start_query_execution = start_query_execution
     AthenaBackend.stop_query_execution = stop_query_execution
     AthenaResponse.get_query_execution = get_query_execution
