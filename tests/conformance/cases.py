@@ -203,6 +203,7 @@ CASES = [
          [[f"s3://{DATA_BUCKET}/extra/late/part-0.parquet"]]),
     case("path_of_csv_rows", """SELECT count(DISTINCT "$path"), min("$path") FROM orders""",
          [["1", f"s3://{DATA_BUCKET}/raw/orders/orders.csv"]]),
+    case("file_size_hidden_column", """SELECT DISTINCT "$file_size" FROM orders""", [[str(len(ORDERS_CSV.encode()))]]),
     case("show_partitions", "SHOW PARTITIONS events", [["dt=2024-01-01"], ["dt=2024-01-02"], ["dt=2024-01-03"]]),
     # --- catalog statements ---
     case("show_tables_pattern", f"SHOW TABLES IN {DATABASE} 'or*|cust*'", [["customers"], ["orders"]]),
