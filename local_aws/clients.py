@@ -40,6 +40,9 @@ def s3_filesystem(region: str = "us-east-1"):
         scheme="http",
         allow_bucket_creation=True,
         allow_bucket_deletion=True,
+        # Fail fast rather than retry for minutes when the server is gone (e.g. during shutdown).
+        connect_timeout=5,
+        retry_strategy=fs.AwsStandardS3RetryStrategy(max_attempts=3),
     )
 
 

@@ -557,6 +557,8 @@ def shutdown() -> None:
         run.move_to(CANCELLED, "local AWS is shutting down")
     with _pool_lock:
         if _pool is not None:
-            _pool.shutdown(wait=False, cancel_futures=True)
+            # Wait for the interrupted queries while S3 is still up: a worker left reading from a
+            # stopped server retries for minutes, and worker threads are joined at interpreter exit.
+            _pool.shutdown(wait=True, cancel_futures=True)
             _pool = None
     _clients.clear()
