@@ -30,6 +30,7 @@ from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerDelet
 from airflow.providers.amazon.aws.operators.s3 import S3CreateBucketOperator, S3DeleteBucketOperator
 from airflow.providers.amazon.aws.transfers.local_to_s3 import LocalFilesystemToS3Operator
 from airflow.sdk import DAG, Param, chain, cross_downstream, task
+
 from labkit import paths
 from labkit.dag_helpers import DEFAULT_ARGS, TAGS_COMMON, TEARDOWN, body_watcher, teardown_gate
 from labkit.naming import LabNames
@@ -94,6 +95,7 @@ with DAG(
     def stage_flights_csv(bucket: str, params: dict) -> dict:
         """Export the flights CSV (or N sampled rows) and upload it as the raw data."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
         from labkit import datasets
 
         rows = params["rows"]

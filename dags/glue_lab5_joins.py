@@ -35,6 +35,7 @@ from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerDelet
 from airflow.providers.amazon.aws.operators.s3 import S3CreateBucketOperator, S3DeleteBucketOperator
 from airflow.providers.amazon.aws.transfers.local_to_s3 import LocalFilesystemToS3Operator
 from airflow.sdk import DAG, Param, chain, cross_downstream, task
+
 from labkit import paths
 from labkit.dag_helpers import DEFAULT_ARGS, TAGS_COMMON, TEARDOWN, body_watcher, teardown_gate
 from labkit.naming import LabNames
@@ -99,6 +100,7 @@ with DAG(
     def stage_movielens_csvs(bucket: str) -> dict:
         """Export MovieLens as a movies CSV and a ratings CSV, each in its own folder (one table each)."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
         from labkit import datasets
 
         files = datasets.export_movielens_csvs(paths.DATA_DIR / "movielens")

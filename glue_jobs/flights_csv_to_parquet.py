@@ -13,8 +13,9 @@ import sys
 from awsglue.context import GlueContext
 from awsglue.job import Job
 from awsglue.utils import getResolvedOptions
-from etl import flights
 from pyspark.context import SparkContext
+
+from etl import flights
 
 args = getResolvedOptions(sys.argv, ["JOB_NAME", "source_path", "target_path", "bad_records_path"])
 glue_context = GlueContext(SparkContext.getOrCreate())

@@ -17,9 +17,10 @@ import sys
 from awsglue.context import GlueContext
 from awsglue.job import Job
 from awsglue.utils import getResolvedOptions
-from etl import movie_ratings
 from pyspark.context import SparkContext
 from pyspark.sql import functions as F
+
+from etl import movie_ratings
 
 args = getResolvedOptions(
     sys.argv,

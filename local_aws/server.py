@@ -22,7 +22,7 @@ class LocalAWS:
     def endpoint_url(self) -> str:
         return self.settings.endpoint_url
 
-    def start(self) -> "LocalAWS":
+    def start(self) -> LocalAWS:
         config.settings = self.settings
         # AWS-managed policies (e.g. service-role/AWSGlueServiceRole) exist in every account.
         os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
@@ -50,7 +50,7 @@ class LocalAWS:
             self._server.stop()
             self._server = None
 
-    def __enter__(self) -> "LocalAWS":
+    def __enter__(self) -> LocalAWS:
         return self.start()
 
     def __exit__(self, *exc) -> None:

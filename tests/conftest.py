@@ -12,11 +12,11 @@ os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO_ROOT / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(REPO_ROOT / "plugins"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
-import boto3
-import pytest
+import boto3  # noqa: E402 (Airflow's environment first)
+import pytest  # noqa: E402 (Airflow's environment first)
 
-from local_aws import config
-from local_aws.server import LocalAWS
+from local_aws import config  # noqa: E402 (Airflow's environment first)
+from local_aws.server import LocalAWS  # noqa: E402 (Airflow's environment first)
 
 REGION = "us-east-1"
 

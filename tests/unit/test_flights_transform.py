@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from etl import flights
 
 HEADER = ",".join(flights.CSV_COLUMNS)

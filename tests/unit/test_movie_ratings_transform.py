@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from etl import movie_ratings
 from pyspark.sql import Row
+
+from etl import movie_ratings
 
 # The catalog's column names and types for the crawled CSVs (lower-cased, as crawlers write them).
 MOVIES = "movieid bigint, title string, year bigint, genres string"
