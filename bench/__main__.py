@@ -293,7 +293,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch, LocalAWS(
         config.Settings(port=0, warm_spark=True, work_dir=Path(scratch) / "local_aws")
     ) as server:
-        os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+        # Clients made without explicit credentials (the conformance cases') get dummy ones.
+        for variable, value in {
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
+            os.environ.setdefault(variable, value)
         bench = Bench(server.endpoint_url)
         job = bench.setup_job()
         bench.s3.upload_file(str(small), bench.bucket, "small/flights.csv")

@@ -28,6 +28,8 @@ class LocalAWS:
         os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         # werkzeug logs every request at INFO; keep the console for what matters unless asked.
         logging.getLogger("werkzeug").setLevel(logging.INFO if self.settings.log_requests else logging.WARNING)
+        # sqlglot warns when it parses Athena's utility statements (SHOW, MSCK, UNLOAD) as commands: expected here.
+        logging.getLogger("sqlglot").setLevel(logging.ERROR)
         registry.install()
         self._server = ThreadedMotoServer(ip_address=self.settings.host, port=self.settings.port, verbose=False)
         self._server.start()
