@@ -8,7 +8,9 @@ install() patches moto 5.2.5 so that
   STOPPED (STOPPING in between after BatchStopJobRun);
 - GetJobRun(s) report real StartedOn/CompletedOn/ExecutionTime, ErrorMessage, Glue's log
   group and the job's GlueVersion;
-- BatchStopJobRun, which moto lacks, stops queued and running runs.
+- BatchStopJobRun, which moto lacks, stops queued and running runs;
+- GetJobBookmark/ResetJobBookmark, which moto lacks, answer from the job's bookmark (bookmarks.py):
+  a run gets the saved bookmark with its request, and what its Job.commit() saved with its result.
 State lives on moto's objects, so /moto-api/reset forgets it; queued runs of a reset backend
 are dropped and a running one is stopped.
 """
@@ -25,12 +27,13 @@ from datetime import datetime
 
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
+from moto.glue.exceptions import EntityNotFoundException
 from moto.glue.models import FakeJob, FakeJobRun, GlueBackend
 from moto.glue.responses import GlueResponse
 from moto.moto_api._internal.managed_state_model import ManagedState
 
 from local_aws import config
-from local_aws.glue import events
+from local_aws.glue import bookmarks, events
 from local_aws.glue.script_run import ERROR_LOG_GROUP, RunRequest
 from local_aws.glue.spark_worker import DriverStartError, SparkWorker
 from local_aws.logs import writer
@@ -131,6 +134,25 @@ def _batch_stop_job_run_response(self: GlueResponse) -> ActionResult:
     return ActionResult({"SuccessfulSubmissions": stopped, "Errors": errors})
 
 
+def _job_bookmark(job: FakeJob, create: bool = False) -> bookmarks.JobBookmark | None:
+    if create and getattr(job, "local_bookmark", None) is None:
+        job.local_bookmark = bookmarks.JobBookmark(job.name)
+    return getattr(job, "local_bookmark", None)
+
+
+def _job_bookmark_response(self: GlueResponse, reset: bool) -> ActionResult:
+    name, run_id = self.parameters["JobName"], self.parameters.get("RunId")
+    bookmark = _job_bookmark(self.glue_backend.get_job(name))
+    if bookmark is None:  # no run of the job has committed a bookmark yet
+        raise EntityNotFoundException(f"Continuation for job {name} not found")
+    try:
+        if reset:
+            bookmark.reset(run_id)
+        return ActionResult({"JobBookmarkEntry": bookmark.entry(None if reset else run_id)})
+    except KeyError as error:
+        raise EntityNotFoundException(error.args[0]) from None
+
+
 def install() -> None:
     """Patch moto's Glue backend so job runs execute (idempotent)."""
     if _originals:
@@ -142,6 +164,8 @@ def install() -> None:
     FakeJobRun.status = property(lambda run: run._status, ManagedState.status.fset)
     GlueBackend.batch_stop_job_run = _batch_stop_job_run
     GlueResponse.batch_stop_job_run = _batch_stop_job_run_response
+    GlueResponse.get_job_bookmark = lambda self: _job_bookmark_response(self, reset=False)
+    GlueResponse.reset_job_bookmark = lambda self: _job_bookmark_response(self, reset=True)
 
 
 # ---- the runner ----
@@ -201,6 +225,7 @@ def _request(run: FakeJobRun) -> RunRequest:
         script_location=(job.command or {}).get("ScriptLocation") or "",
         arguments=dict(run.arguments or {}),
         region=run.local.region,
+        bookmark=dict(bookmark.sources) if (bookmark := _job_bookmark(job)) else {},
     )
 
 
@@ -291,6 +316,8 @@ class JobRunner:
         while True:
             result = driver.result(POLL_SECONDS)
             if result is not None:
+                if result.bookmark is not None and _is_current(run):  # Job.commit() saved it
+                    _job_bookmark(local.job, create=True).commit(run.job_run_id, result.bookmark)
                 if result.driver_exits:
                     self._stop_driver()
                 if result.state in ("TIMEOUT", "STOPPED"):

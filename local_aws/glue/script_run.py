@@ -18,12 +18,13 @@ import tempfile
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from botocore.exceptions import ClientError
 
 from local_aws import clients
+from local_aws.glue import bookmarks
 from local_aws.logs import writer
 
 OUTPUT_LOG_GROUP = "/aws-glue/jobs/output"
@@ -41,6 +42,7 @@ class RunRequest:
     script_location: str
     arguments: dict[str, str]  # DefaultArguments merged with the run's Arguments (run wins)
     region: str
+    bookmark: dict[str, dict] = field(default_factory=dict)  # the job's saved bookmark: transformation_ctx -> state
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class RunResult:
     state: str  # SUCCEEDED | FAILED | TIMEOUT | STOPPED
     error_message: str | None = None
     driver_exits: bool = False  # the run left Spark unusable: the driver exits after replying
+    bookmark: dict[str, dict] | None = None  # what Job.commit() saved (job-bookmark-enable); None: keep the old
 
 
 def glue_argv(script_path: str, request: RunRequest) -> list[str]:
@@ -255,6 +258,7 @@ def execute(spark, request: RunRequest, interrupter, runs_dir: Path) -> RunResul
     logs = RunLogs(request.run_id, request.region)
     state, message = "SUCCEEDED", None
     interrupter.begin(request.run_id)
+    bookmarks.begin(request.arguments, request.bookmark, request.region)
     try:
         sys.stdout, sys.stderr = logs.output, logs.error
         os.environ.update(AWS_REGION=request.region, AWS_DEFAULT_REGION=request.region)
@@ -273,6 +277,7 @@ def execute(spark, request: RunRequest, interrupter, runs_dir: Path) -> RunResul
         state, message = (interrupter.reason, None) if interrupter.reason else ("FAILED", error_summary(error))
     finally:
         interrupter.end()
+        committed = bookmarks.end()
         saved.restore(run_dir)
         if _spark_usable(spark):
             _use_session(spark)
@@ -282,4 +287,4 @@ def execute(spark, request: RunRequest, interrupter, runs_dir: Path) -> RunResul
     if usable:
         spark.catalog.clearCache()  # the cache is shared by all sessions
     print(f"run {request.run_id} of {request.job_name}: {state} in {time.monotonic() - started:.2f} s", flush=True)
-    return RunResult(request.run_id, state, message, driver_exits=not usable)
+    return RunResult(request.run_id, state, message, driver_exits=not usable, bookmark=committed)

@@ -7,6 +7,7 @@ AWS); the data is read from the table's and partitions' S3 locations through S3A
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import reduce
 
 import boto3
@@ -71,13 +72,14 @@ def ddl_schema(columns: list[dict]) -> str:
     return ", ".join(f"`{column['Name']}` {spark_type(column['Type'])}" for column in columns)
 
 
-def _read_location(spark: SparkSession, table: dict, fmt: str, location: str) -> DataFrame:
+def _read_location(spark: SparkSession, table: dict, fmt: str, paths: str | list[str]) -> DataFrame:
+    """Read a location, or the given files in it."""
     columns = table["StorageDescriptor"].get("Columns", [])
     if fmt == "parquet":
-        return spark.read.parquet(location)
+        return spark.read.parquet(*([paths] if isinstance(paths, str) else paths))
     if fmt == "json":
-        return spark.read.schema(ddl_schema(columns)).json(location)
-    return spark.read.options(**csv_options(table)).schema(ddl_schema(columns)).csv(location)
+        return spark.read.schema(ddl_schema(columns)).json(paths)
+    return spark.read.options(**csv_options(table)).schema(ddl_schema(columns)).csv(paths)
 
 
 def _get_partitions(glue, database: str, table_name: str, catalog_args: dict) -> list[dict]:
@@ -98,9 +100,22 @@ def _partition_value(key: dict, value: str):
     return F.lit(value).cast(spark_type(key["Type"])).alias(key["Name"])
 
 
+def _files_in(files: list[str], location: str) -> list[str]:
+    """The files at a location (s3://, s3a:// and s3n:// alike)."""
+    where = location.partition("://")[2]
+    folder = where if where.endswith("/") else where + "/"
+    return [uri for uri in files if uri.partition("://")[2].startswith(folder) or uri.partition("://")[2] == where]
+
+
 def read_table(
-    spark: SparkSession, database: str, table_name: str, push_down_predicate: str = "", catalog_id: str | None = None
+    spark: SparkSession,
+    database: str,
+    table_name: str,
+    push_down_predicate: str = "",
+    catalog_id: str | None = None,
+    new_files: Callable[[list[str]], list[str]] | None = None,
 ) -> DataFrame:
+    """The table's rows; with new_files (a job bookmark), only those of the files it picks from the locations."""
     glue = boto3.client("glue")
     catalog_args = {"CatalogId": catalog_id} if catalog_id else {}
     try:
@@ -113,17 +128,21 @@ def read_table(
     table.setdefault("DatabaseName", database)
     fmt = table_format(table)
     keys = table.get("PartitionKeys", [])
-    if not keys:
-        return _read_location(spark, table, fmt, table["StorageDescriptor"]["Location"])
-
-    partitions = _get_partitions(glue, database, table_name, catalog_args)
-    if push_down_predicate and partitions:
-        partitions = _matching(spark, partitions, keys, push_down_predicate)
+    partitions = [{"Values": [], "StorageDescriptor": table["StorageDescriptor"]}]
+    if keys:
+        partitions = _get_partitions(glue, database, table_name, catalog_args)
+        if push_down_predicate and partitions:
+            partitions = _matching(spark, partitions, keys, push_down_predicate)
+    reads = [(partition, partition["StorageDescriptor"]["Location"]) for partition in partitions]
+    if new_files is not None:
+        chosen = new_files([location for _, location in reads])
+        reads = [(partition, _files_in(chosen, location)) for partition, location in reads]
+        reads = [(partition, files) for partition, files in reads if files]
     frames = [
-        _read_location(spark, table, fmt, partition["StorageDescriptor"]["Location"]).select(
+        _read_location(spark, table, fmt, paths).select(
             "*", *[_partition_value(key, value) for key, value in zip(keys, partition["Values"], strict=True)]
         )
-        for partition in partitions
+        for partition, paths in reads
     ]
     if not frames:
         return spark.createDataFrame([], ddl_schema(table["StorageDescriptor"].get("Columns", []) + keys))

@@ -1,4 +1,9 @@
-"""awsglue.context.GlueContext: Spark session, logger, and DynamicFrame reads/writes on S3 and the catalog."""
+"""awsglue.context.GlueContext: Spark session, logger, and DynamicFrame reads/writes on S3 and the catalog.
+
+Reads with a transformation_ctx follow the run's job bookmark (local_aws/glue/bookmarks.py):
+with job-bookmark-enable or -pause, after Job.init, they read only S3 objects that committed runs
+have not read.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,11 @@ import sys
 from datetime import UTC, datetime
 
 from pyspark.sql import DataFrameReader, SparkSession, SQLContext
+from pyspark.sql.types import StructType
 
 from awsglue import _catalog
 from awsglue.dynamicframe import DynamicFrame, DynamicFrameReader, DynamicFrameWriter
+from local_aws.glue import bookmarks
 
 S3_FORMATS = ("csv", "json", "parquet", "glueparquet")
 
@@ -60,7 +67,17 @@ class GlueContext(SQLContext):
         database = database or kwargs.pop("name_space", None)
         if not database or not table_name:
             raise ValueError("create_dynamic_frame.from_catalog needs database= and table_name=")
-        frame = _catalog.read_table(self.spark_session, database, table_name, push_down_predicate, catalog_id)
+        new_files = None
+        if (run := bookmarks.current()) is not None and run.tracks(transformation_ctx):
+            source = [f"catalog:{catalog_id or ''}:{database}.{table_name}"]
+            max_band = _max_band(additional_options)
+
+            def new_files(locations: list[str]) -> list[str]:
+                return run.new_files(transformation_ctx, source, locations, max_band)
+
+        frame = _catalog.read_table(
+            self.spark_session, database, table_name, push_down_predicate, catalog_id, new_files
+        )
         return DynamicFrame(frame, self, transformation_ctx or table_name)
 
     def create_dynamic_frame_from_options(
@@ -83,6 +100,13 @@ class GlueContext(SQLContext):
         reader = _s3_reader(self.spark_session.read, _require_format(format), format_options or {})
         if options.get("recurse"):
             reader = reader.option("recursiveFileLookup", "true")
+        if (run := bookmarks.current()) is not None and run.tracks(transformation_ctx):
+            files = run.new_files(transformation_ctx, sorted(paths), paths, _max_band(options))
+            if not files:  # nothing new: an empty frame without columns, as on AWS
+                return DynamicFrame(self.spark_session.createDataFrame([], StructType([])), self, transformation_ctx)
+            if len(paths) == 1 and not options.get("recurse") and paths[0] not in files:
+                reader = reader.option("basePath", paths[0])  # keep partition columns from key=value folders
+            paths = files
         return DynamicFrame(reader.load(paths), self, transformation_ctx)
 
     def write_dynamic_frame_from_options(
@@ -114,6 +138,11 @@ class GlueContext(SQLContext):
             writer = writer.option("compression", format_options.get("compression", "snappy")).format("parquet")
         writer.save(options["path"])
         return frame
+
+
+def _max_band(options: dict | None) -> int:
+    """Glue's maxBand option (milliseconds): how long before a listing its objects are remembered by name."""
+    return int((options or {}).get("maxBand", bookmarks.DEFAULT_MAX_BAND_MS))
 
 
 def _require_s3(connection_type) -> None:

@@ -1,8 +1,8 @@
-"""awsglue.job.Job: the job's init/commit pair (job bookmarks are not kept locally)."""
+"""awsglue.job.Job: init/commit around a run; they start and save the job bookmark (local_aws/glue/bookmarks.py)."""
 
 from __future__ import annotations
 
-import sys
+from local_aws.glue import bookmarks
 
 
 class Job:
@@ -10,23 +10,21 @@ class Job:
         self._glue_context = glue_context
         self._name: str | None = None
         self._args: dict = {}
-        self._committed = False
 
     def init(self, job_name: str, args: dict | None = None) -> None:
+        """Starts bookmark use: reads with a transformation_ctx skip what committed runs read."""
         if not job_name:
             raise ValueError("Job.init needs the job name: job.init(args['JOB_NAME'], args)")
         self._name, self._args = job_name, dict(args or {})
-        if self._args.get("job_bookmark_option") == "job-bookmark-enable":
-            # Local difference from AWS: no bookmark state, so every run reads all its input.
-            print(
-                f"local AWS: job bookmarks are not kept for job {job_name}; this run reads all input",
-                file=sys.stderr,
-            )
+        if (run := bookmarks.current()) is not None:
+            run.init(job_name)
 
     def isInitialized(self) -> bool:
         return self._name is not None
 
     def commit(self) -> None:
+        """Saves the bookmark of what this run read (with job-bookmark-enable; pause and disable save nothing)."""
         if self._name is None:
             raise RuntimeError("Job.commit() before Job.init(): call job.init(args['JOB_NAME'], args) first")
-        self._committed = True
+        if (run := bookmarks.current()) is not None:
+            run.commit()
