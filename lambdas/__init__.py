@@ -1,0 +1,6 @@
+"""Lambda handlers, one module per function (`handler(event, context)`).
+
+Each module is deployed alone: labkit's packaging zips the one file at the zip root, so the
+handler is `<module>.handler`. Only what the Lambda python3.11 runtime has: the standard
+library, boto3 and botocore; configuration comes from environment variables and the event.
+"""
