@@ -16,6 +16,8 @@ EXECUTOR_MODULES = (
     "local_aws.glue.job_definitions",
     "local_aws.glue.crawlers",
     "local_aws.athena.executor",
+    "local_aws.clock",
+    "local_aws.s3.lifecycle",
 )
 
 _installed = False
