@@ -31,6 +31,9 @@ class Settings:
     # Start the Spark driver when the server starts instead of on the first job run.
     warm_spark: bool = False
     log_requests: bool = False
+    # How often Lambda event source mappings poll an idle Kinesis shard or SQS queue, and wait
+    # before retrying a failed batch (AWS: about once a second, with backoff); tests shorten it.
+    lambda_poll_seconds: float = 0.5
     work_dir: Path = field(default_factory=_default_work_dir)
     spark_jars_dir: Path = field(default_factory=_default_spark_jars_dir)
 

@@ -16,6 +16,10 @@ EXECUTOR_MODULES = (
     "local_aws.glue.job_definitions",
     "local_aws.glue.crawlers",
     "local_aws.athena.executor",
+    # Lambda event sources before the Lambda runtime, so pollers stop before execution environments do.
+    "local_aws.lambda_.event_sources.mappings",
+    "local_aws.lambda_.event_sources.s3",
+    "local_aws.lambda_.event_sources.sns",
     "local_aws.clock",
     "local_aws.s3.lifecycle",
 )

@@ -1,0 +1,215 @@
+"""S3 event notifications that invoke Lambda asynchronously, with AWS's event record.
+
+moto 5.2.5 invokes the function synchronously inside the PUT (and swallows every error), sends a
+record without userIdentity, requestParameters, responseElements, ownerIdentity, versionId or
+sequencer, and misses deletes on versioned buckets. install() replaces moto's
+`notifications.send_event` so that
+- LambdaFunctionConfigurations matching the event name (exact or `s3:ObjectCreated:*` style) and
+  the prefix/suffix filter rules queue an Event invocation (invoke_async): the S3 request returns
+  before the handler runs, and the runtime's retries, destinations and DLQ apply;
+- queue and topic configurations get the same, complete record (moto's delivery otherwise);
+- a delete on a versioned bucket sends ObjectRemoved:DeleteMarkerCreated (no VersionId) or
+  ObjectRemoved:Delete (a version removed for good), with the version id;
+- PutBucketNotificationConfiguration refuses a Lambda destination that does not exist, and
+  configurations that overlap (a common event type with overlapping prefix and suffix), as AWS does.
+Differences from AWS: docs/local-aws/lambda-event-sources.md.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import secrets
+import threading
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote_plus
+
+from moto.s3 import notifications
+from moto.s3.exceptions import InvalidArgumentError
+from moto.s3.models import OWNER, FakeBucket, NotificationConfiguration, S3Backend
+
+from local_aws.lambda_.event_sources import delivery
+
+log = logging.getLogger(__name__)
+
+_originals: dict[str, Any] = {}
+_local = threading.local()  # .suppressed: our delete_object sends its own events
+_sequence_lock = threading.Lock()
+_last_sequence = [0]
+
+
+@contextmanager
+def _suppressed():
+    _local.suppressed = True
+    try:
+        yield
+    finally:
+        _local.suppressed = False
+
+
+def _sequencer() -> str:
+    """AWS's sequencer: hexadecimal, growing for later events on a key (here: on any key)."""
+    with _sequence_lock:
+        _last_sequence[0] = max(_last_sequence[0] + 1, time.time_ns())
+        return f"{_last_sequence[0]:018X}"
+
+
+def _source_ip() -> str:
+    try:
+        from flask import has_request_context, request
+
+        if has_request_context() and request.remote_addr:
+            return request.remote_addr
+    except ImportError:
+        pass
+    return "127.0.0.1"
+
+
+def event_record(event_name: str, bucket: FakeBucket, key: Any, configuration_id: str,
+                 version_id: str | None = None, removed: bool = False) -> dict[str, Any]:  # fmt: skip
+    """One record of an S3 event as AWS documents it (notification-content-structure.html)."""
+    obj: dict[str, Any] = {"key": quote_plus(key.name, safe="/")}  # AWS form-encodes keys: a b=c -> a+b%3Dc
+    if not removed:
+        obj["size"] = key.size
+        obj["eTag"] = key.etag.strip('"')
+    if bucket.versioning_status:  # versioned (or once versioned) buckets report the version
+        obj["versionId"] = version_id or getattr(key, "version_id", None) or "null"
+    obj["sequencer"] = _sequencer()
+    now = datetime.now(UTC)
+    return {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": bucket.region_name,
+        "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
+        "eventName": str(event_name).removeprefix("s3:"),
+        "userIdentity": {"principalId": f"AWS:{bucket.account_id}"},
+        "requestParameters": {"sourceIPAddress": _source_ip()},
+        "responseElements": {
+            "x-amz-request-id": secrets.token_hex(8).upper(),
+            "x-amz-id-2": secrets.token_urlsafe(48),
+        },
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": configuration_id,
+            "bucket": {"name": bucket.name, "ownerIdentity": {"principalId": OWNER}, "arn": bucket.arn},
+            "object": obj,
+        },
+    }
+
+
+def _send_event(account_id: str, event_name: Any, bucket: Any, key: Any, version_id: str | None = None,
+                removed: bool | None = None) -> None:  # fmt: skip
+    if getattr(_local, "suppressed", False) or key is None:
+        return
+    configuration = bucket.notification_configuration
+    if configuration is None:
+        return
+    name = str(getattr(event_name, "value", event_name))
+    if removed is None:
+        removed = name.startswith("s3:ObjectRemoved:")
+    for target in configuration.cloud_function:
+        if target.matches(name, key.name):
+            event = {"Records": [event_record(name, bucket, key, target.id, version_id, removed)]}
+            delivery.invoke_async(account_id, target.arn.split(":")[3], target.arn, event)
+    for target in configuration.queue:
+        if target.matches(name, key.name):
+            event = {"Records": [event_record(name, bucket, key, target.id, version_id, removed)]}
+            notifications._send_sqs_message(account_id, event, target.arn.split(":")[-1], target.arn.split(":")[3])
+    for target in configuration.topic:
+        if target.matches(name, key.name):
+            event = {"Records": [event_record(name, bucket, key, target.id, version_id, removed)]}
+            notifications._send_sns_message(account_id, event, target.arn, target.arn.split(":")[3])
+    if configuration.event_bridge is not None:
+        notifications._send_event_bridge_message(account_id, bucket, name, key)
+
+
+def _delete_object(backend: S3Backend, bucket_name: str, key_name: str, version_id: str | None = None,
+                   bypass: bool = False) -> tuple[bool, dict[str, Any]]:  # fmt: skip
+    """moto's delete, with the events AWS sends for versioned buckets too."""
+    bucket = backend.get_bucket(bucket_name)
+    versions = list(bucket.keys.getlist(key_name, [])) if hasattr(bucket.keys, "getlist") else []
+    with _suppressed():
+        deleted, meta = _originals["delete_object"](
+            backend, bucket_name, key_name, version_id=version_id, bypass=bypass
+        )
+    if not deleted or not versions:
+        return deleted, meta
+    if version_id is None and meta.get("delete-marker") == "true":
+        event, version = (
+            notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_MARKER_CREATED_EVENT,
+            meta["version-id"],
+        )
+    else:
+        event, version = notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_EVENT, version_id
+    removed = next((k for k in versions if version_id is None or str(k.version_id) == str(version_id)), versions[-1])
+    _send_event(backend.account_id, event, bucket, removed, version_id=version, removed=True)
+    return deleted, meta
+
+
+def _overlap(a: Any, b: Any) -> bool:
+    """AWS refuses two configurations with a common event type whose prefix and suffix rules overlap."""
+
+    def rules(n: Any) -> dict[str, str]:
+        return {r["Name"].lower(): r["Value"] for r in (n.filters.get("S3Key") or {}).get("FilterRule", [])}
+
+    def common_event(x: str, y: str) -> bool:
+        return x == y or (x.endswith(":*") and y.startswith(x[:-1])) or (y.endswith(":*") and x.startswith(y[:-1]))
+
+    if not any(common_event(x, y) for x in a.events for y in b.events):
+        return False
+    ra, rb = rules(a), rules(b)
+    pa, pb = ra.get("prefix", ""), rb.get("prefix", "")
+    sa, sb = ra.get("suffix", ""), rb.get("suffix", "")
+    return (pa.startswith(pb) or pb.startswith(pa)) and (sa.endswith(sb) or sb.endswith(sa))
+
+
+def _put_notification_configuration(backend: S3Backend, bucket_name: str, notification_config: dict[str, Any]) -> None:
+    config = notification_config or {}
+    for target in config.get("CloudFunctionConfiguration") or []:
+        arn = target["CloudFunction"]
+        try:
+            delivery.find_function(backend.account_id, arn.split(":")[3], arn)
+        except Exception:  # noqa: BLE001 (any lookup failure means S3 cannot validate the destination)
+            raise InvalidArgumentError(
+                f"Unable to validate the following destination configurations: {arn} does not exist; "
+                f"create the function first (CreateFunction)",
+                "CloudFunctionConfiguration",
+                arn,
+            ) from None
+    if config:
+        proposed = NotificationConfiguration(
+            topic=config.get("TopicConfiguration"),
+            queue=config.get("QueueConfiguration"),
+            cloud_function=config.get("CloudFunctionConfiguration"),
+        )
+        targets = [*proposed.topic, *proposed.queue, *proposed.cloud_function]
+        for a, b in itertools.combinations(targets, 2):
+            if _overlap(a, b):
+                raise InvalidArgumentError(
+                    "Configurations overlap. Configurations on the same bucket cannot share a common event type "
+                    f"(configurations {a.id} and {b.id}); give them disjoint prefix or suffix filters",
+                    "Event",
+                    ",".join(a.events),
+                )
+    _originals["put_notification_configuration"](backend, bucket_name, notification_config)
+
+
+def install() -> None:
+    """Patch moto's S3 notifications (idempotent)."""
+    if _originals:
+        return
+    _originals.update(
+        send_event=notifications.send_event,
+        delete_object=S3Backend.delete_object,
+        put_notification_configuration=S3Backend.put_bucket_notification_configuration,
+    )
+    notifications.send_event = _send_event
+    S3Backend.delete_object = _delete_object
+    S3Backend.put_bucket_notification_configuration = _put_notification_configuration
+
+
+def shutdown() -> None:
+    """Nothing runs here: queued invocations belong to the Lambda runtime."""

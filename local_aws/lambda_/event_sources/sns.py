@@ -1,0 +1,92 @@
+"""SNS subscriptions with protocol lambda: an Event invocation per delivery, with AWS's record.
+
+moto 5.2.5 invokes the function synchronously inside Publish with a fixed example record (its
+MessageId, TopicArn, Timestamp, Signature and MessageAttributes are placeholders). install()
+patches moto's Subscription.publish so that a lambda subscription
+- applies the subscription's filter policy (moto's matcher, on attributes or on the message body
+  per FilterPolicyScope) and MessageStructure json (the "lambda" key, else "default");
+- queues an Event invocation (invoke_async) with the record AWS sends: EventSource aws:sns,
+  EventVersion 1.0, EventSubscriptionArn, and Sns{Type, MessageId, TopicArn, Subject, Message,
+  Timestamp, SignatureVersion, Signature, SigningCertUrl, UnsubscribeUrl, MessageAttributes},
+  signed like moto's HTTP/SQS deliveries (SignatureVersion 2, SHA256 over AWS's string to sign).
+Publish returns before the handler runs; the runtime's retries, destinations and DLQ apply.
+Differences from AWS: docs/local-aws/lambda-event-sources.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from moto.sns.models import Subscription
+
+from local_aws.lambda_.event_sources import delivery
+
+log = logging.getLogger(__name__)
+
+_originals: dict[str, Any] = {}
+
+
+def _attributes(message_attributes: dict[str, Any] | None) -> dict[str, Any]:
+    """{name: {Type, Value}} with every Value as text, as the Lambda record carries them."""
+    return {
+        name: {
+            "Type": value.get("Type"),
+            "Value": value.get("Value") if isinstance(value.get("Value"), str) else str(value.get("Value")),
+        }  # fmt: skip
+        for name, value in (message_attributes or {}).items()
+    }
+
+
+def event_record(subscription: Subscription, message: str, message_id: str, subject: str | None,
+                 message_attributes: dict[str, Any] | None) -> dict[str, Any]:  # fmt: skip
+    signed = subscription.get_post_data(message, message_id, subject)
+    region = subscription.topic.arn.split(":")[3]
+    return {
+        "EventSource": "aws:sns",
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": subscription.arn,
+        "Sns": {
+            "Type": "Notification",
+            "MessageId": message_id,
+            "TopicArn": subscription.topic.arn,
+            "Subject": subject,
+            "Message": message,
+            "Timestamp": signed["Timestamp"],
+            "SignatureVersion": signed["SignatureVersion"],
+            "Signature": signed["Signature"],
+            "SigningCertUrl": signed["SigningCertURL"],
+            "UnsubscribeUrl": f"https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={subscription.arn}",
+            "MessageAttributes": _attributes(message_attributes),
+        },
+    }
+
+
+def _publish(subscription: Subscription, message: str, message_id: str, subject: str | None = None,
+             message_attributes: dict[str, Any] | None = None, group_id: str | None = None,
+             deduplication_id: str | None = None, message_structure: str | None = None) -> None:  # fmt: skip
+    if subscription.protocol != "lambda":
+        return _originals["publish"](subscription, message, message_id, subject=subject,
+                                     message_attributes=message_attributes, group_id=group_id,
+                                     deduplication_id=deduplication_id, message_structure=message_structure)  # fmt: skip
+    matcher = subscription._filter_policy_matcher
+    if matcher is not None and not matcher.matches(message_attributes, message):
+        return None
+    if message_structure == "json":
+        message = subscription._parse_message_structure(message, subscription.protocol)
+    event = {"Records": [event_record(subscription, message, message_id, subject, message_attributes)]}
+    region = subscription.endpoint.split(":")[3]
+    delivery.invoke_async(subscription.account_id, region, subscription.endpoint, event)
+    return None
+
+
+def install() -> None:
+    """Patch moto's SNS lambda deliveries (idempotent)."""
+    if _originals:
+        return
+    _originals["publish"] = Subscription.publish
+    Subscription.publish = _publish
+
+
+def shutdown() -> None:
+    """Nothing runs here: queued invocations belong to the Lambda runtime."""
