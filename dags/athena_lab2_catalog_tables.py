@@ -15,7 +15,6 @@ lets a crawler make the other, then queries both from Athena:
 
 from __future__ import annotations
 
-import pendulum
 from airflow.providers.amazon.aws.operators.athena import AthenaOperator
 from airflow.providers.amazon.aws.operators.glue_catalog import (
     GlueCatalogCreateDatabaseOperator,
@@ -23,11 +22,9 @@ from airflow.providers.amazon.aws.operators.glue_catalog import (
 )
 from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerDeleteOperator, GlueCrawlerOperator
 from airflow.providers.amazon.aws.operators.s3 import S3CreateBucketOperator, S3DeleteBucketOperator
-from airflow.sdk import DAG, Param, chain, task
+from airflow.sdk import chain, task
 
-from labkit import paths
-from labkit.dag_helpers import DEFAULT_ARGS, TAGS_COMMON, TEARDOWN, body_watcher, teardown_gate
-from labkit.naming import LabNames
+from labkit.dag_helpers import TEARDOWN, body_watcher, lab_dag, teardown_gate
 from labkit.operators.glue_catalog import GlueCatalogCreateTableOperator  # the provider's, table_input templated
 from labkit.operators.iam import IamCreateRoleOperator, IamDeleteRoleOperator
 
@@ -48,18 +45,12 @@ AIRPORT_COLUMNS = [
     ("tzone", "string", "IANA time zone"),
 ]
 
-with DAG(
-    dag_id="athena_lab2_catalog_tables",
+with lab_dag(
+    "athena_lab2_catalog_tables",
+    lab="athena-lab2",
     description="Athena lab 2: one table from the Glue catalog operator, one from a crawler, both queried",
     doc_md=__doc__,
-    schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    default_args=DEFAULT_ARGS,
-    tags=[*TAGS_COMMON, "athena", "glue", "s3"],
-    template_searchpath=[str(paths.SQL_DIR)],
-    user_defined_macros={"names": LabNames("athena-lab2")},
-    params={"teardown": Param(False, type="boolean", description="Delete every resource the run created")},
+    tags=["athena", "glue", "s3"],
 ) as dag:
     # --- setup
     create_data_bucket = S3CreateBucketOperator(task_id="create_data_bucket", bucket_name=DATA)

