@@ -31,6 +31,12 @@ class Settings:
     # Start the Spark driver when the server starts instead of on the first job run.
     warm_spark: bool = False
     log_requests: bool = False
+    # Lambda: an Event invocation's first retry waits this long, the second twice as long (AWS: ~1 and ~2 minutes).
+    lambda_retry_delay_seconds: float = 60.0
+    # Lambda: at most this many execution environments (worker processes) across all functions.
+    lambda_max_environments: int = 8
+    # Lambda: an environment idle this long is stopped (AWS keeps them for minutes, unspecified).
+    lambda_idle_seconds: float = 300.0
     # How often Lambda event source mappings poll an idle Kinesis shard or SQS queue, and wait
     # before retrying a failed batch (AWS: about once a second, with backoff); tests shorten it.
     lambda_poll_seconds: float = 0.5

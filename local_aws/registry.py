@@ -20,6 +20,7 @@ EXECUTOR_MODULES = (
     "local_aws.lambda_.event_sources.mappings",
     "local_aws.lambda_.event_sources.s3",
     "local_aws.lambda_.event_sources.sns",
+    "local_aws.lambda_.service",
     "local_aws.clock",
     "local_aws.s3.lifecycle",
 )

@@ -28,6 +28,8 @@ def local_aws_server(tmp_path_factory):
         port=0,
         # One Glue "minute" of Timeout lasts this long, so TIMEOUT is testable in seconds.
         glue_minute_seconds=float(os.environ.get("TEST_GLUE_MINUTE_SECONDS", "4")),
+        # Lambda's async retries wait this long (AWS: about 1 and 2 minutes), so retries are testable in seconds.
+        lambda_retry_delay_seconds=float(os.environ.get("TEST_LAMBDA_RETRY_SECONDS", "0.5")),
         work_dir=tmp_path_factory.mktemp("local_aws"),
     )
     server = LocalAWS(settings).start()
