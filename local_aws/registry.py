@@ -23,6 +23,7 @@ EXECUTOR_MODULES = (
     "local_aws.lambda_.service",
     "local_aws.clock",
     "local_aws.s3.lifecycle",
+    "local_aws.s3.versioning",
 )
 
 _installed = False
