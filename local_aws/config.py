@@ -31,6 +31,8 @@ class Settings:
     # Start the Spark driver when the server starts instead of on the first job run.
     warm_spark: bool = False
     log_requests: bool = False
+    # S3 server access logs are buffered and delivered in batches this often (AWS: best effort, minutes).
+    s3_access_log_flush_seconds: float = 3.0
     # Lambda: an Event invocation's first retry waits this long, the second twice as long (AWS: ~1 and ~2 minutes).
     lambda_retry_delay_seconds: float = 60.0
     # Lambda: at most this many execution environments (worker processes) across all functions.

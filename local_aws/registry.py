@@ -24,6 +24,9 @@ EXECUTOR_MODULES = (
     "local_aws.clock",
     "local_aws.s3.lifecycle",
     "local_aws.s3.versioning",
+    "local_aws.kms.key_state",
+    "local_aws.s3.encryption",
+    "local_aws.s3.access_logging",
 )
 
 _installed = False

@@ -1,0 +1,1 @@
+"""Local KMS: moto's keys, with key states that matter (a disabled key encrypts and decrypts nothing)."""

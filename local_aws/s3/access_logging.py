@@ -1,0 +1,498 @@
+"""Server access logging: requests to a bucket with logging on become log records in its target bucket.
+
+moto 5.2.5 stores PutBucketLogging (checking the target's permissions only loosely) and writes one
+placeholder object per request whose fields are invented. Here each S3 request that moto answers for a
+source bucket with logging enabled becomes one record in AWS's format (bucket owner, bucket, time,
+remote IP, requester, request ID, operation, key, request-URI, status, error code, bytes sent, object
+size, total and turn-around time, referer, user agent, version ID, host ID, signature version, cipher
+suite, authentication type, host header, TLS version, access point ARN, aclRequired). Records are
+buffered and delivered in batches, as AWS does (best effort, within minutes there; every
+`Settings.s3_access_log_flush_seconds` here, or at once with `flush()`), as objects named
+`TargetPrefix + YYYY-mm-DD-HH-MM-SS-<16 hex>`, or with the PartitionedPrefix layout
+`TargetPrefix + account/region/bucket/YYYY/mm/DD/YYYY-mm-DD-HH-MM-SS-<16 hex>` when
+TargetObjectKeyFormat asks for it.
+
+Permissions as on AWS: PutBucketLogging fails with InvalidTargetBucketForLogging unless the target
+bucket's policy lets the service principal logging.s3.amazonaws.com s3:PutObject under the prefix
+(the recommended way) or the legacy LogDelivery group has WRITE and READ_ACP on the target's ACL;
+delivery checks again and drops the batch (with a warning) when the permission is gone.
+
+Log objects are written to moto's backend directly, never through HTTP, so delivering logs creates no
+log records. This module wraps S3Response.bucket_response/key_response, the two entry points every S3
+request goes through, around everything else: IAM enforcement (local_aws/iam/s3.py) runs inside them,
+so requests it denies are logged with 403 AccessDenied, as on AWS.
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import functools
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from moto.iam.access_control import CreateAccessKeyFailure, create_access_key
+from moto.s3.exceptions import CrossLocationLoggingProhibited, InvalidTargetBucketForLogging
+from moto.s3.models import OWNER, FakeBucket, S3Backend, s3_backends
+from moto.s3.responses import S3Response
+from moto.s3.utils import bucket_name_from_url
+from moto.s3bucket_path.utils import bucket_name_from_url as path_bucket_name_from_url
+
+from local_aws import config
+
+log = logging.getLogger(__name__)
+
+LOGGING_SERVICE = "logging.s3.amazonaws.com"
+
+# Subresource query parameter -> the name AWS logs in REST.<METHOD>.<NAME>
+BUCKET_SUBRESOURCES = {
+    "acl": "ACL",
+    "policy": "BUCKETPOLICY",
+    "policyStatus": "BUCKETPOLICYSTATUS",
+    "logging": "LOGGING_STATUS",
+    "versioning": "VERSIONING",
+    "versions": "BUCKETVERSIONS",
+    "encryption": "ENCRYPTION",
+    "lifecycle": "LIFECYCLE",
+    "cors": "CORS",
+    "tagging": "TAGGING",
+    "location": "LOCATION",
+    "uploads": "UPLOADS",
+    "notification": "NOTIFICATION",
+    "website": "WEBSITE",
+    "replication": "REPLICATION",
+    "accelerate": "ACCELERATE",
+    "requestPayment": "REQUEST_PAYMENT",
+    "publicAccessBlock": "PUBLIC_ACCESS_BLOCK",
+    "ownershipControls": "OWNERSHIP_CONTROLS",
+    "object-lock": "OBJECT_LOCK_CONFIGURATION",
+    "inventory": "INVENTORY",
+    "analytics": "ANALYTICS",
+    "metrics": "METRICS",
+    "intelligent-tiering": "INTELLIGENT_TIERING",
+    "delete": "MULTI_OBJECT_DELETE",
+}
+OBJECT_SUBRESOURCES = {
+    "acl": "ACL",
+    "tagging": "OBJECT_TAGGING",
+    "retention": "OBJECT_RETENTION",
+    "legal-hold": "OBJECT_LEGAL_HOLD",
+    "attributes": "OBJECT_ATTRIBUTES",
+    "restore": "OBJECT_RESTORE",
+    "uploads": "UPLOADS",
+}
+
+_ORIGINAL = {
+    "bucket_response": S3Response.bucket_response,
+    "key_response": S3Response.key_response,
+    "get_bucket_logging": S3Response.get_bucket_logging,
+    "set_logging": FakeBucket.set_logging,
+    "reset": S3Backend.reset,
+}
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where one source bucket's records go; batches are per destination."""
+
+    account_id: str
+    partition: str
+    region: str
+    source_bucket: str
+    target_bucket: str
+    target_prefix: str
+    partitioned_by: str | None  # None (SimplePrefix), "EventTime" or "DeliveryTime"
+
+
+@dataclass(frozen=True)
+class Record:
+    time: datetime
+    line: str
+
+
+_lock = threading.Lock()
+_pending: dict[Destination, list[Record]] = defaultdict(list)
+_flusher: threading.Thread | None = None
+_stop = threading.Event()
+
+
+# --- permissions -------------------------------------------------------------------------------------
+
+
+def _as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value] if value is not None else []
+
+
+def _statement_matches(statement: dict, object_arn: str, source: FakeBucket) -> bool:
+    principal = statement.get("Principal")
+    if principal != "*" and LOGGING_SERVICE not in _as_list((principal or {}).get("Service")):
+        return False
+    if not any(fnmatch.fnmatchcase("s3:putobject", a.lower()) for a in _as_list(statement.get("Action"))):
+        return False
+    if not any(fnmatch.fnmatchcase(object_arn, r) for r in _as_list(statement.get("Resource"))):
+        return False
+    # AWS's recommended policy pins the source with aws:SourceArn / aws:SourceAccount; other keys are not evaluated.
+    facts = {"aws:sourcearn": f"arn:{source.partition}:s3:::{source.name}", "aws:sourceaccount": source.account_id}
+    for operator, conditions in (statement.get("Condition") or {}).items():
+        for condition_key, expected in conditions.items():
+            actual = facts.get(condition_key.lower())
+            if actual is None:
+                continue
+            patterns = [str(e) for e in _as_list(expected)]
+            if operator.endswith("Like"):
+                ok = any(fnmatch.fnmatchcase(actual, p) for p in patterns)
+            else:
+                ok = actual in patterns
+            if ok == operator.startswith(("StringNot", "ArnNot")):
+                return False
+    return True
+
+
+def _policy_allows(target: FakeBucket, source: FakeBucket, object_key: str) -> bool:
+    if not target.policy:
+        return False
+    policy = json.loads(target.policy.decode() if isinstance(target.policy, bytes) else target.policy)
+    object_arn = f"arn:{target.partition}:s3:::{target.name}/{object_key}"
+    matching = [s for s in _as_list(policy.get("Statement")) if _statement_matches(s, object_arn, source)]
+    return any(s.get("Effect") == "Allow" for s in matching) and not any(s.get("Effect") == "Deny" for s in matching)
+
+
+def delivery_allowed(target: FakeBucket, source: FakeBucket, destination: Destination) -> bool:
+    """May the logging service write this destination's log objects into target?"""
+    sample_key = log_object_key(destination, datetime.now(UTC), datetime.now(UTC))
+    return _policy_allows(target, source, sample_key) or FakeBucket._log_permissions_enabled_acl(target)
+
+
+def _key_format(logging_config: dict[str, Any]) -> str | None:
+    key_format = logging_config.get("TargetObjectKeyFormat") or {}
+    if "PartitionedPrefix" in key_format:
+        return (key_format["PartitionedPrefix"] or {}).get("PartitionDateSource") or "DeliveryTime"
+    return None
+
+
+def _destination(source: FakeBucket, logging_config: dict[str, Any]) -> Destination:
+    return Destination(
+        account_id=source.account_id,
+        partition=source.partition,
+        region=source.region_name,
+        source_bucket=source.name,
+        target_bucket=logging_config["TargetBucket"],
+        target_prefix=logging_config.get("TargetPrefix") or "",
+        partitioned_by=_key_format(logging_config),
+    )
+
+
+def _set_logging(self: FakeBucket, logging_config: dict[str, Any] | None, bucket_backend: S3Backend) -> None:
+    if not logging_config:
+        self.logging = {}
+        return
+    target = bucket_backend.buckets.get(logging_config["TargetBucket"])
+    if target is None:
+        raise InvalidTargetBucketForLogging("The target bucket for logging does not exist.")
+    if target.region_name != self.region_name:
+        raise CrossLocationLoggingProhibited()
+    if not delivery_allowed(target, self, _destination(self, logging_config)):
+        raise InvalidTargetBucketForLogging(
+            "You must either provide the necessary permissions to the logging service using a bucket "
+            "policy or give the log-delivery group WRITE and READ_ACP permissions to the target bucket"
+        )
+    self.logging = logging_config
+
+
+def _get_bucket_logging(self: S3Response):
+    """moto drops TargetObjectKeyFormat from GetBucketLogging; put it back in the XML."""
+    status, headers, body = _ORIGINAL["get_bucket_logging"](self)
+    logging_config = self.backend.get_bucket_logging(self.bucket_name) or {}
+    partitioned_by = _key_format(logging_config)
+    if logging_config.get("TargetObjectKeyFormat") is not None:
+        if partitioned_by:
+            inner = (
+                f"<PartitionedPrefix><PartitionDateSource>{partitioned_by}</PartitionDateSource></PartitionedPrefix>"
+            )
+        else:
+            inner = "<SimplePrefix></SimplePrefix>"
+        text = body.decode() if isinstance(body, bytes) else body
+        body = text.replace(
+            "</LoggingEnabled>", f"<TargetObjectKeyFormat>{inner}</TargetObjectKeyFormat></LoggingEnabled>"
+        )
+        headers.pop("content-length", None)
+    return status, headers, body
+
+
+# --- records -----------------------------------------------------------------------------------------
+
+
+def operation(method: str, key: str, query: dict[str, list[str]], headers: Any) -> str:
+    """AWS's operation name: REST.<HTTP method>.<resource type>."""
+    if method == "OPTIONS":
+        return "REST.OPTIONS.PREFLIGHT"
+    if not key:
+        for name, logged in BUCKET_SUBRESOURCES.items():
+            if name in query:
+                return f"REST.{method}.{logged}"
+        return f"REST.{method}.BUCKET"
+    if "uploadId" in query:
+        if method == "PUT":
+            return "REST.COPY.PART" if "x-amz-copy-source" in headers else "REST.PUT.PART"
+        return f"REST.{method}.UPLOAD"
+    for name, logged in OBJECT_SUBRESOURCES.items():
+        if name in query:
+            return f"REST.{method}.{logged}"
+    if method == "PUT" and "x-amz-copy-source" in headers:
+        return "REST.COPY.OBJECT"
+    return f"REST.{method}.OBJECT"
+
+
+def _requester(response: S3Response, headers: Any, query: dict[str, list[str]]) -> str:
+    authorization = headers.get("Authorization", "")
+    match = re.search(r"Credential=([^/,\s]+)", authorization) or re.match(r"AWS ([^:\s]+):", authorization)
+    access_key = match.group(1) if match else None
+    if access_key is None:
+        credential = (query.get("X-Amz-Credential") or query.get("AWSAccessKeyId") or [""])[0]
+        access_key = credential.split("/")[0] or None
+    if access_key is None:
+        return "-"  # anonymous
+    account_id = response.current_account
+    try:
+        return create_access_key(account_id, response.partition, access_key, dict(headers)).arn
+    except CreateAccessKeyFailure:
+        # Keys that are not IAM users' or assumed roles' act as the account (moto's default credentials).
+        return f"arn:{response.partition}:iam::{account_id}:root"
+
+
+def _signature(headers: Any, query: dict[str, list[str]]) -> tuple[str, str]:
+    authorization = headers.get("Authorization", "")
+    if authorization.startswith("AWS4-"):
+        return "SigV4", "AuthHeader"
+    if authorization.startswith("AWS "):
+        return "SigV2", "AuthHeader"
+    if "X-Amz-Algorithm" in query:
+        return "SigV4", "QueryString"
+    if "Signature" in query:
+        return "SigV2", "QueryString"
+    return "-", "-"
+
+
+def _quoted(value: str | None) -> str:
+    return f'"{value}"' if value else '"-"'
+
+
+def _error_code(status: int, body: bytes | str) -> str:
+    if status < 400:
+        return "-"
+    text = body.decode(errors="replace") if isinstance(body, bytes) else str(body)
+    match = re.search(r"<Code>([^<]+)</Code>", text)
+    return match.group(1) if match else ("AccessDenied" if status == 403 else "-")
+
+
+def _object_size(bucket: FakeBucket | None, key: str, method: str, response_headers: dict) -> str:
+    if not key:
+        return "-"
+    if method in ("GET", "HEAD") and "content-range" in {h.lower() for h in response_headers}:
+        total = next(v for h, v in response_headers.items() if h.lower() == "content-range").rsplit("/", 1)[-1]
+        return total if total.isdigit() else "-"
+    stored = bucket.keys.get(key) if bucket is not None else None
+    size = getattr(stored, "size", None)
+    return str(size) if size is not None else "-"
+
+
+def _record(
+    response: S3Response,
+    request: Any,
+    full_url: str,
+    bucket: FakeBucket,
+    result: tuple[int, dict, Any],
+    received: datetime,
+    seconds: float,
+) -> str:
+    status, response_headers, body = result
+    url = urlsplit(full_url)
+    query = parse_qs(url.query, keep_blank_values=True)
+    headers = request.headers
+    if S3Response.subdomain_based_buckets(request):
+        key = unquote(url.path).lstrip("/")
+    else:
+        key = "/".join(unquote(url.path).split("/")[2:])
+    method = request.method
+    signature, auth_type = _signature(headers, query)
+    body_bytes = len(body) if body and method != "HEAD" else 0
+    milliseconds = max(1, round(seconds * 1000))
+    protocol = request.environ.get("SERVER_PROTOCOL", "HTTP/1.1") if hasattr(request, "environ") else "HTTP/1.1"
+    request_uri = f"{method} {url.path}{'?' + url.query if url.query else ''} {protocol}"
+    request_id = response_headers.get("x-amz-request-id") or os.urandom(8).hex().upper()
+    host_id = response_headers.get("x-amz-id-2") or base64.b64encode(os.urandom(48)).decode()
+    fields = [
+        OWNER,
+        bucket.name,
+        received.strftime("[%d/%b/%Y:%H:%M:%S +0000]"),
+        getattr(request, "remote_addr", None) or "-",
+        _requester(response, headers, query),
+        request_id,
+        operation(method, key, query, headers),
+        quote(key, safe="/") if key else "-",
+        _quoted(request_uri),
+        str(status),
+        _error_code(status, body),
+        str(body_bytes) if body_bytes else "-",
+        _object_size(bucket, key, method, response_headers),
+        str(milliseconds),
+        str(milliseconds),  # turn-around: moto's handling time is all the server time there is
+        _quoted(headers.get("Referer")),
+        _quoted(headers.get("User-Agent")),
+        (query.get("versionId") or ["-"])[0],
+        host_id,
+        signature,
+        "-",  # cipher suite: local AWS serves plain HTTP
+        auth_type,
+        headers.get("Host", "-"),
+        "-",  # TLS version: plain HTTP
+        "-",  # access point ARN
+        "-",  # aclRequired: no request here is authorized by an ACL
+    ]
+    return " ".join(fields)
+
+
+def _source_bucket(request: Any, full_url: str) -> FakeBucket | None:
+    if S3Response.subdomain_based_buckets(request):
+        name = bucket_name_from_url(full_url)
+    else:
+        name = path_bucket_name_from_url(full_url)
+    if not name or name not in s3_backends.bucket_accounts:
+        return None
+    partition, account_id = s3_backends.bucket_accounts[name]
+    return s3_backends[account_id][partition].buckets.get(name)
+
+
+def _logged(original):
+    @functools.wraps(original)
+    def respond(self: S3Response, request: Any, full_url: str, headers: Any):
+        if getattr(self, "_access_logged", False):
+            return original(self, request, full_url, headers)
+        self._access_logged = True
+        # The logging configuration at request time decides (DeleteBucket removes it with the bucket).
+        bucket = _source_bucket(request, full_url)
+        logging_config = dict(bucket.logging) if bucket is not None and bucket.logging else None
+        received, started = datetime.now(UTC), time.monotonic()
+        result = original(self, request, full_url, headers)
+        if logging_config:
+            try:
+                line = _record(self, request, full_url, bucket, result, received, time.monotonic() - started)
+                _add(_destination(bucket, logging_config), Record(received, line))
+            except Exception:  # a log record must never break the request it describes
+                log.exception("S3 access log: no record for %s %s", request.method, full_url)
+        return result
+
+    return respond
+
+
+# --- delivery ----------------------------------------------------------------------------------------
+
+
+def log_object_key(destination: Destination, delivered: datetime, event_time: datetime) -> str:
+    """TargetPrefix + YYYY-mm-DD-HH-MM-SS-<16 hex>, or the PartitionedPrefix layout."""
+    name = delivered.strftime("%Y-%m-%d-%H-%M-%S-") + os.urandom(8).hex().upper()
+    if destination.partitioned_by is None:
+        return destination.target_prefix + name
+    day = event_time if destination.partitioned_by == "EventTime" else delivered
+    return (
+        f"{destination.target_prefix}{destination.account_id}/{destination.region}/"
+        f"{destination.source_bucket}/{day:%Y/%m/%d}/{name}"
+    )
+
+
+def _add(destination: Destination, record: Record) -> None:
+    global _flusher
+    with _lock:
+        _pending[destination].append(record)
+        if _flusher is None or not _flusher.is_alive():
+            _stop.clear()
+            _flusher = threading.Thread(target=_flush_periodically, name="s3-access-log-delivery", daemon=True)
+            _flusher.start()
+
+
+def _flush_periodically() -> None:
+    while not _stop.wait(config.settings.s3_access_log_flush_seconds):
+        try:
+            flush()
+        except Exception:
+            log.exception("S3 access log delivery failed")
+
+
+def flush() -> int:
+    """Deliver every buffered record now; returns the number of log objects written."""
+    with _lock:
+        batches = dict(_pending)
+        _pending.clear()
+    written = 0
+    delivered = datetime.now(UTC)
+    for destination, records in batches.items():
+        backend = s3_backends[destination.account_id][destination.partition]
+        target = backend.buckets.get(destination.target_bucket)
+        source = backend.buckets.get(destination.source_bucket)
+        if target is None:
+            log.warning(
+                "S3 access log: target bucket %s is gone; %d records dropped", destination.target_bucket, len(records)
+            )
+            continue
+        # A deleted source bucket's last records still go out (the permission was checked when logging was set).
+        if source is not None and not delivery_allowed(target, source, destination):
+            log.warning(
+                "S3 access log: %s no longer lets logging.s3.amazonaws.com write; %d records of %s dropped",
+                destination.target_bucket,
+                len(records),
+                destination.source_bucket,
+            )
+            continue
+        # EventTime partitions by the day the requests happened: one object per day of records.
+        by_day: dict[str, list[Record]] = defaultdict(list)
+        for record in records:
+            by_day[record.time.strftime("%Y%m%d") if destination.partitioned_by == "EventTime" else ""].append(record)
+        for day_records in by_day.values():
+            key = log_object_key(destination, delivered, day_records[0].time)
+            body = "".join(record.line + "\n" for record in day_records).encode()
+            try:
+                backend.put_object(destination.target_bucket, key, body)
+                written += 1
+            except Exception as error:  # e.g. the target's default SSE-KMS key is disabled
+                log.warning("S3 access log: could not write %s/%s: %s", destination.target_bucket, key, error)
+    return written
+
+
+def pending() -> int:
+    with _lock:
+        return sum(len(records) for records in _pending.values())
+
+
+def _reset(self: S3Backend) -> None:
+    with _lock:
+        _pending.clear()  # moto's reset forgets the buckets these records were for
+    _ORIGINAL["reset"](self)
+
+
+def install() -> None:
+    S3Response.bucket_response = _logged(_ORIGINAL["bucket_response"])
+    S3Response.key_response = _logged(_ORIGINAL["key_response"])
+    S3Response.get_bucket_logging = functools.wraps(_ORIGINAL["get_bucket_logging"])(_get_bucket_logging)
+    FakeBucket.set_logging = functools.wraps(_ORIGINAL["set_logging"])(_set_logging)
+    S3Backend.reset = functools.wraps(_ORIGINAL["reset"])(_reset)
+    # moto's own per-request placeholder logs (invented fields, one object per request) are replaced by ours.
+    S3Backend.log_incoming_request = lambda self, request, bucket_name: None
+
+
+def shutdown() -> None:
+    global _flusher
+    _stop.set()
+    if _flusher is not None:
+        _flusher.join(timeout=10)
+        _flusher = None
+    with _lock:
+        _pending.clear()
