@@ -10,3 +10,4 @@ PROJECT_ROOT = Path(os.environ.get("ADE_PROJECT_ROOT", Path(__file__).resolve().
 GLUE_JOBS_DIR = PROJECT_ROOT / "glue_jobs"
 SQL_DIR = PROJECT_ROOT / "sql"
 DATA_DIR = Path(os.environ.get("ADE_DATA_DIR", PROJECT_ROOT / "data"))
+LAMBDAS_DIR = PROJECT_ROOT / "lambdas"

@@ -1,4 +1,4 @@
-"""Ship local Python packages to S3 for Glue's --extra-py-files."""
+"""Ship local Python code to S3: packages for Glue's --extra-py-files, Lambda deployment packages."""
 
 from __future__ import annotations
 
@@ -47,3 +47,43 @@ class S3UploadPythonPackageOperator(AwsBaseOperator[S3Hook]):
         uri = f"s3://{self.bucket_name}/{self.key}"
         self.log.info("Uploaded %s (%d bytes) to %s", self.package_dir, len(data), uri)
         return uri
+
+
+def zip_module(module_file: Path) -> bytes:
+    """A Lambda deployment package: the one module file at the zip root (handler `<module>.handler`), reproducible."""
+    module_file = Path(module_file)
+    if module_file.suffix != ".py" or not module_file.is_file():
+        raise ValueError(f"{module_file} is not a Python module file (e.g. lambdas/s3_move.py)")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        info = zipfile.ZipInfo(module_file.name, date_time=_ZIP_EPOCH)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        # rw-r--r--: Lambda runs the code as another user, which must be able to read it.
+        info.external_attr = 0o100644 << 16
+        archive.writestr(info, module_file.read_bytes())
+    return buffer.getvalue()
+
+
+class S3UploadLambdaPackageOperator(AwsBaseOperator[S3Hook]):
+    """Zip one handler module and upload it; returns the `Code` of CreateFunction/UpdateFunctionCode.
+
+    `code=upload.output` on LambdaCreateFunctionOperator gives it {"S3Bucket": ..., "S3Key": ...}:
+    the package goes through S3 as on AWS (no zip bytes in XCom or in the rendered templates).
+    """
+
+    aws_hook_class = S3Hook
+    template_fields: Sequence[str] = aws_template_fields("module_file", "bucket_name", "key")
+
+    def __init__(self, *, module_file: str, bucket_name: str, key: str, **kwargs):
+        super().__init__(**kwargs)
+        self.module_file = module_file
+        self.bucket_name = bucket_name
+        self.key = key
+
+    def execute(self, context) -> dict[str, str]:
+        data = zip_module(Path(self.module_file))
+        self.hook.load_bytes(data, key=self.key, bucket_name=self.bucket_name, replace=True)
+        self.log.info(
+            "Uploaded %s (%d bytes zipped) to s3://%s/%s", self.module_file, len(data), self.bucket_name, self.key
+        )
+        return {"S3Bucket": self.bucket_name, "S3Key": self.key}
