@@ -22,13 +22,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on, 0 for a free one (default: %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="port to listen on, 0 for a free one (default: %(default)s)"
+    )
     parser.add_argument(
         "--warm-spark",
         action="store_true",
         help="start the Spark driver now rather than on the first Glue job run",
     )
     parser.add_argument("--log-requests", action="store_true", help="log every HTTP request")
+    parser.add_argument(
+        "--no-iam-enforcement",
+        dest="iam_enforcement",
+        action="store_false",
+        help="let every S3 request through whatever IAM and bucket policies say (default: enforce them; "
+        "keys not issued by IAM/STS act as the account root either way)",
+    )
+    parser.add_argument(
+        "--no-tls",
+        dest="tls",
+        action="store_false",
+        help="serve plain HTTP only (default: HTTPS on the same port too, CA in WORK_DIR/tls/ca.pem)",
+    )
     parser.add_argument(
         "--glue-minute-seconds",
         type=float,
@@ -51,12 +66,16 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         warm_spark=args.warm_spark,
         log_requests=args.log_requests,
+        iam_enforcement=args.iam_enforcement,
+        tls=args.tls,
         glue_minute_seconds=args.glue_minute_seconds,
     )
     if args.work_dir is not None:
         settings.work_dir = args.work_dir
     server = LocalAWS(settings).start()
     print(f"local AWS ready at {server.endpoint_url}", flush=True)
+    if settings.tls:
+        print(f"  also https:// on the same port; trust {settings.ca_bundle}", flush=True)
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -42,12 +42,21 @@ class Settings:
     # How often Lambda event source mappings poll an idle Kinesis shard or SQS queue, and wait
     # before retrying a failed batch (AWS: about once a second, with backoff); tests shorten it.
     lambda_poll_seconds: float = 0.5
+    # Enforce IAM identity policies and bucket policies on S3 requests (docs/local-aws/iam.md).
+    iam_enforcement: bool = True
+    # Also speak TLS on the same port (self-signed CA in work_dir/tls/ca.pem), so aws:SecureTransport is real.
+    tls: bool = True
     work_dir: Path = field(default_factory=_default_work_dir)
     spark_jars_dir: Path = field(default_factory=_default_spark_jars_dir)
 
     @property
     def endpoint_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def ca_bundle(self) -> Path:
+        """The CA that signed the server's TLS certificate: pass it as `verify` to reach https://HOST:PORT."""
+        return self.work_dir / "tls" / "ca.pem"
 
 
 # The one Settings object of this process; the server replaces it on start.

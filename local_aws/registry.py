@@ -26,6 +26,7 @@ EXECUTOR_MODULES = (
     "local_aws.s3.versioning",
     "local_aws.kms.key_state",
     "local_aws.s3.encryption",
+    "local_aws.iam.s3",
     "local_aws.s3.access_logging",
 )
 

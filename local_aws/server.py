@@ -7,8 +7,24 @@ import os
 import urllib.request
 
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from local_aws import config, registry
+from local_aws import config, registry, tls
+
+
+class _MotoServer(ThreadedMotoServer):
+    """moto's threaded server on our DualProtocolServer: HTTP and, when tls_context is set, HTTPS on one port."""
+
+    def __init__(self, ip_address: str, port: int, tls_context=None):
+        super().__init__(ip_address=ip_address, port=port, verbose=False)
+        self._tls_context = tls_context
+
+    def _server_entry(self) -> None:
+        app = DomainDispatcherApplication(create_backend_app)
+        self._server = tls.DualProtocolServer(self._ip_address, self._port, app, handler=tls.TransportAwareHandler)
+        self._server.tls_context = self._tls_context
+        self._server_ready_event.set()
+        self._server.serve_forever()
 
 
 class LocalAWS:
@@ -16,7 +32,7 @@ class LocalAWS:
 
     def __init__(self, settings: config.Settings | None = None):
         self.settings = settings or config.Settings()
-        self._server: ThreadedMotoServer | None = None
+        self._server: _MotoServer | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -31,10 +47,14 @@ class LocalAWS:
         # sqlglot warns when it parses Athena's utility statements (SHOW, MSCK, UNLOAD) as commands: expected here.
         logging.getLogger("sqlglot").setLevel(logging.ERROR)
         registry.install()
-        self._server = ThreadedMotoServer(ip_address=self.settings.host, port=self.settings.port, verbose=False)
+        self.settings.work_dir.mkdir(parents=True, exist_ok=True)
+        tls_context = None
+        if self.settings.tls:
+            _, cert, key = tls.ensure_certificate(self.settings.ca_bundle.parent, self.settings.host)
+            tls_context = tls.server_context(cert, key)
+        self._server = _MotoServer(self.settings.host, self.settings.port, tls_context)
         self._server.start()
         self.settings.port = self._server.get_host_and_port()[1]
-        self.settings.work_dir.mkdir(parents=True, exist_ok=True)
         if self.settings.warm_spark:
             from local_aws.glue import jobs
 

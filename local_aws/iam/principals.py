@@ -1,0 +1,144 @@
+"""Who signed a request: the principal behind its access key, and that principal's identity policies.
+
+Keys IAM issued (CreateAccessKey) act as their user, STS AssumeRole credentials as the
+assumed-role session. Any other key - the dummy `testing` credentials every local tool
+uses - acts as the account's root, so local AWS keeps working for everything that never
+asked for IAM. A key IAM issued and then deleted, or deactivated, is rejected as on AWS.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from moto.iam.models import IAMBackend, iam_backends
+from moto.sts.models import sts_backends
+
+from local_aws.iam.policy import ANONYMOUS, Principal, parse
+
+PARTITION = "aws"
+
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
+_SIGV2 = re.compile(r"^AWS ([^:\s]+):")
+
+# Keys IAM issued and then deleted: they must not fall back to root.
+_retired_keys: set[str] = set()
+_retired_lock = threading.Lock()
+
+
+class CredentialError(Exception):
+    """The request's credentials are invalid: code is InvalidAccessKeyId, InvalidToken or ExpiredToken."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def access_key_of(headers: Mapping[str, str], args: Mapping[str, Any], form: Mapping[str, Any]) -> str | None:
+    """The access key id of a signed request (header, presigned URL or POST form); None when unsigned."""
+    authorization = headers.get("Authorization", "")
+    if match := _CREDENTIAL.search(authorization) or _SIGV2.match(authorization):
+        return match.group(1)
+    for source in (args, form):
+        for name in ("X-Amz-Credential", "x-amz-credential"):
+            if source.get(name):
+                return str(source[name]).split("/")[0]
+        for name in ("AWSAccessKeyId", "awsaccesskeyid"):
+            if source.get(name):
+                return str(source[name])
+    return None
+
+
+def iam_backend(account: str) -> IAMBackend:
+    return iam_backends[account][PARTITION]
+
+
+def retire_key(access_key_id: str) -> None:
+    with _retired_lock:
+        _retired_keys.add(access_key_id)
+
+
+def resolve(access_key_id: str | None, account: str, session_token: str | None) -> Principal:
+    if access_key_id is None:
+        return Principal(ANONYMOUS, account="", arn=ANONYMOUS)
+    iam = iam_backend(account)
+    key = iam.access_keys.get(access_key_id)
+    if key is None:
+        if access_key_id in _retired_keys:
+            raise CredentialError(
+                "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."
+            )
+        return Principal("root", account=account, arn=f"arn:aws:iam::{account}:root", user_id=account)
+    if key.status != "Active":
+        raise CredentialError("InvalidAccessKeyId", "The AWS Access Key Id you provided is not active.")
+    if key.user_name is not None:
+        user = iam.users.get(key.user_name)
+        if user is None:
+            raise CredentialError(
+                "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."
+            )
+        return Principal("user", account=account, arn=user.arn, name=user.name, user_id=user.id)
+    session = sts_backends[account][PARTITION].get_assumed_role_from_access_key(access_key_id)
+    if session is None:  # a temporary key moto issued for something other than AssumeRole
+        return Principal("root", account=account, arn=f"arn:aws:iam::{account}:root", user_id=account)
+    if session_token != session.session_token:
+        raise CredentialError("InvalidToken", "The provided token is malformed or otherwise invalid.")
+    from moto.core.utils import utcnow
+
+    if session.expiration < utcnow():
+        raise CredentialError("ExpiredToken", "The provided token has expired.")
+    role_name = session.role_arn.split("/")[-1]
+    return Principal(
+        "assumed-role",
+        account=account,
+        arn=session.arn,
+        name=role_name,
+        user_id=session.user_id,
+        role_arn=session.role_arn,
+        session_name=session.session_name,
+    )
+
+
+def _managed_document(policy: Any) -> dict[str, Any]:
+    version = next(v for v in policy.versions if v.is_default)
+    return parse(version.document)
+
+
+def identity_policies(principal: Principal) -> list[dict[str, Any]]:
+    """Inline and attached policies of a user (and its groups) or of an assumed role."""
+    iam = iam_backend(principal.account) if principal.account else None
+    if principal.kind == "user":
+        user = iam.users.get(principal.name)
+        if user is None:
+            return []
+        documents = [parse(doc) for doc in user.policies.values()]
+        documents += [_managed_document(p) for p in user.managed_policies.values()]
+        for group in iam.get_groups_for_user(user.name):
+            documents += [parse(doc) for doc in group.policies.values()]
+            documents += [_managed_document(p) for p in group.managed_policies.values()]
+        return documents
+    if principal.kind == "assumed-role":
+        role = next((r for r in iam.roles.values() if r.arn == principal.role_arn), None)
+        if role is None:
+            return []
+        documents = [parse(doc) for doc in role.policies.values()]
+        documents += [_managed_document(p) for p in role.managed_policies.values()]
+        return documents
+    return []
+
+
+def install() -> None:
+    """Remember keys IAM deletes, so a deleted key is rejected rather than taken for root."""
+    if getattr(IAMBackend.delete_access_key_by_name, "_local_aws", False):
+        return
+    original = IAMBackend.delete_access_key_by_name
+
+    def delete_access_key_by_name(self: IAMBackend, name: str) -> None:
+        original(self, name)
+        retire_key(name)
+
+    delete_access_key_by_name._local_aws = True  # type: ignore[attr-defined]
+    IAMBackend.delete_access_key_by_name = delete_access_key_by_name
