@@ -160,6 +160,8 @@ class LogShipper:
             try:
                 self._write(item)
             except Exception:
+                if item.generation != self.generation:  # /moto-api/reset raced with the write: nothing lost
+                    continue
                 log.exception("could not write the Lambda log stream %s %s", item.group, item.stream)
 
     def _write(self, batch: LogBatch) -> None:
@@ -475,6 +477,7 @@ class Pool:
             while True:
                 if self._closed:
                     raise InvokeError("ServiceException", "local AWS is shutting down", 503)
+                self._check_reserved_concurrency(function)
                 stale = [env for env in self._environments if env.key == key and env.fingerprint != current]
                 for env in stale:
                     to_stop += self._retire(env)
@@ -492,7 +495,6 @@ class Pool:
                     env.busy = True
                     cold = False
                     break
-                self._check_reserved_concurrency(function)
                 if len(self._environments) < config.settings.lambda_max_environments:
                     env = Environment(function)
                     self._environments.append(env)

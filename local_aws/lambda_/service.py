@@ -70,16 +70,19 @@ def _invoke_response(self: LambdaResponse):
     self.backend.get_function(name, qualifier)  # the version or alias exists
     kind = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
     payload = _as_bytes(self.body)
-    headers: dict[str, Any] = {"content-type": "application/json"}
+    headers: dict[str, Any] = {"content-type": "application/json"}  # moto takes the status from "status"
     if kind == "Event":
         headers["x-amzn-requestid"] = invoke_async(function, payload, qualifier=qualifier)
+        headers["status"] = 202
         return 202, headers, b""
     if kind == "DryRun":
         target, _ = runtime.resolve(function, qualifier)
         code.check_runtime(target)
+        headers["status"] = 204
         return 204, headers, b""
     result = invoke(function, payload, qualifier=qualifier, client_context=self.headers.get("X-Amz-Client-Context"))
     headers["x-amzn-requestid"] = result.request_id
+    headers["status"] = result.status_code
     headers["x-amz-executed-version"] = result.executed_version
     if result.function_error:
         headers["x-amz-function-error"] = result.function_error
@@ -93,7 +96,8 @@ def _invoke_async_response(self: LambdaResponse):
     name, qualifier = _split_name(unquote(self.path.rsplit("/", 3)[index]))
     function = self.backend.get_function(name, None)
     request_id = invoke_async(function, _as_bytes(self.body), qualifier=qualifier)
-    return 202, {"x-amzn-requestid": request_id, "content-type": "application/json"}, json.dumps({"Status": 202})
+    headers = {"x-amzn-requestid": request_id, "content-type": "application/json", "status": 202}
+    return 202, headers, json.dumps({"Status": 202})
 
 
 def _enrich_response(headers: dict, body: Any):

@@ -1,0 +1,557 @@
+"""Lambda functions against local AWS through boto3: Python handlers really run, as on AWS.
+
+Each test deploys small handlers zipped here, invokes them through the Lambda API and checks
+what a user sees: payloads, FunctionError, headers, logs, environments kept warm or replaced,
+the role the handler acts as, and Event invocations' retries, destinations and DLQ.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import textwrap
+import threading
+import time
+import zipfile
+
+import pytest
+
+ACCOUNT = "123456789012"
+ROLE = "lambda-lab-role"
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+COUNTER = """
+import os
+invocations = 0
+
+def handler(event, context):
+    global invocations
+    invocations += 1
+    print(f"invocation {invocations}")
+    if event.get("sleep"):
+        import time
+        time.sleep(event["sleep"])
+    if event.get("fail"):
+        raise ValueError(f"bad input: {event['fail']}")
+    return {"invocations": invocations, "pid": os.getpid(), "stream": context.log_stream_name}
+"""
+
+
+# ---- helpers ----
+
+
+def zip_of(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, body in files.items():
+            archive.writestr(name, textwrap.dedent(body))
+    return buffer.getvalue()
+
+
+def invoke(lam, name: str, event: dict | None = None, **kwargs) -> tuple[dict, object]:
+    response = lam.invoke(FunctionName=name, Payload=json.dumps(event or {}).encode(), **kwargs)
+    body = response["Payload"].read()
+    return response, json.loads(body) if body else None
+
+
+def tail(response: dict) -> list[str]:
+    return base64.b64decode(response["LogResult"]).decode().splitlines()
+
+
+def wait_for(check, limit: float = 20.0, every: float = 0.1):
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"condition not met within {limit} s")
+
+
+def log_events(logs, name: str) -> list[dict]:
+    group = f"/aws/lambda/{name}"
+    try:
+        pages = logs.get_paginator("filter_log_events").paginate(logGroupName=group)
+        return [event for page in pages for event in page["events"]]
+    except logs.exceptions.ResourceNotFoundException:
+        return []
+
+
+def receive(sqs, queue_url: str, limit: float = 20.0) -> dict:
+    def one():
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=1, MessageAttributeNames=["All"]
+        ).get("Messages")
+        return messages[0] if messages else None
+
+    return wait_for(one, limit)
+
+
+@pytest.fixture
+def lam(aws_client):
+    return aws_client("lambda")
+
+
+@pytest.fixture
+def role_arn(aws_client) -> str:
+    iam = aws_client("iam")
+    arn = iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    iam.put_role_policy(
+        RoleName=ROLE,
+        PolicyName="lab",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        ),
+    )
+    return arn
+
+
+@pytest.fixture
+def deploy(lam, role_arn):
+    """deploy(name, source or {file: source}, **CreateFunction fields) -> the function's name."""
+
+    def create(name: str, source: str | dict, **fields) -> str:
+        files = {"app.py": source} if isinstance(source, str) else source
+        fields = {"Runtime": "python3.12", "Handler": "app.handler", "Timeout": 10, **fields}
+        lam.create_function(FunctionName=name, Role=role_arn, Code={"ZipFile": zip_of(files)}, **fields)
+        return name
+
+    return create
+
+
+# ---- environments: cold and warm starts, concurrency, timeouts ----
+
+
+def test_warm_invocations_reuse_the_environment_and_its_module_state(lam, deploy):
+    deploy("counter", COUNTER)
+
+    runs = [invoke(lam, "counter", LogType="Tail") for _ in range(3)]
+
+    assert [body["invocations"] for _, body in runs] == [1, 2, 3]
+    assert len({body["pid"] for _, body in runs}) == 1
+    assert len({body["stream"] for _, body in runs}) == 1
+    reports = [next(line for line in tail(response) if line.startswith("REPORT")) for response, _ in runs]
+    assert "Init Duration: " in reports[0]
+    assert not any("Init Duration" in report for report in reports[1:])
+    for (response, _), report in zip(runs, reports, strict=True):
+        request_id = response["ResponseMetadata"]["RequestId"]
+        assert report.startswith(f"REPORT RequestId: {request_id}\tDuration: ")
+        assert re.search(r"\tBilled Duration: \d+ ms\tMemory Size: 128 MB\tMax Memory Used: \d+ MB", report)
+
+
+def test_concurrent_invocations_run_in_separate_environments(lam, deploy):
+    deploy("concurrent", COUNTER)
+    results = []
+
+    def call():
+        results.append(invoke(lam, "concurrent", {"sleep": 1.0})[1])
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(results) == 3
+    assert len({result["pid"] for result in results}) == 3
+    assert [result["invocations"] for result in results] == [1, 1, 1]
+    _, after = invoke(lam, "concurrent")
+    assert after["pid"] in {result["pid"] for result in results}  # a warm one is reused
+    assert after["invocations"] == 2
+
+
+def test_timeout_kills_the_environment_and_the_next_invocation_starts_fresh(lam, deploy):
+    deploy("slow", COUNTER, Timeout=1)
+    _, first = invoke(lam, "slow")
+
+    started = time.monotonic()
+    response, error = invoke(lam, "slow", {"sleep": 30}, LogType="Tail")
+
+    assert time.monotonic() - started < 10
+    request_id = response["ResponseMetadata"]["RequestId"]
+    assert response["StatusCode"] == 200 and response["FunctionError"] == "Unhandled"
+    assert error == {
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": f"RequestId: {request_id} Error: Task timed out after 1.00 seconds",
+    }
+    lines = tail(response)
+    assert any(line.endswith(f"{request_id} Task timed out after 1.00 seconds") for line in lines)
+    assert lines[-1].startswith(f"REPORT RequestId: {request_id}") and lines[-1].endswith("Status: timeout")
+
+    response, after = invoke(lam, "slow", LogType="Tail")
+    assert after["invocations"] == 1 and after["pid"] != first["pid"]
+    assert "Init Duration" in tail(response)[-1]
+
+
+def test_update_function_code_and_configuration_take_effect_on_the_next_invocation(lam, deploy):
+    deploy("versioned", "def handler(event, context):\n    return 'one'\n")
+    assert invoke(lam, "versioned")[1] == "one"
+
+    lam.update_function_code(
+        FunctionName="versioned",
+        ZipFile=zip_of(
+            {"app.py": "import os\ndef handler(event, context):\n    return os.environ.get('GREETING', 'two')\n"}
+        ),
+    )
+    assert invoke(lam, "versioned")[1] == "two"
+
+    lam.update_function_configuration(FunctionName="versioned", Environment={"Variables": {"GREETING": "three"}})
+    assert invoke(lam, "versioned")[1] == "three"
+
+
+# ---- errors ----
+
+
+def test_unhandled_exception_returns_the_runtime_error_document(lam, deploy):
+    deploy("failing", COUNTER)
+    _, first = invoke(lam, "failing")
+
+    response, error = invoke(lam, "failing", {"fail": "x"}, LogType="Tail")
+
+    assert response["StatusCode"] == 200
+    assert response["FunctionError"] == "Unhandled"
+    assert response["ExecutedVersion"] == "$LATEST"
+    assert error["errorType"] == "ValueError"
+    assert error["errorMessage"] == "bad input: x"
+    assert error["requestId"] == response["ResponseMetadata"]["RequestId"]
+    assert len(error["stackTrace"]) == 1
+    assert 'app.py", line 13, in handler' in error["stackTrace"][0]
+    assert "raise ValueError" in error["stackTrace"][0]
+    assert any(line.startswith("[ERROR] ValueError: bad input: x") for line in tail(response))
+    # AWS's Python runtime reports the exception and keeps the environment.
+    _, after = invoke(lam, "failing")
+    assert after["pid"] == first["pid"] and after["invocations"] == 3
+
+
+@pytest.mark.parametrize(
+    ("files", "handler", "error_type", "message"),
+    [
+        (
+            {"app.py": "import missing_module\ndef handler(e, c):\n    return 1\n"},
+            "app.handler",
+            "Runtime.ImportModuleError",
+            "Unable to import module 'app': No module named 'missing_module'",
+        ),
+        (
+            {"app.py": "def handler(e, c):\n    return 1\n"},
+            "app.nope",
+            "Runtime.HandlerNotFound",
+            "Handler 'nope' missing on module 'app'",
+        ),
+        ({"app.py": "def handler(e, c)\n    return 1\n"}, "app.handler", "Runtime.UserCodeSyntaxError", None),
+        (
+            {"app.py": "def handler(e, c):\n    return {1, 2}\n"},
+            "app.handler",
+            "Runtime.MarshalError",
+            "Unable to marshal response: Object of type set is not JSON serializable",
+        ),
+    ],
+    ids=["import-error", "handler-not-found", "syntax-error", "marshal-error"],
+)
+def test_bad_code_fails_like_aws_runtime(lam, deploy, files, handler, error_type, message):
+    deploy("broken", files, Handler=handler)
+
+    response, error = invoke(lam, "broken")
+
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == error_type
+    if message:
+        assert error["errorMessage"] == message
+    else:
+        assert error["errorMessage"].startswith("Syntax error in module 'app': ")
+
+
+def test_nested_package_handler_runs(lam, deploy):
+    deploy(
+        "nested",
+        {
+            "pkg/__init__.py": "",
+            "pkg/jobs/__init__.py": "",
+            "pkg/jobs/run.py": "def main(e, c):\n    return 'nested'\n",
+        },
+        Handler="pkg/jobs/run.main",
+    )
+    assert invoke(lam, "nested")[1] == "nested"
+
+
+def test_invoke_api_errors_dry_run_and_event(lam, deploy, role_arn):
+    deploy("plain", "def handler(e, c):\n    return e\n")
+    with pytest.raises(lam.exceptions.InvalidRequestContentException):
+        lam.invoke(FunctionName="plain", Payload=b"{not json")
+    assert lam.invoke(FunctionName="plain", InvocationType="DryRun")["StatusCode"] == 204
+    event = lam.invoke(FunctionName="plain", InvocationType="Event", Payload=b"{}")
+    assert event["StatusCode"] == 202
+
+    lam.create_function(
+        FunctionName="node",
+        Runtime="nodejs20.x",
+        Role=role_arn,
+        Handler="index.handler",
+        Code={"ZipFile": zip_of({"index.js": "exports.handler = async () => 1;"})},
+    )
+    with pytest.raises(lam.exceptions.InvalidRuntimeException, match="runs only Python"):
+        lam.invoke(FunctionName="node", Payload=b"{}")
+
+    lam.put_function_concurrency(FunctionName="plain", ReservedConcurrentExecutions=0)
+    with pytest.raises(lam.exceptions.TooManyRequestsException):
+        lam.invoke(FunctionName="plain", Payload=b"{}")
+
+
+# ---- what the handler sees: environment, context, role ----
+
+
+ENVIRONMENT = """
+import os
+
+NAMES = [
+    "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_EXECUTION_ENV", "_HANDLER", "TZ",
+    "STAGE", "LAMBDA_TASK_ROOT",
+]
+
+def handler(event, context):
+    values = {name: os.environ.get(name) for name in NAMES}
+    values["cwd"] = os.getcwd()
+    values["stream_matches"] = os.environ["AWS_LAMBDA_LOG_STREAM_NAME"] == context.log_stream_name
+    values["has_session_token"] = bool(os.environ.get("AWS_SESSION_TOKEN"))
+    return values
+"""
+
+
+def test_handler_sees_the_runtime_and_user_environment_variables(lam, deploy):
+    deploy("environment", ENVIRONMENT, MemorySize=256, Environment={"Variables": {"STAGE": "lab"}})
+
+    _, values = invoke(lam, "environment")
+
+    assert values == {
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": "environment",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/environment",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+        "_HANDLER": "app.handler",
+        "TZ": ":UTC",
+        "STAGE": "lab",
+        "LAMBDA_TASK_ROOT": values["cwd"],
+        "cwd": values["cwd"],
+        "stream_matches": True,
+        "has_session_token": True,
+    }
+
+
+CONTEXT = """
+import time
+
+def handler(event, context):
+    first = context.get_remaining_time_in_millis()
+    time.sleep(0.2)
+    return {
+        "request_id": context.aws_request_id,
+        "function_name": context.function_name,
+        "function_version": context.function_version,
+        "invoked_function_arn": context.invoked_function_arn,
+        "memory_limit_in_mb": context.memory_limit_in_mb,
+        "log_group_name": context.log_group_name,
+        "remaining": [first, context.get_remaining_time_in_millis()],
+        "custom": context.client_context.custom if context.client_context else None,
+        "identity_id": context.identity.cognito_identity_id,
+    }
+"""
+
+
+def test_context_has_aws_fields_and_a_deadline(lam, deploy):
+    deploy("context", CONTEXT, Timeout=5, MemorySize=512)
+    version = lam.publish_version(FunctionName="context")["Version"]
+    lam.create_alias(FunctionName="context", Name="live", FunctionVersion=version)
+    client_context = base64.b64encode(json.dumps({"custom": {"tenant": "acme"}}).encode()).decode()
+
+    response, context = invoke(lam, "context", Qualifier="live", ClientContext=client_context)
+
+    assert response["ExecutedVersion"] == version == "1"
+    first, second = context.pop("remaining")
+    assert 4000 < first <= 5000 and first - second >= 200
+    assert context == {
+        "request_id": response["ResponseMetadata"]["RequestId"],
+        "function_name": "context",
+        "function_version": "1",
+        "invoked_function_arn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:context:live",
+        "memory_limit_in_mb": "512",
+        "log_group_name": "/aws/lambda/context",
+        "custom": {"tenant": "acme"},
+        "identity_id": None,
+    }
+
+
+AS_ROLE = """
+import boto3
+
+def handler(event, context):
+    identity = boto3.client("sts").get_caller_identity()
+    boto3.client("s3").put_object(Bucket=event["bucket"], Key="from-lambda.txt", Body=identity["Arn"].encode())
+    return identity["Arn"]
+"""
+
+
+def test_handler_acts_as_its_execution_role_against_local_aws(lam, deploy, aws_client):
+    s3 = aws_client("s3")
+    s3.create_bucket(Bucket="lambda-output")
+    deploy("as-role", AS_ROLE)
+
+    _, arn = invoke(lam, "as-role", {"bucket": "lambda-output"})
+
+    assert arn == f"arn:aws:sts::{ACCOUNT}:assumed-role/{ROLE}/as-role"
+    assert s3.get_object(Bucket="lambda-output", Key="from-lambda.txt")["Body"].read().decode() == arn
+
+
+# ---- logs ----
+
+
+LOGGING = """
+import logging
+
+print("module imported")
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
+
+def handler(event, context):
+    print("hello from print")
+    logger.info("hello from logging\\nsecond line")
+    return "ok"
+"""
+
+
+def test_logs_reach_cloudwatch_and_the_log_tail(lam, deploy, aws_client):
+    deploy("logging", LOGGING)
+
+    response, _ = invoke(lam, "logging", LogType="Tail")
+
+    request_id = response["ResponseMetadata"]["RequestId"]
+    lines = tail(response)
+    assert lines[0] == f"START RequestId: {request_id} Version: $LATEST"
+    assert lines[1] == "hello from print"
+    assert re.fullmatch(
+        rf"\[INFO\]\t\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{{3}}Z\t{request_id}\thello from logging", lines[2]
+    )
+    assert lines[3] == "second line"  # one log event, two lines
+    assert lines[4] == f"END RequestId: {request_id}"
+    assert lines[5].startswith(f"REPORT RequestId: {request_id}")
+
+    logs = aws_client("logs")
+    events = wait_for(
+        lambda: (
+            [e for e in log_events(logs, "logging") if e["message"].startswith("REPORT")]
+            and log_events(logs, "logging")
+        )
+    )
+    messages = [event["message"] for event in events]
+    assert messages[0].startswith("INIT_START Runtime Version: python3.12")
+    assert messages[1:4] == ["module imported", f"START RequestId: {request_id} Version: $LATEST", "hello from print"]
+    assert messages[4].endswith("hello from logging\nsecond line")
+    assert messages[5:7] == [f"END RequestId: {request_id}", lines[5]]
+    streams = logs.describe_log_streams(logGroupName="/aws/lambda/logging")["logStreams"]
+    assert len(streams) == 1
+    assert re.fullmatch(r"\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}", streams[0]["logStreamName"])
+
+
+# ---- Event invocations: retries, destinations, DLQ ----
+
+
+@pytest.fixture
+def sqs(aws_client):
+    return aws_client("sqs")
+
+
+def queue(sqs, name: str) -> tuple[str, str]:
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def test_failing_event_is_retried_twice_then_sent_to_the_failure_destination(lam, deploy, sqs, aws_client):
+    deploy("always-fails", COUNTER)
+    failures_url, failures_arn = queue(sqs, "failures")
+    lam.put_function_event_invoke_config(
+        FunctionName="always-fails", DestinationConfig={"OnFailure": {"Destination": failures_arn}}
+    )
+
+    response = lam.invoke(FunctionName="always-fails", InvocationType="Event", Payload=b'{"fail": "always"}')
+
+    assert response["StatusCode"] == 202
+    request_id = response["ResponseMetadata"]["RequestId"]
+    record = json.loads(receive(sqs, failures_url)["Body"])
+    assert record["version"] == "1.0"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["timestamp"])
+    assert record["requestContext"] == {
+        "requestId": request_id,
+        "functionArn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:always-fails:$LATEST",
+        "condition": "RetriesExhausted",
+        "approximateInvokeCount": 3,
+    }
+    assert record["requestPayload"] == {"fail": "always"}
+    assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}
+    assert record["responsePayload"]["errorType"] == "ValueError"
+    assert record["responsePayload"]["errorMessage"] == "bad input: always"
+    # Three attempts with the same request id, the environment kept (module state counts them).
+    logs = aws_client("logs")
+    starts = wait_for(
+        lambda: [
+            e for e in log_events(logs, "always-fails") if e["message"].startswith(f"START RequestId: {request_id}")
+        ]
+    )
+    assert len(starts) == 3
+    prints = [e["message"] for e in log_events(logs, "always-fails") if e["message"].startswith("invocation ")]
+    assert prints == ["invocation 1", "invocation 2", "invocation 3"]
+
+
+def test_successful_event_goes_to_the_success_destination(lam, deploy, sqs):
+    deploy("succeeds", COUNTER)
+    url, arn = queue(sqs, "successes")
+    lam.put_function_event_invoke_config(FunctionName="succeeds", DestinationConfig={"OnSuccess": {"Destination": arn}})
+
+    request_id = lam.invoke(FunctionName="succeeds", InvocationType="Event", Payload=b'{"order": 7}')[
+        "ResponseMetadata"
+    ]["RequestId"]
+
+    record = json.loads(receive(sqs, url)["Body"])
+    assert record["requestContext"]["requestId"] == request_id
+    assert record["requestContext"]["condition"] == "Success"
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    assert record["requestPayload"] == {"order": 7}
+    assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST"}
+    assert record["responsePayload"]["invocations"] == 1
+
+
+def test_maximum_retry_attempts_zero_fails_after_one_attempt(lam, deploy, sqs):
+    deploy("no-retries", COUNTER)
+    url, arn = queue(sqs, "no-retries-failures")
+    lam.put_function_event_invoke_config(
+        FunctionName="no-retries", MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": arn}}
+    )
+
+    lam.invoke(FunctionName="no-retries", InvocationType="Event", Payload=b'{"fail": "once"}')
+
+    record = json.loads(receive(sqs, url)["Body"])
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+
+
+def test_failed_event_goes_to_the_dead_letter_queue_without_a_failure_destination(lam, deploy, sqs):
+    url, arn = queue(sqs, "dead-letters")
+    deploy("with-dlq", COUNTER, DeadLetterConfig={"TargetArn": arn})
+    assert lam.get_function_configuration(FunctionName="with-dlq")["DeadLetterConfig"] == {"TargetArn": arn}
+    lam.put_function_event_invoke_config(FunctionName="with-dlq", MaximumRetryAttempts=1)
+
+    request_id = lam.invoke(FunctionName="with-dlq", InvocationType="Event", Payload=b'{"fail": "dlq"}')[
+        "ResponseMetadata"
+    ]["RequestId"]
+
+    message = receive(sqs, url)
+    assert json.loads(message["Body"]) == {"fail": "dlq"}
+    attributes = {name: value["StringValue"] for name, value in message["MessageAttributes"].items()}
+    assert attributes == {"RequestID": request_id, "ErrorCode": "200", "ErrorMessage": "bad input: dlq"}
