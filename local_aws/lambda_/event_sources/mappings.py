@@ -307,9 +307,12 @@ def _configuration(esm: EventSourceMapping) -> dict[str, Any]:
         return result
     defaults = STREAM_DEFAULTS if _source(esm.event_source_arn) in STREAM_SOURCES else QUEUE_DEFAULTS
     result = {**defaults, **result}
-    state = "Creating" if local.answer_creating else local.state
-    local.answer_creating = False
-    result.update(State=state, StateTransitionReason="User action", LastProcessingResult=local.last_processing_result)
+    if local.answer_creating:
+        local.answer_creating = False
+        state, last_result = "Creating", "No records processed"
+    else:
+        state, last_result = local.state, local.last_processing_result
+    result.update(State=state, StateTransitionReason="User action", LastProcessingResult=last_result)
     return result
 
 

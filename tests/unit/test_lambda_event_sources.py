@@ -1,0 +1,447 @@
+"""Event source pollers against local AWS, with a scripted handler in place of the Lambda runtime.
+
+The handler here is a Python function called with the event the poller built (delivery._runtime
+is swapped for a fake), so retries, bisecting, windows and deletes are checked exactly and fast.
+tests/contract/test_lambda_event_sources.py runs the same sources through the real runtime.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+import time
+import uuid
+import zipfile
+from types import SimpleNamespace
+
+import pytest
+
+from local_aws import config
+from local_aws.lambda_.event_sources import delivery
+
+ROLE_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+
+
+class ScriptedRuntime:
+    """Stands in for local_aws/lambda_/invoke.py: runs `handler(event)` in the caller's thread."""
+
+    def __init__(self):
+        self.handler = lambda event: None
+        self.events: list[dict] = []
+        self.async_events: list[dict] = []
+        self.lock = threading.Lock()
+
+    def invoke(self, function, payload, *, qualifier=None, client_context=None):
+        event = json.loads(payload)
+        with self.lock:
+            self.events.append(event)
+        try:
+            result, error = self.handler(event), None
+        except Exception as exc:  # noqa: BLE001 (a handler's exception is a function error)
+            result, error = {"errorMessage": str(exc), "errorType": type(exc).__name__}, "Unhandled"
+        return SimpleNamespace(
+            status_code=200, payload=json.dumps(result).encode(), function_error=error,
+            log_tail="", executed_version="$LATEST",
+        )  # fmt: skip
+
+    def invoke_async(self, function, payload, *, qualifier=None):
+        with self.lock:
+            self.async_events.append(json.loads(payload))
+        return "request-id"
+
+
+@pytest.fixture(scope="module")
+def aws_client(local_aws_server):
+    """Clients of the session's server. These tests share it without a reset (resets take seconds):
+    each makes its own streams and queues, and every mapping is deleted after each test."""
+    import boto3
+
+    def make(service: str):
+        return boto3.client(service, region_name="us-east-1", endpoint_url=local_aws_server.endpoint_url)
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def function_arn(aws_client):
+    role = aws_client("iam").create_role(RoleName=f"esm-role-{unique()}", AssumeRolePolicyDocument=ROLE_POLICY)
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return None\n")
+    name = f"consumer-{unique()}"
+    return aws_client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=role["Role"]["Arn"],
+        Handler="handler.handler",
+        Code={"ZipFile": code.getvalue()},
+    )["FunctionArn"]
+
+
+@pytest.fixture
+def runtime(monkeypatch, aws_client, function_arn):
+    fake = ScriptedRuntime()
+    monkeypatch.setattr(delivery, "_runtime", lambda: fake)
+    monkeypatch.setattr(config.settings, "lambda_poll_seconds", 0.05)
+    yield fake
+    lam = aws_client("lambda")
+    for mapping in lam.list_event_source_mappings(FunctionName=function_arn)["EventSourceMappings"]:
+        lam.delete_event_source_mapping(UUID=mapping["UUID"])
+    wait_for(lambda: not any(t.name.startswith("esm-") for t in threading.enumerate()))
+
+
+def unique() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def wait_for(condition, timeout=10.0, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {condition}")
+
+
+def wait_enabled(lam, uuid, state="Enabled"):
+    wait_for(lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == state)
+
+
+def datas(event):
+    return [base64.b64decode(r["kinesis"]["data"]).decode() for r in event["Records"]]
+
+
+@pytest.fixture
+def stream(aws_client):
+    kinesis = aws_client("kinesis")
+    name = f"clicks-{unique()}"
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    arn = kinesis.describe_stream(StreamName=name)["StreamDescription"]["StreamARN"]
+    return SimpleNamespace(name=name, arn=arn, put=lambda data: kinesis.put_record(StreamName=name, Data=data.encode(),
+                                                                                     PartitionKey="k"))  # fmt: skip
+
+
+def queue_of(aws_client, name, **attributes):
+    sqs = aws_client("sqs")
+    url = sqs.create_queue(QueueName=f"{name}-{unique()}", Attributes={k: str(v) for k, v in attributes.items()})[
+        "QueueUrl"
+    ]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
+
+
+def drain(sqs, url):
+    bodies = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        bodies += [json.loads(m["Body"]) for m in messages]
+        sqs.delete_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+        )
+    return bodies
+
+
+# ---------------------------------------------------------------------------------------------
+# Kinesis
+# ---------------------------------------------------------------------------------------------
+
+
+def test_kinesis_batches_in_order_from_trim_horizon_and_checkpoints(runtime, aws_client, function_arn, stream):
+    lam = aws_client("lambda")
+    for i in range(5):
+        stream.put(f"r{i}")
+    created = lam.create_event_source_mapping(
+        FunctionName=function_arn, EventSourceArn=stream.arn, StartingPosition="TRIM_HORIZON", BatchSize=2
+    )
+    assert created["State"] == "Creating"
+    assert created["LastProcessingResult"] == "No records processed"
+    assert created["MaximumRetryAttempts"] == -1 and created["BisectBatchOnFunctionError"] is False
+    wait_for(lambda: len(runtime.events) == 3)
+    assert [datas(e) for e in runtime.events] == [["r0", "r1"], ["r2", "r3"], ["r4"]]
+    time.sleep(0.3)  # several idle polls: the checkpoint holds, nothing is delivered twice
+    assert len(runtime.events) == 3
+    record = runtime.events[0]["Records"][0]
+    assert record["eventID"] == f"shardId-000000000000:{record['kinesis']['sequenceNumber']}"
+    assert record["eventSourceARN"] == stream.arn
+    assert record["invokeIdentityArn"].startswith("arn:aws:iam::123456789012:role/esm-role-")
+    mapping = lam.get_event_source_mapping(UUID=created["UUID"])
+    assert mapping["State"] == "Enabled" and mapping["LastProcessingResult"] == "OK"
+
+
+def test_kinesis_latest_skips_earlier_records_and_disable_keeps_the_checkpoint(runtime, aws_client, function_arn,
+                                                                               stream):  # fmt: skip
+    lam = aws_client("lambda")
+    stream.put("old")
+    uuid = lam.create_event_source_mapping(
+        FunctionName=function_arn, EventSourceArn=stream.arn, StartingPosition="LATEST"
+    )["UUID"]
+    wait_enabled(lam, uuid)
+    stream.put("new")
+    wait_for(lambda: runtime.events)
+    assert [datas(e) for e in runtime.events] == [["new"]]
+
+    assert lam.update_event_source_mapping(UUID=uuid, Enabled=False)["State"] == "Disabling"
+    wait_enabled(lam, uuid, "Disabled")
+    stream.put("while-disabled")
+    time.sleep(0.3)
+    assert len(runtime.events) == 1
+    lam.update_event_source_mapping(UUID=uuid, Enabled=True)
+    wait_for(lambda: len(runtime.events) == 2)
+    assert datas(runtime.events[1]) == ["while-disabled"]
+
+
+def test_kinesis_bisects_a_failing_batch_and_sends_the_bad_record_to_on_failure(runtime, aws_client, function_arn,
+                                                                                stream):  # fmt: skip
+    lam, sqs = aws_client("lambda"), aws_client("sqs")
+    failures_url, failures_arn = queue_of(aws_client, "kinesis-failures")
+    for data in ("a", "b", "bad", "c"):
+        stream.put(data)
+
+    def handler(event):
+        if "bad" in datas(event):
+            raise ValueError("bad record")
+
+    runtime.handler = handler
+    lam.create_event_source_mapping(
+        FunctionName=function_arn, EventSourceArn=stream.arn, StartingPosition="TRIM_HORIZON", BatchSize=4,
+        BisectBatchOnFunctionError=True, MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": failures_arn}},
+    )  # fmt: skip
+    wait_for(lambda: any(datas(e) == ["c"] for e in runtime.events))
+    # [a b bad c] fails -> halves [a b] ok, [bad c] fails -> [bad] fails twice (1 retry) and is skipped, [c] ok
+    assert [datas(e) for e in runtime.events] == [["a", "b", "bad", "c"], ["a", "b"], ["bad", "c"], ["bad"], ["bad"],
+                                                  ["c"]]  # fmt: skip
+    (record,) = wait_for(lambda: drain(sqs, failures_url))
+    bad_sequence = runtime.events[3]["Records"][0]["kinesis"]["sequenceNumber"]
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 2
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    info = record["KinesisBatchInfo"]
+    assert (info["shardId"], info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (
+        "shardId-000000000000", bad_sequence, bad_sequence, 1)  # fmt: skip
+    assert info["streamArn"] == stream.arn
+
+
+def test_kinesis_report_batch_item_failures_retries_from_the_lowest_failed_record(runtime, aws_client, function_arn,
+                                                                                  stream):  # fmt: skip
+    lam = aws_client("lambda")
+    for i in range(5):
+        stream.put(f"r{i}")
+    seen = set()
+
+    def handler(event):
+        records = event["Records"]
+        failed = [
+            r for r in records if r["kinesis"]["sequenceNumber"] not in seen and datas({"Records": [r]}) == ["r2"]
+        ]
+        seen.update(r["kinesis"]["sequenceNumber"] for r in records)
+        return {"batchItemFailures": [{"itemIdentifier": r["kinesis"]["sequenceNumber"]} for r in failed]}
+
+    runtime.handler = handler
+    lam.create_event_source_mapping(
+        FunctionName=function_arn, EventSourceArn=stream.arn, StartingPosition="TRIM_HORIZON", BatchSize=5,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )  # fmt: skip
+    wait_for(lambda: len(runtime.events) == 2)
+    time.sleep(0.2)
+    assert [datas(e) for e in runtime.events] == [["r0", "r1", "r2", "r3", "r4"], ["r2", "r3", "r4"]]
+
+
+def test_kinesis_unknown_item_identifier_fails_the_whole_batch(runtime, aws_client, function_arn, stream):
+    lam = aws_client("lambda")
+    stream.put("only")
+    calls = []
+
+    def handler(event):
+        calls.append(1)
+        return {"batchItemFailures": [{"itemIdentifier": "no-such-sequence"}]} if len(calls) == 1 else None
+
+    runtime.handler = handler
+    lam.create_event_source_mapping(
+        FunctionName=function_arn, EventSourceArn=stream.arn, StartingPosition="TRIM_HORIZON",
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )  # fmt: skip
+    wait_for(lambda: len(runtime.events) == 2)
+    assert datas(runtime.events[1]) == ["only"]
+
+
+def test_kinesis_tumbling_window_carries_state_and_ends_with_a_final_invoke(runtime, aws_client, function_arn,
+                                                                            stream):  # fmt: skip
+    lam = aws_client("lambda")
+
+    def handler(event):
+        total = event["state"].get("total", 0) + sum(int(d) for d in datas(event))
+        return {"state": {"total": total}}
+
+    runtime.handler = handler
+    window = 2
+    # Start just after a window boundary so all records land in one window.
+    time.sleep(window - time.time() % window + 0.05)
+    lam.create_event_source_mapping(
+        FunctionName=function_arn, EventSourceArn=stream.arn, StartingPosition="TRIM_HORIZON", BatchSize=2,
+        TumblingWindowInSeconds=window,
+    )  # fmt: skip
+    for value in (1, 2, 3):
+        stream.put(str(value))
+    final = wait_for(lambda: [e for e in runtime.events if e["isFinalInvokeForWindow"]], timeout=window + 5)[0]
+    assert final["Records"] == [] and final["state"] == {"total": 6}
+    regular = [e for e in runtime.events if not e["isFinalInvokeForWindow"]]
+    assert sum(len(e["Records"]) for e in regular) == 3
+    assert [e["state"].get("total", 0) for e in regular][0] == 0  # a window starts with empty state
+    assert {e["window"]["start"] for e in runtime.events} == {final["window"]["start"]}
+    assert final["shardId"] == "shardId-000000000000" and final["eventSourceARN"] == stream.arn
+    assert final["isWindowTerminatedEarly"] is False
+
+
+def test_kinesis_records_older_than_maximum_record_age_are_skipped(runtime, aws_client, function_arn, stream):
+    from moto.kinesis.models import kinesis_backends
+
+    lam, sqs = aws_client("lambda"), aws_client("sqs")
+    failures_url, failures_arn = queue_of(aws_client, "age-failures")
+    stream.put("ancient")
+    stream.put("fresh")
+    shard = next(iter(kinesis_backends["123456789012"]["us-east-1"].streams[stream.name].shards.values()))
+    shard.records[1].created_at -= 3600  # arrived an hour ago
+    lam.create_event_source_mapping(
+        FunctionName=function_arn, EventSourceArn=stream.arn, StartingPosition="TRIM_HORIZON",
+        MaximumRecordAgeInSeconds=60, DestinationConfig={"OnFailure": {"Destination": failures_arn}},
+    )  # fmt: skip
+    wait_for(lambda: runtime.events)
+    assert [datas(e) for e in runtime.events] == [["fresh"]]
+    (record,) = wait_for(lambda: drain(sqs, failures_url))
+    assert record["requestContext"]["condition"] == "MaximumRecordAgeExceeded"
+    assert record["KinesisBatchInfo"]["startSequenceNumber"] == "1"
+
+
+# ---------------------------------------------------------------------------------------------
+# SQS
+# ---------------------------------------------------------------------------------------------
+
+
+def test_sqs_deletes_a_processed_batch(runtime, aws_client, function_arn):
+    lam, sqs = aws_client("lambda"), aws_client("sqs")
+    url, arn = queue_of(aws_client, "orders")
+    for i in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
+    lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=arn, BatchSize=10)
+    wait_for(lambda: runtime.events)
+    assert sorted(r["body"] for e in runtime.events for r in e["Records"]) == ["m0", "m1", "m2"]
+    wait_for(lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+             ["ApproximateNumberOfMessagesNotVisible"] == "0")  # fmt: skip
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "0"
+
+
+def test_sqs_failed_batch_returns_after_the_visibility_timeout_then_goes_to_the_dlq(runtime, aws_client,
+                                                                                   function_arn):  # fmt: skip
+    lam, sqs = aws_client("lambda"), aws_client("sqs")
+    dlq_url, dlq_arn = queue_of(aws_client, "orders-dlq")
+    url, arn = queue_of(aws_client, "orders", VisibilityTimeout=1,
+                        RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}))  # fmt: skip
+    sqs.send_message(QueueUrl=url, MessageBody="poison")
+
+    def handler(event):
+        raise RuntimeError("cannot process")
+
+    runtime.handler = handler
+    lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=arn)
+    wait_for(lambda: len(runtime.events) == 2, timeout=5)
+    counts = [e["Records"][0]["attributes"]["ApproximateReceiveCount"] for e in runtime.events]
+    assert counts == ["1", "2"]
+    assert runtime.events[0]["Records"][0]["messageId"] == runtime.events[1]["Records"][0]["messageId"]
+    dead = wait_for(lambda: sqs.receive_message(QueueUrl=dlq_url).get("Messages"), timeout=5)
+    assert [m["Body"] for m in dead] == ["poison"]
+    assert len(runtime.events) == 2
+
+
+def test_sqs_partial_batch_failure_keeps_only_the_failed_messages(runtime, aws_client, function_arn):
+    lam, sqs = aws_client("lambda"), aws_client("sqs")
+    url, arn = queue_of(aws_client, "orders", VisibilityTimeout=1)
+    for body in ("ok-1", "fail", "ok-2"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    attempts = []
+
+    def handler(event):
+        attempts.append(sorted(r["body"] for r in event["Records"]))
+        failed = [r for r in event["Records"] if r["body"] == "fail" and len(attempts) == 1]
+        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in failed]}
+
+    runtime.handler = handler
+    lam.create_event_source_mapping(
+        FunctionName=function_arn, EventSourceArn=arn, FunctionResponseTypes=["ReportBatchItemFailures"]
+    )
+    wait_for(lambda: len(attempts) == 2, timeout=5)
+    assert attempts == [["fail", "ok-1", "ok-2"], ["fail"]]
+    time.sleep(1.3)  # past another visibility timeout: nothing left to deliver
+    assert len(attempts) == 2
+
+
+def test_sqs_batching_window_gathers_more_than_ten_messages(runtime, aws_client, function_arn):
+    lam, sqs = aws_client("lambda"), aws_client("sqs")
+    url, arn = queue_of(aws_client, "bulk")
+    for start in (0, 10):
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": str(start + i)} for i in range(10)])
+    lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=arn, BatchSize=25,
+                                    MaximumBatchingWindowInSeconds=1)  # fmt: skip
+    wait_for(lambda: runtime.events)
+    assert len(runtime.events[0]["Records"]) == 20
+
+
+# ---------------------------------------------------------------------------------------------
+# Mapping API: validation, states, reset
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "extra", "message"),
+    [
+        ("kinesis", {}, "StartingPosition is required"),
+        ("sqs", {"StartingPosition": "LATEST"}, "StartingPosition is not valid for SQS"),
+        ("sqs", {"BatchSize": 20}, "Maximum batch window in seconds must be greater than 0"),
+        ("sqs", {"BisectBatchOnFunctionError": True}, "only supported for Kinesis"),
+        ("kinesis", {"StartingPosition": "LATEST", "FunctionResponseTypes": ["Everything"]},
+         "may only contain ReportBatchItemFailures"),
+        ("kinesis", {"StartingPosition": "LATEST", "MaximumRecordAgeInSeconds": 10}, "between 60 and 604800"),
+        ("kinesis", {"StartingPosition": "LATEST",
+                     "DestinationConfig": {"OnFailure": {"Destination": "arn:aws:lambda:us-east-1:123456789012:function:x"}}},
+         "must be the ARN of an SQS queue"),
+    ],
+)  # fmt: skip
+def test_create_mapping_refuses_what_aws_refuses(runtime, aws_client, function_arn, stream, source, extra, message):
+    arn = stream.arn if source == "kinesis" else queue_of(aws_client, "q")[1]
+    lam = aws_client("lambda")
+    with pytest.raises(lam.exceptions.InvalidParameterValueException, match=message):
+        lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=arn, **extra)
+
+
+def test_a_second_mapping_of_the_same_function_and_source_conflicts(runtime, aws_client, function_arn):
+    lam = aws_client("lambda")
+    arn = queue_of(aws_client, "q")[1]
+    lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=arn)
+    with pytest.raises(lam.exceptions.ResourceConflictException, match="already exists"):
+        lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=arn)
+
+
+def test_delete_and_reset_stop_the_pollers(runtime, aws_client, function_arn, stream, local_aws_server):
+    """Last in this module: the reset forgets the module's function too."""
+    lam = aws_client("lambda")
+    uuid = lam.create_event_source_mapping(
+        FunctionName=function_arn, EventSourceArn=stream.arn, StartingPosition="LATEST"
+    )["UUID"]
+    wait_enabled(lam, uuid)
+    assert lam.delete_event_source_mapping(UUID=uuid)["State"] == "Deleting"
+    stream.put("after-delete")
+    lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=queue_of(aws_client, "q")[1])
+    wait_for(lambda: sum(t.name.startswith("esm-") for t in threading.enumerate()) == 1)
+    local_aws_server.reset()
+    wait_for(lambda: not any(t.name.startswith("esm-") for t in threading.enumerate()))
+    assert runtime.events == []
