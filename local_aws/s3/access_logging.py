@@ -36,7 +36,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
@@ -47,7 +47,7 @@ from moto.s3.responses import S3Response
 from moto.s3.utils import bucket_name_from_url
 from moto.s3bucket_path.utils import bucket_name_from_url as path_bucket_name_from_url
 
-from local_aws import config
+from local_aws import clock, config
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def _policy_allows(target: FakeBucket, source: FakeBucket, object_key: str) -> b
 
 def delivery_allowed(target: FakeBucket, source: FakeBucket, destination: Destination) -> bool:
     """May the logging service write this destination's log objects into target?"""
-    sample_key = log_object_key(destination, datetime.now(UTC), datetime.now(UTC))
+    sample_key = log_object_key(destination, clock.now(), clock.now())
     return _policy_allows(target, source, sample_key) or FakeBucket._log_permissions_enabled_acl(target)
 
 
@@ -379,9 +379,10 @@ def _logged(original):
             return original(self, request, full_url, headers)
         self._access_logged = True
         # The logging configuration at request time decides (DeleteBucket removes it with the bucket).
+        # Times follow local AWS's clock (local_aws/clock.py), like the timestamps moto gives objects.
         bucket = _source_bucket(request, full_url)
         logging_config = dict(bucket.logging) if bucket is not None and bucket.logging else None
-        received, started = datetime.now(UTC), time.monotonic()
+        received, started = clock.now(), time.monotonic()
         result = original(self, request, full_url, headers)
         if logging_config:
             try:
@@ -433,7 +434,7 @@ def flush() -> int:
         batches = dict(_pending)
         _pending.clear()
     written = 0
-    delivered = datetime.now(UTC)
+    delivered = clock.now()
     for destination, records in batches.items():
         backend = s3_backends[destination.account_id][destination.partition]
         target = backend.buckets.get(destination.target_bucket)
