@@ -8,6 +8,7 @@ tests/contract/test_lambda_event_sources.py runs the same sources through the re
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import threading
@@ -429,6 +430,124 @@ def test_a_second_mapping_of_the_same_function_and_source_conflicts(runtime, aws
     lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=arn)
     with pytest.raises(lam.exceptions.ResourceConflictException, match="already exists"):
         lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=arn)
+
+
+# ---------------------------------------------------------------------------------------------
+# S3 notifications and SNS subscriptions (asynchronous: invoke_async, never invoke)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bucket(aws_client):
+    name = f"uploads-{unique()}"
+    aws_client("s3").create_bucket(Bucket=name)
+    return name
+
+
+def notify(s3, bucket, function_arn, events, **rules):
+    configuration = {"Id": "to-lambda", "LambdaFunctionArn": function_arn, "Events": events}
+    if rules:
+        configuration["Filter"] = {"Key": {"FilterRules": [{"Name": k, "Value": v} for k, v in rules.items()]}}
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"LambdaFunctionConfigurations": [configuration]}
+    )
+
+
+def s3_events(runtime):
+    return [(e["Records"][0]["eventName"], e["Records"][0]["s3"]["object"]) for e in runtime.async_events]
+
+
+def test_s3_notifications_match_event_names_and_filters(runtime, aws_client, function_arn, bucket):
+    s3 = aws_client("s3")
+    notify(s3, bucket, function_arn, ["s3:ObjectCreated:*", "s3:ObjectRemoved:Delete"], prefix="incoming/",
+           suffix=".csv")  # fmt: skip
+    s3.put_object(Bucket=bucket, Key="incoming/day 1=a.csv", Body=b"1,2")
+    s3.put_object(Bucket=bucket, Key="incoming/day1.json", Body=b"{}")  # suffix does not match
+    s3.put_object(Bucket=bucket, Key="archive/day1.csv", Body=b"1,2")  # prefix does not match
+    s3.copy_object(Bucket=bucket, Key="incoming/copy.csv", CopySource={"Bucket": bucket, "Key": "incoming/day 1=a.csv"})
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="incoming/big.csv")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="incoming/big.csv", UploadId=upload, PartNumber=1, Body=b"9,9")["ETag"]
+    s3.complete_multipart_upload(Bucket=bucket, Key="incoming/big.csv", UploadId=upload,
+                                 MultipartUpload={"Parts": [{"ETag": etag, "PartNumber": 1}]})  # fmt: skip
+    s3.delete_object(Bucket=bucket, Key="incoming/day 1=a.csv")
+    assert [(name, obj["key"]) for name, obj in s3_events(runtime)] == [
+        ("ObjectCreated:Put", "incoming/day+1%3Da.csv"),
+        ("ObjectCreated:Copy", "incoming/copy.csv"),
+        ("ObjectCreated:CompleteMultipartUpload", "incoming/big.csv"),
+        ("ObjectRemoved:Delete", "incoming/day+1%3Da.csv"),
+    ]
+    assert runtime.events == []  # S3 invokes with InvocationType Event only
+    created, *_, removed = s3_events(runtime)
+    assert created[1]["size"] == 3 and created[1]["eTag"] == hashlib.md5(b"1,2").hexdigest()
+    assert "size" not in removed[1] and "versionId" not in removed[1]
+    sequencers = [obj["sequencer"] for _, obj in s3_events(runtime)]
+    assert sequencers == sorted(sequencers) and len(set(sequencers)) == 4
+
+
+def test_s3_versioned_deletes_send_delete_marker_and_version_events(runtime, aws_client, function_arn, bucket):
+    s3 = aws_client("s3")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    notify(s3, bucket, function_arn, ["s3:ObjectRemoved:*", "s3:ObjectCreated:Put"])
+    version = s3.put_object(Bucket=bucket, Key="data.csv", Body=b"v1")["VersionId"]
+    marker = s3.delete_object(Bucket=bucket, Key="data.csv")["VersionId"]
+    s3.delete_object(Bucket=bucket, Key="data.csv", VersionId=version)
+    assert [(name, obj.get("versionId")) for name, obj in s3_events(runtime)] == [
+        ("ObjectCreated:Put", version),
+        ("ObjectRemoved:DeleteMarkerCreated", marker),
+        ("ObjectRemoved:Delete", version),
+    ]
+
+
+def test_s3_refuses_missing_functions_and_overlapping_configurations(runtime, aws_client, function_arn, bucket):
+    s3 = aws_client("s3")
+    missing = function_arn.rsplit(":", 1)[0] + ":no-such-function"
+    with pytest.raises(s3.exceptions.ClientError, match="Unable to validate the following destination"):
+        notify(s3, bucket, missing, ["s3:ObjectCreated:*"])
+    overlapping = [
+        {"Id": "all", "LambdaFunctionArn": function_arn, "Events": ["s3:ObjectCreated:*"],
+         "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "in/"}]}}},
+        {"Id": "puts", "LambdaFunctionArn": function_arn, "Events": ["s3:ObjectCreated:Put"],
+         "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "in/csv/"}]}}},
+    ]  # fmt: skip
+    with pytest.raises(s3.exceptions.ClientError, match="Configurations overlap"):
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration={"LambdaFunctionConfigurations": overlapping}
+        )
+    overlapping[1]["Filter"]["Key"]["FilterRules"][0]["Value"] = "out/"  # disjoint prefixes are fine
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"LambdaFunctionConfigurations": overlapping}
+    )
+    got = s3.get_bucket_notification_configuration(Bucket=bucket)["LambdaFunctionConfigurations"]
+    assert sorted(c["Id"] for c in got) == ["all", "puts"]
+
+
+def test_sns_lambda_subscription_applies_the_filter_policy_and_sends_aws_record(runtime, aws_client, function_arn):
+    sns = aws_client("sns")
+    topic = sns.create_topic(Name=f"orders-{unique()}")["TopicArn"]
+    subscription = sns.subscribe(
+        TopicArn=topic, Protocol="lambda", Endpoint=function_arn,
+        Attributes={"FilterPolicy": json.dumps({"kind": ["order"]})}, ReturnSubscriptionArn=True,
+    )["SubscriptionArn"]  # fmt: skip
+    attributes = {
+        "kind": {"DataType": "String", "StringValue": "order"},
+        "n": {"DataType": "Number", "StringValue": "7"},
+    }
+    message_id = sns.publish(TopicArn=topic, Message="one", Subject="new", MessageAttributes=attributes)["MessageId"]
+    sns.publish(
+        TopicArn=topic, Message="two", MessageAttributes={"kind": {"DataType": "String", "StringValue": "refund"}}
+    )
+    assert runtime.events == []
+    (event,) = runtime.async_events
+    (record,) = event["Records"]
+    assert (record["EventSource"], record["EventVersion"], record["EventSubscriptionArn"]) == (
+        "aws:sns", "1.0", subscription)  # fmt: skip
+    body = record["Sns"]
+    assert (body["Type"], body["MessageId"], body["TopicArn"], body["Subject"], body["Message"]) == (
+        "Notification", message_id, topic, "new", "one")  # fmt: skip
+    assert body["MessageAttributes"] == {"kind": {"Type": "String", "Value": "order"},
+                                         "n": {"Type": "Number", "Value": "7"}}  # fmt: skip
+    assert body["Signature"] and body["SigningCertUrl"].endswith(".pem")
+    assert subscription in body["UnsubscribeUrl"]
 
 
 def test_delete_and_reset_stop_the_pollers(runtime, aws_client, function_arn, stream, local_aws_server):

@@ -8,6 +8,7 @@ sequencer, and misses deletes on versioned buckets. install() replaces moto's
   the prefix/suffix filter rules queue an Event invocation (invoke_async): the S3 request returns
   before the handler runs, and the runtime's retries, destinations and DLQ apply;
 - queue and topic configurations get the same, complete record (moto's delivery otherwise);
+- CompleteMultipartUpload sends only ObjectCreated:CompleteMultipartUpload (moto adds a Put);
 - a delete on a versioned bucket sends ObjectRemoved:DeleteMarkerCreated (no VersionId) or
   ObjectRemoved:Delete (a version removed for good), with the version id;
 - PutBucketNotificationConfiguration refuses a Lambda destination that does not exist, and
@@ -42,12 +43,13 @@ _last_sequence = [0]
 
 
 @contextmanager
-def _suppressed():
-    _local.suppressed = True
+def _suppressed(*event_names: str):
+    """Send no events (or only not these) from moto's code inside: we send the right ones ourselves."""
+    _local.suppressed = set(event_names) or True
     try:
         yield
     finally:
-        _local.suppressed = False
+        _local.suppressed = None
 
 
 def _sequencer() -> str:
@@ -102,12 +104,13 @@ def event_record(event_name: str, bucket: FakeBucket, key: Any, configuration_id
 
 def _send_event(account_id: str, event_name: Any, bucket: Any, key: Any, version_id: str | None = None,
                 removed: bool | None = None) -> None:  # fmt: skip
-    if getattr(_local, "suppressed", False) or key is None:
+    name = str(getattr(event_name, "value", event_name))
+    suppressed = getattr(_local, "suppressed", None)
+    if suppressed is True or (suppressed and name in suppressed) or key is None:
         return
     configuration = bucket.notification_configuration
     if configuration is None:
         return
-    name = str(getattr(event_name, "value", event_name))
     if removed is None:
         removed = name.startswith("s3:ObjectRemoved:")
     for target in configuration.cloud_function:
@@ -147,6 +150,12 @@ def _delete_object(backend: S3Backend, bucket_name: str, key_name: str, version_
     removed = next((k for k in versions if version_id is None or str(k.version_id) == str(version_id)), versions[-1])
     _send_event(backend.account_id, event, bucket, removed, version_id=version, removed=True)
     return deleted, meta
+
+
+def _complete_multipart_upload(backend: S3Backend, *args: Any, **kwargs: Any) -> Any:
+    """moto sends ObjectCreated:Put before CompleteMultipartUpload; AWS sends only the latter."""
+    with _suppressed(notifications.S3NotificationEvent.OBJECT_CREATED_PUT_EVENT.value):
+        return _originals["complete_multipart_upload"](backend, *args, **kwargs)
 
 
 def _overlap(a: Any, b: Any) -> bool:
@@ -204,10 +213,12 @@ def install() -> None:
     _originals.update(
         send_event=notifications.send_event,
         delete_object=S3Backend.delete_object,
+        complete_multipart_upload=S3Backend.complete_multipart_upload,
         put_notification_configuration=S3Backend.put_bucket_notification_configuration,
     )
     notifications.send_event = _send_event
     S3Backend.delete_object = _delete_object
+    S3Backend.complete_multipart_upload = _complete_multipart_upload
     S3Backend.put_bucket_notification_configuration = _put_notification_configuration
 
 
