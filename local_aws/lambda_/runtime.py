@@ -473,6 +473,10 @@ class Pool:
         """An environment for one invocation: (environment, cold start?, Init log lines)."""
         key, current = environment_key(function), fingerprint(function)
         to_stop: list[Environment] = []
+        # Wait for a free environment at most as long as the function may run (a handler invoking
+        # another function synchronously must not wait forever for an environment it holds).
+        waited_seconds = max(float(function.timeout), 3.0)
+        give_up = time.monotonic() + waited_seconds
         with self._cond:
             while True:
                 if self._closed:
@@ -504,6 +508,13 @@ class Pool:
                 if others_idle:
                     to_stop += self._retire(min(others_idle, key=lambda candidate: candidate.last_used))
                     continue
+                if time.monotonic() > give_up:
+                    raise InvokeError(
+                        "TooManyRequestsException",
+                        f"Rate Exceeded. All {config.settings.lambda_max_environments} execution environments of "
+                        f"local AWS stayed busy for {waited_seconds:g} s; raise --lambda-max-environments",
+                        429,
+                    )
                 self._cond.wait(timeout=1.0)
         for old in to_stop:
             old.stop()
@@ -683,25 +694,35 @@ def invoke(
     version = str(target.version)
     started_ms = _now_ms()
     timeout = float(target.timeout)
-    keep = True
-    if env.init_error is not None:
-        # AWS reports a failed Init on the invocation that needed it; the next one tries Init again.
-        outcome = Outcome("error", env.init_error, 0.0, 0)
-        keep = False
-    else:
-        request = {
-            "requestId": request_id,
-            "payload": event,
-            "invokedFunctionArn": invoked_arn,
-            "deadlineMs": started_ms + int(timeout * 1000),
-            "clientContext": context,
-        }
-        outcome = env.invoke(request, timeout)
-        keep = outcome.kind in ("result", "error")
-    pool().release(env, keep=keep)
+    keep = False
+    try:
+        if env.init_error is not None:
+            # AWS reports a failed Init on the invocation that needed it; the next one tries Init again.
+            outcome = Outcome("error", env.init_error, 0.0, 0)
+        else:
+            request = {
+                "requestId": request_id,
+                "payload": event,
+                "invokedFunctionArn": invoked_arn,
+                "deadlineMs": started_ms + int(timeout * 1000),
+                "clientContext": context,
+            }
+            outcome = env.invoke(request, timeout)
+            # A timeout or crash loses the environment; a handler's exception does not (AWS's runtime survives it).
+            keep = outcome.kind in ("result", "error")
+    finally:
+        pool().release(env, keep=keep)
 
     end_ms = _now_ms()
     events = list(init_lines)
+    if env.init_error is not None:
+        events.append(
+            (
+                started_ms,
+                f"INIT_REPORT Init Duration: {env.init_ms:.2f} ms\tPhase: init\tStatus: error\t"
+                f"Error Type: {env.init_error['errorType']}",
+            )
+        )
     events.append((started_ms, f"START RequestId: {request_id} Version: {version}"))
     events += outcome.lines
     status = ""
@@ -744,7 +765,8 @@ def invoke(
             function_error = "Unhandled"
     else:
         response, function_error = json.dumps(body).encode(), "Unhandled"
-    tail = "".join(message + "\n" for _, message in events[len(init_lines) :]).encode()[-TAIL_BYTES:]
+    first = 0 if env.init_error is not None else len(init_lines)  # a failed Init is part of the invocation
+    tail = "".join(message + "\n" for _, message in events[first:]).encode()[-TAIL_BYTES:]
     return InvokeResult(
         request_id=request_id,
         status_code=200,

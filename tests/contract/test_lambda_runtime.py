@@ -188,6 +188,61 @@ def test_timeout_kills_the_environment_and_the_next_invocation_starts_fresh(lam,
     assert "Init Duration" in tail(response)[-1]
 
 
+def test_a_crashing_runtime_is_replaced(lam, deploy):
+    deploy("crashes", "import os\ndef handler(event, context):\n    os._exit(3)\n")
+
+    response, error = invoke(lam, "crashes", LogType="Tail")
+
+    request_id = response["ResponseMetadata"]["RequestId"]
+    assert response["FunctionError"] == "Unhandled"
+    assert error == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status 3",
+    }
+    assert tail(response)[-1].endswith("Status: error\tError Type: Runtime.ExitError")
+    assert "Init Duration" in tail(invoke(lam, "crashes", LogType="Tail")[0])[-1]  # a fresh environment
+
+
+def test_idle_environments_are_stopped(lam, deploy, local_aws):
+    deploy("idle", COUNTER)
+    _, first = invoke(lam, "idle")
+    saved = local_aws.settings.lambda_idle_seconds
+    local_aws.settings.lambda_idle_seconds = 0.3
+    try:
+        time.sleep(2.0)
+        _, second = invoke(lam, "idle")
+    finally:
+        local_aws.settings.lambda_idle_seconds = saved
+    assert second["invocations"] == 1 and second["pid"] != first["pid"]
+
+
+def test_code_from_s3_and_layers_are_importable(lam, role_arn, aws_client):
+    s3 = aws_client("s3")
+    s3.create_bucket(Bucket="lambda-code")
+    s3.put_object(
+        Bucket="lambda-code",
+        Key="app.zip",
+        Body=zip_of(
+            {"app.py": "import shared\ndef handler(event, context):\n    return shared.greet(event['name'])\n"}
+        ),
+    )
+    layer = lam.publish_layer_version(
+        LayerName="shared",
+        Content={"ZipFile": zip_of({"python/shared.py": "def greet(name):\n    return f'hello {name}'\n"})},
+        CompatibleRuntimes=["python3.12"],
+    )["LayerVersionArn"]
+    lam.create_function(
+        FunctionName="from-s3",
+        Runtime="python3.12",
+        Role=role_arn,
+        Handler="app.handler",
+        Code={"S3Bucket": "lambda-code", "S3Key": "app.zip"},
+        Layers=[layer],
+    )
+
+    assert invoke(lam, "from-s3", {"name": "lab"})[1] == "hello lab"
+
+
 def test_update_function_code_and_configuration_take_effect_on_the_next_invocation(lam, deploy):
     deploy("versioned", "def handler(event, context):\n    return 'one'\n")
     assert invoke(lam, "versioned")[1] == "one"
@@ -256,10 +311,15 @@ def test_unhandled_exception_returns_the_runtime_error_document(lam, deploy):
 def test_bad_code_fails_like_aws_runtime(lam, deploy, files, handler, error_type, message):
     deploy("broken", files, Handler=handler)
 
-    response, error = invoke(lam, "broken")
+    response, error = invoke(lam, "broken", LogType="Tail")
 
     assert response["FunctionError"] == "Unhandled"
     assert error["errorType"] == error_type
+    if error_type != "Runtime.MarshalError":  # Init failed: reported on this invocation, retried on the next
+        assert error["requestId"] == "" and error["stackTrace"] == []
+        lines = tail(response)
+        assert any(line.startswith(f"[ERROR] {error_type}: ") for line in lines)
+        assert lines[-1].endswith(f"Status: error\tError Type: {error_type}")
     if message:
         assert error["errorMessage"] == message
     else:
@@ -319,6 +379,9 @@ def handler(event, context):
     values["cwd"] = os.getcwd()
     values["stream_matches"] = os.environ["AWS_LAMBDA_LOG_STREAM_NAME"] == context.log_stream_name
     values["has_session_token"] = bool(os.environ.get("AWS_SESSION_TOKEN"))
+    import tempfile
+    with tempfile.NamedTemporaryFile(dir=tempfile.gettempdir()) as scratch:
+        values["tmp_is_private"] = tempfile.gettempdir() != "/tmp" and os.path.exists(scratch.name)
     return values
 """
 
@@ -343,6 +406,7 @@ def test_handler_sees_the_runtime_and_user_environment_variables(lam, deploy):
         "cwd": values["cwd"],
         "stream_matches": True,
         "has_session_token": True,
+        "tmp_is_private": True,
     }
 
 
@@ -555,3 +619,38 @@ def test_failed_event_goes_to_the_dead_letter_queue_without_a_failure_destinatio
     assert json.loads(message["Body"]) == {"fail": "dlq"}
     attributes = {name: value["StringValue"] for name, value in message["MessageAttributes"].items()}
     assert attributes == {"RequestID": request_id, "ErrorCode": "200", "ErrorMessage": "bad input: dlq"}
+
+
+def test_failure_destination_can_be_another_function(lam, deploy, aws_client):
+    s3 = aws_client("s3")
+    s3.create_bucket(Bucket="failed-events")
+    deploy(
+        "on-failure",
+        """
+        import json, boto3
+
+        def handler(record, context):
+            key = record["requestContext"]["requestId"]
+            boto3.client("s3").put_object(Bucket="failed-events", Key=key, Body=json.dumps(record).encode())
+        """,
+    )
+    deploy("fails-to-lambda", COUNTER)
+    target = lam.get_function(FunctionName="on-failure")["Configuration"]["FunctionArn"]
+    lam.put_function_event_invoke_config(
+        FunctionName="fails-to-lambda", MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": target}}
+    )
+
+    request_id = lam.invoke(FunctionName="fails-to-lambda", InvocationType="Event", Payload=b'{"fail": "chain"}')[
+        "ResponseMetadata"
+    ]["RequestId"]
+
+    def stored():
+        try:
+            return s3.get_object(Bucket="failed-events", Key=request_id)["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            return None
+
+    record = json.loads(wait_for(stored))
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestPayload"] == {"fail": "chain"}
+    assert record["responsePayload"]["errorMessage"] == "bad input: chain"
