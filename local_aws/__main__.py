@@ -17,7 +17,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m local_aws",
         description=(
             "Serve local AWS: moto's server for every service moto has, plus executors that run "
-            "Glue jobs on a warm local Spark, Glue crawlers and Athena queries (DuckDB). "
+            "Glue jobs on a warm local Spark, Glue crawlers, Athena queries (DuckDB) and Python Lambda handlers. "
             "Point boto3, the AWS CLI or Airflow at it with AWS_ENDPOINT_URL=http://HOST:PORT."
         ),
     )
@@ -51,6 +51,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="length in seconds of one minute of a Glue job's Timeout; lower it only for tests (default: %(default)s)",
     )
     parser.add_argument(
+        "--lambda-retry-delay-seconds",
+        type=float,
+        default=60.0,
+        help="wait before the first retry of a failed Event invocation, twice that before the second "
+        "(AWS: about 1 and 2 minutes; default: %(default)s)",
+    )
+    parser.add_argument(
+        "--lambda-max-environments",
+        type=int,
+        default=8,
+        help="most Lambda execution environments (worker processes) running at once (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--lambda-idle-seconds",
+        type=float,
+        default=300.0,
+        help="stop a Lambda execution environment idle this long (default: %(default)s)",
+    )
+    parser.add_argument(
         "--work-dir",
         type=Path,
         default=None,
@@ -69,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         iam_enforcement=args.iam_enforcement,
         tls=args.tls,
         glue_minute_seconds=args.glue_minute_seconds,
+        lambda_retry_delay_seconds=args.lambda_retry_delay_seconds,
+        lambda_max_environments=args.lambda_max_environments,
+        lambda_idle_seconds=args.lambda_idle_seconds,
     )
     if args.work_dir is not None:
         settings.work_dir = args.work_dir
