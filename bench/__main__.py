@@ -7,6 +7,8 @@
 4. The Athena conformance suite (tests/conformance: setup, then every case in order).
 5. Glue lab 5's join job (ratings x movies -> per movie, per genre, top N, as Parquet) on 10x
    the MovieLens ratings vs the same SQL on DuckDB directly over the same CSV files.
+6. Lambda Invoke latency through the API, cold (a new execution environment) vs warm (reused),
+   medians of --lambda-invokes calls, against calling the same handler directly in-process.
 
 Targets (from the project's issue): warm job <= 3 s, Glue/DuckDB <= 3x, Athena/DuckDB <= 1.3x.
 """
@@ -259,11 +261,68 @@ def conformance_suite(endpoint: str) -> tuple[float, int, list[str]]:
     return time.perf_counter() - start, len(CASES), failed
 
 
+LAMBDA_HANDLER = """
+def handler(event, context):
+    values = event["values"]
+    return {"count": len(values), "total": sum(values)}
+"""
+
+
+def lambda_latency(endpoint: str, invokes: int) -> tuple[float, float, float]:
+    """Median seconds of a cold Invoke, a warm Invoke and a direct in-process call of the same handler."""
+    import io
+    import json
+    import zipfile
+
+    import boto3
+
+    session = boto3.Session(aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1")
+    iam, lam = session.client("iam", endpoint_url=endpoint), session.client("lambda", endpoint_url=endpoint)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role = iam.create_role(RoleName="bench-lambda", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("app.py", LAMBDA_HANDLER)
+    lam.create_function(
+        FunctionName="bench-sum",
+        Runtime="python3.12",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": package.getvalue()},
+    )
+    event = {"values": list(range(1000))}
+    payload = json.dumps(event).encode()
+    expected = {"count": 1000, "total": sum(range(1000))}
+
+    def call() -> float:
+        seconds, response = timed(lam.invoke, FunctionName="bench-sum", Payload=payload)
+        assert json.loads(response["Payload"].read()) == expected, "the Lambda handler returned something else"
+        return seconds
+
+    cold = []
+    for run in range(invokes):
+        # A configuration change retires the environment: the next Invoke starts a new one, as on AWS.
+        lam.update_function_configuration(FunctionName="bench-sum", Environment={"Variables": {"RUN": str(run)}})
+        cold.append(call())
+    warm = [call() for _ in range(invokes)]
+    namespace: dict = {}
+    exec(LAMBDA_HANDLER, namespace)  # the baseline: the same handler, called directly
+    direct = [timed(namespace["handler"], event, None)[0] for _ in range(invokes)]
+    return statistics.median(cold), statistics.median(warm), statistics.median(direct)
+
+
 def report(name: str, ours: float, baseline: float | None, target: str, baseline_name: str = "") -> None:
     if baseline is None:
         print(f"  {name:<44} {ours:8.2f}s  {'':>24}  target {target}")
     else:
-        print(f"  {name:<44} {ours:8.2f}s  {baseline_name} {baseline:6.2f}s  ratio {ours / baseline:5.2f}x  target {target}")
+        print(
+            f"  {name:<44} {ours:8.2f}s  {baseline_name} {baseline:6.2f}s  ratio {ours / baseline:5.2f}x  target {target}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -272,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small-rows", type=int, default=10_000, help="flights for the warm job run")
     parser.add_argument("--repeat", type=int, default=3, help="warm runs and queries to take the median of")
     parser.add_argument("--join-scale", type=int, default=10, help="lab 5 join on N times the MovieLens ratings")
+    parser.add_argument(
+        "--lambda-invokes", type=int, default=20, help="cold and warm Lambda invokes to take the median of"
+    )
     args = parser.parse_args(argv)
 
     from labkit import datasets, paths
@@ -290,9 +352,10 @@ def main(argv: list[str] | None = None) -> int:
     if not ratings_csv.exists():
         datasets.generate_ratings_csv(ratings_csv, join_ratings)
 
-    with tempfile.TemporaryDirectory() as scratch, LocalAWS(
-        config.Settings(port=0, warm_spark=True, work_dir=Path(scratch) / "local_aws")
-    ) as server:
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        LocalAWS(config.Settings(port=0, warm_spark=True, work_dir=Path(scratch) / "local_aws")) as server,
+    ):
         # Clients made without explicit credentials (the conformance cases') get dummy ones.
         for variable, value in {
             "AWS_EC2_METADATA_DISABLED": "true",
@@ -357,6 +420,17 @@ def main(argv: list[str] | None = None) -> int:
             statistics.median(theirs),
             "-",
             "DuckDB",
+        )
+
+        print("\nLambda")
+        cold, warm, direct = lambda_latency(server.endpoint_url, args.lambda_invokes)
+        print(
+            f"  {'Invoke latency (median of ' + str(args.lambda_invokes) + ')':<44} cold {cold * 1000:7.1f} ms  "
+            f"warm {warm * 1000:6.1f} ms  cold/warm {cold / warm:5.1f}x"
+        )
+        print(
+            f"  {'warm Invoke vs the handler called directly':<44} direct {direct * 1e6:6.1f} us  "
+            f"warm/direct {warm / direct:8.0f}x  target -"
         )
     return 0
 
