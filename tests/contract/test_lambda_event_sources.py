@@ -1,0 +1,476 @@
+"""Lambda event sources through boto3 and the real local Lambda runtime.
+
+Every test deploys a handler (zipped here) that records each event it gets as a message on a FIFO
+queue, in invocation order, then behaves as the test needs (fails on some records, reports batch
+item failures, keeps window state). The assertions are on what AWS documents and users rely on:
+record shapes, filters, asynchrony, order, batching, checkpoints, retries, destinations, deletes.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import textwrap
+import time
+import urllib.parse
+import zipfile
+
+import pytest
+
+from local_aws import config
+
+ACCOUNT = "123456789012"
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+# Records the event (FIFO: invocation order), then acts on BEHAVIOUR (below) with the records' values.
+RECORDER = """
+import base64, json, os, time, uuid
+import boto3
+
+sqs = boto3.client("sqs")
+
+
+def values(event):
+    found = []
+    for record in event.get("Records", []):
+        if "kinesis" in record:
+            found.append(base64.b64decode(record["kinesis"]["data"]).decode())
+        elif "body" in record:
+            found.append(record["body"])
+    return found
+
+
+def record(event):
+    sqs.send_message(QueueUrl=os.environ["RECORD_TO"], MessageBody=json.dumps(event),
+                     MessageGroupId="events", MessageDeduplicationId=uuid.uuid4().hex)
+
+
+def handler(event, context):
+    time.sleep(float(os.environ.get("SLEEP", "0")))
+    record(event)
+    return behave(event, values(event))
+"""
+
+BEHAVIOUR_RETURN_NOTHING = """
+def behave(event, values):
+    return None
+"""
+
+BEHAVIOUR_FAIL_ON_BAD = """
+def behave(event, values):
+    if "bad" in values:
+        raise ValueError("bad record in batch")
+"""
+
+
+@pytest.fixture(autouse=True)
+def fast_polling(monkeypatch, local_aws):
+    monkeypatch.setattr(config.settings, "lambda_poll_seconds", 0.05)
+
+
+@pytest.fixture
+def lam(aws_client):
+    return aws_client("lambda")
+
+
+@pytest.fixture
+def sqs(aws_client):
+    return aws_client("sqs")
+
+
+def queue(sqs, name: str, **attributes) -> tuple[str, str]:
+    url = sqs.create_queue(QueueName=name, Attributes={k: str(v) for k, v in attributes.items()})["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+@pytest.fixture
+def recorder(sqs):
+    """The FIFO queue the handlers record their events on; .events() returns them, in order."""
+    url, _ = queue(sqs, "events.fifo", FifoQueue="true")
+    seen: list[dict] = []
+
+    def events() -> list[dict]:
+        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+            seen.extend(json.loads(m["Body"]) for m in messages)
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+        return seen
+
+    events.url = url
+    return events
+
+
+@pytest.fixture
+def deploy(lam, aws_client, recorder):
+    """deploy(name, behaviour, **environment) -> the function's ARN; the handler records to `recorder`."""
+    iam = aws_client("iam")
+    role = iam.create_role(RoleName="event-sources-role", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    iam.put_role_policy(
+        RoleName="event-sources-role",
+        PolicyName="all",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        ),
+    )
+
+    def create(name: str, behaviour: str, **environment: str) -> str:
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("app.py", textwrap.dedent(RECORDER) + textwrap.dedent(behaviour))
+        return lam.create_function(
+            FunctionName=name, Runtime="python3.12", Handler="app.handler", Role=role, Timeout=10,
+            Code={"ZipFile": code.getvalue()},
+            Environment={"Variables": {"RECORD_TO": recorder.url, **environment}},
+        )["FunctionArn"]  # fmt: skip
+
+    return create
+
+
+def wait_for(check, limit: float = 20.0, every: float = 0.05):
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"condition not met within {limit} s")
+
+
+def values(event: dict) -> list[str]:
+    return [base64.b64decode(r["kinesis"]["data"]).decode() if "kinesis" in r else r["body"] for r in event["Records"]]
+
+
+def wait_state(lam, uuid: str, state: str = "Enabled") -> dict:
+    return wait_for(lambda: (m := lam.get_event_source_mapping(UUID=uuid))["State"] == state and m)
+
+
+# ---------------------------------------------------------------------------------------------
+# S3
+# ---------------------------------------------------------------------------------------------
+
+
+def test_s3_upload_invokes_the_function_asynchronously_with_aws_record(lam, deploy, aws_client, recorder):
+    s3 = aws_client("s3")
+    s3.create_bucket(Bucket="landing")
+    arn = deploy("on-upload", BEHAVIOUR_RETURN_NOTHING, SLEEP="1.5")
+    s3.put_bucket_notification_configuration(
+        Bucket="landing",
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [
+                {
+                    "Id": "csv-arrivals",
+                    "LambdaFunctionArn": arn,
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {
+                        "Key": {
+                            "FilterRules": [{"Name": "prefix", "Value": "in/"}, {"Name": "suffix", "Value": ".csv"}]
+                        }
+                    },  # fmt: skip
+                }
+            ]
+        },
+    )
+    s3.put_object(Bucket="landing", Key="in/readme.txt", Body=b"not a csv")
+    s3.put_object(Bucket="landing", Key="out/flights.csv", Body=b"not incoming")
+    started = time.monotonic()
+    put = s3.put_object(Bucket="landing", Key="in/flights 2024=01.csv", Body=b"a,b\n1,2\n")
+    assert time.monotonic() - started < 1.0  # the PUT did not wait for the 1.5 s handler
+    assert recorder() == []
+
+    (event,) = wait_for(recorder)
+    (record,) = event["Records"]
+    assert {k: record[k] for k in ("eventVersion", "eventSource", "awsRegion", "eventName")} == {
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventName": "ObjectCreated:Put",
+    }  # fmt: skip
+    assert record["eventTime"].endswith("Z") and record["userIdentity"]["principalId"]
+    assert record["requestParameters"]["sourceIPAddress"] == "127.0.0.1"
+    assert set(record["responseElements"]) == {"x-amz-request-id", "x-amz-id-2"}
+    s3_part = record["s3"]
+    assert s3_part["s3SchemaVersion"] == "1.0" and s3_part["configurationId"] == "csv-arrivals"
+    assert s3_part["bucket"]["name"] == "landing" and s3_part["bucket"]["arn"] == "arn:aws:s3:::landing"
+    assert s3_part["bucket"]["ownerIdentity"]["principalId"]
+    obj = s3_part["object"]
+    assert obj["key"] == "in/flights+2024%3D01.csv"  # form-encoded, as AWS sends keys
+    assert urllib.parse.unquote_plus(obj["key"]) == "in/flights 2024=01.csv"
+    assert obj["size"] == 8 and obj["eTag"] == put["ETag"].strip('"') and obj["sequencer"]
+    time.sleep(0.5)
+    assert len(recorder()) == 1  # the keys outside the filter never invoked it
+
+
+def test_s3_delete_marker_event_on_a_versioned_bucket(lam, deploy, aws_client, recorder):
+    s3 = aws_client("s3")
+    s3.create_bucket(Bucket="versioned")
+    s3.put_bucket_versioning(Bucket="versioned", VersioningConfiguration={"Status": "Enabled"})
+    arn = deploy("on-delete", BEHAVIOUR_RETURN_NOTHING)
+    s3.put_bucket_notification_configuration(
+        Bucket="versioned",
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:ObjectRemoved:*"]}]
+        },
+    )
+    version = s3.put_object(Bucket="versioned", Key="report.csv", Body=b"x")["VersionId"]
+    marker = s3.delete_object(Bucket="versioned", Key="report.csv")["VersionId"]
+    s3.delete_object(Bucket="versioned", Key="report.csv", VersionId=version)
+
+    events = wait_for(lambda: len(recorder()) == 2 and recorder())
+    got = sorted((e["Records"][0]["eventName"], e["Records"][0]["s3"]["object"]["versionId"]) for e in events)
+    assert got == sorted([("ObjectRemoved:DeleteMarkerCreated", marker), ("ObjectRemoved:Delete", version)])
+
+
+# ---------------------------------------------------------------------------------------------
+# SNS
+# ---------------------------------------------------------------------------------------------
+
+
+def test_sns_publish_invokes_the_subscribed_function_with_the_sns_record(lam, deploy, aws_client, recorder):
+    sns = aws_client("sns")
+    topic = sns.create_topic(Name="orders")["TopicArn"]
+    arn = deploy("on-order", BEHAVIOUR_RETURN_NOTHING)
+    subscription = sns.subscribe(
+        TopicArn=topic, Protocol="lambda", Endpoint=arn, ReturnSubscriptionArn=True,
+        Attributes={"FilterPolicy": json.dumps({"kind": ["order"]})},
+    )["SubscriptionArn"]  # fmt: skip
+    sns.publish(
+        TopicArn=topic, Message="ignored", MessageAttributes={"kind": {"DataType": "String", "StringValue": "refund"}}
+    )
+    message_id = sns.publish(
+        TopicArn=topic, Message='{"order": 7}', Subject="new order",
+        MessageAttributes={"kind": {"DataType": "String", "StringValue": "order"}},
+    )["MessageId"]  # fmt: skip
+
+    (event,) = wait_for(recorder)
+    (record,) = event["Records"]
+    assert record["EventSource"] == "aws:sns" and record["EventVersion"] == "1.0"
+    assert record["EventSubscriptionArn"] == subscription
+    body = record["Sns"]
+    assert body["Type"] == "Notification" and body["MessageId"] == message_id and body["TopicArn"] == topic
+    assert body["Subject"] == "new order" and json.loads(body["Message"]) == {"order": 7}
+    assert body["MessageAttributes"] == {"kind": {"Type": "String", "Value": "order"}}
+    assert body["Timestamp"].endswith("Z") and body["Signature"] and body["SignatureVersion"]
+    assert body["SigningCertUrl"].startswith("https://") and subscription in body["UnsubscribeUrl"]
+    time.sleep(0.5)
+    assert len(recorder()) == 1  # the refund did not pass the filter policy
+
+
+# ---------------------------------------------------------------------------------------------
+# Kinesis
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def stream(aws_client):
+    kinesis = aws_client("kinesis")
+    kinesis.create_stream(StreamName="clicks", ShardCount=1)
+    arn = kinesis.describe_stream(StreamName="clicks")["StreamDescription"]["StreamARN"]
+
+    def put(*datas: str) -> list[str]:
+        return [kinesis.put_record(StreamName="clicks", Data=d.encode(), PartitionKey="user-1")["SequenceNumber"]
+                for d in datas]  # fmt: skip
+
+    put.arn = arn
+    return put
+
+
+def test_kinesis_batches_arrive_in_order_once_with_the_kinesis_record(lam, deploy, stream, recorder):
+    arn = deploy("clicks-consumer", BEHAVIOUR_RETURN_NOTHING)
+    sequences = stream(*(f"click-{i}" for i in range(7)))
+    uuid = lam.create_event_source_mapping(
+        FunctionName="clicks-consumer", EventSourceArn=stream.arn, StartingPosition="TRIM_HORIZON", BatchSize=3
+    )["UUID"]
+
+    events = wait_for(lambda: len(recorder()) == 3 and recorder())
+    assert [values(e) for e in events] == [[f"click-{i}" for i in r] for r in ((0, 1, 2), (3, 4, 5), (6,))]
+    record = events[0]["Records"][0]
+    assert record["kinesis"]["kinesisSchemaVersion"] == "1.0"
+    assert record["kinesis"]["partitionKey"] == "user-1"
+    assert record["kinesis"]["sequenceNumber"] == sequences[0]
+    assert abs(record["kinesis"]["approximateArrivalTimestamp"] - time.time()) < 60
+    assert record["eventSource"] == "aws:kinesis" and record["eventName"] == "aws:kinesis:record"
+    assert record["eventVersion"] == "1.0" and record["eventID"] == f"shardId-000000000000:{sequences[0]}"
+    assert record["eventSourceARN"] == stream.arn and record["awsRegion"] == "us-east-1"
+    assert record["invokeIdentityArn"] == f"arn:aws:iam::{ACCOUNT}:role/event-sources-role"
+    assert wait_state(lam, uuid)["LastProcessingResult"] == "OK"
+    assert lam.get_function(FunctionName=arn)["Configuration"]["FunctionArn"] == arn
+
+    time.sleep(0.5)  # checkpointed: nothing is delivered again
+    assert len(recorder()) == 3
+    stream("click-7", "click-8")
+    events = wait_for(lambda: len(recorder()) == 4 and recorder())
+    assert values(events[3]) == ["click-7", "click-8"]
+
+
+def test_kinesis_disabled_mapping_resumes_from_its_checkpoint(lam, deploy, stream, recorder):
+    deploy("clicks-consumer", BEHAVIOUR_RETURN_NOTHING)
+    stream("before")
+    created = lam.create_event_source_mapping(
+        FunctionName="clicks-consumer", EventSourceArn=stream.arn, StartingPosition="LATEST"
+    )
+    assert created["State"] == "Creating"
+    wait_state(lam, created["UUID"])
+    stream("first")
+    wait_for(recorder)
+    assert lam.update_event_source_mapping(UUID=created["UUID"], Enabled=False)["State"] == "Disabling"
+    wait_state(lam, created["UUID"], "Disabled")
+    stream("while-disabled")
+    time.sleep(0.5)
+    assert [values(e) for e in recorder()] == [["first"]]
+    lam.update_event_source_mapping(UUID=created["UUID"], Enabled=True)
+    events = wait_for(lambda: len(recorder()) == 2 and recorder())
+    assert values(events[1]) == ["while-disabled"]
+
+
+def test_kinesis_bisects_a_failing_batch_and_reports_the_bad_record_on_failure(lam, deploy, stream, recorder, sqs):
+    deploy("clicks-consumer", BEHAVIOUR_FAIL_ON_BAD)
+    failures_url, failures_arn = queue(sqs, "clicks-failures")
+    sequences = stream("a", "b", "bad", "c")
+    uuid = lam.create_event_source_mapping(
+        FunctionName="clicks-consumer", EventSourceArn=stream.arn, StartingPosition="TRIM_HORIZON", BatchSize=4,
+        BisectBatchOnFunctionError=True, MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": failures_arn}},
+    )["UUID"]  # fmt: skip
+
+    events = wait_for(lambda: any(values(e) == ["c"] for e in recorder()) and recorder())
+    assert [values(e) for e in events] == [["a", "b", "bad", "c"], ["a", "b"], ["bad", "c"], ["bad"], ["c"]]
+    message = wait_for(lambda: sqs.receive_message(QueueUrl=failures_url).get("Messages"))[0]
+    failure = json.loads(message["Body"])
+    assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert failure["requestContext"]["functionArn"] == f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:clicks-consumer"
+    assert failure["responseContext"]["functionError"] == "Unhandled"
+    assert failure["version"] == "1.0" and failure["timestamp"].endswith("Z")
+    info = failure["KinesisBatchInfo"]
+    assert info["shardId"] == "shardId-000000000000" and info["streamArn"] == stream.arn
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (
+        sequences[2],
+        sequences[2],
+        1,
+    )
+    assert wait_state(lam, uuid)["LastProcessingResult"] == "OK"
+
+
+def test_kinesis_report_batch_item_failures_retries_from_the_failed_record(lam, deploy, stream, recorder):
+    deploy(
+        "clicks-consumer",
+        """
+        failed_once = set()
+
+        def behave(event, values):
+            failures = []
+            for record, value in zip(event["Records"], values):
+                if value == "flaky" and value not in failed_once:
+                    failed_once.add(value)
+                    failures.append({"itemIdentifier": record["kinesis"]["sequenceNumber"]})
+            return {"batchItemFailures": failures}
+        """,
+    )
+    stream("one", "two", "flaky", "four")
+    lam.create_event_source_mapping(
+        FunctionName="clicks-consumer", EventSourceArn=stream.arn, StartingPosition="TRIM_HORIZON", BatchSize=10,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )  # fmt: skip
+    events = wait_for(lambda: len(recorder()) == 2 and recorder())
+    assert [values(e) for e in events] == [["one", "two", "flaky", "four"], ["flaky", "four"]]
+    time.sleep(0.5)
+    assert len(recorder()) == 2
+
+
+def test_kinesis_tumbling_window_passes_state_and_ends_with_a_final_invoke(lam, deploy, stream, recorder):
+    deploy(
+        "clicks-counter",
+        """
+        def behave(event, values):
+            state = event["state"]
+            if event["isFinalInvokeForWindow"]:
+                return None
+            return {"state": {"clicks": state.get("clicks", 0) + len(values)}}
+        """,
+    )
+    window = 3
+    time.sleep(window - time.time() % window + 0.1)  # all records in one window
+    stream("c1", "c2", "c3", "c4", "c5")
+    lam.create_event_source_mapping(
+        FunctionName="clicks-counter", EventSourceArn=stream.arn, StartingPosition="TRIM_HORIZON", BatchSize=2,
+        TumblingWindowInSeconds=window,
+    )  # fmt: skip
+    events = wait_for(lambda: any(e["isFinalInvokeForWindow"] for e in recorder()) and recorder(), limit=window + 15)
+    *regular, final = events
+    assert [values(e) for e in regular] == [["c1", "c2"], ["c3", "c4"], ["c5"]]
+    assert [e["state"] for e in regular] == [{}, {"clicks": 2}, {"clicks": 4}]
+    assert final["Records"] == [] and final["state"] == {"clicks": 5}
+    assert final["isWindowTerminatedEarly"] is False
+    assert final["shardId"] == "shardId-000000000000" and final["eventSourceARN"] == stream.arn
+    assert {e["window"]["start"] for e in events} == {final["window"]["start"]}
+    start = time.strptime(final["window"]["start"], "%Y-%m-%dT%H:%M:%SZ")
+    end = time.strptime(final["window"]["end"], "%Y-%m-%dT%H:%M:%SZ")
+    assert time.mktime(end) - time.mktime(start) == window
+
+
+# ---------------------------------------------------------------------------------------------
+# SQS
+# ---------------------------------------------------------------------------------------------
+
+
+def test_sqs_batch_is_deleted_after_success_with_the_sqs_record(lam, deploy, sqs, recorder):
+    deploy("orders-consumer", BEHAVIOUR_RETURN_NOTHING)
+    url, arn = queue(sqs, "orders")
+    sent = sqs.send_message(
+        QueueUrl=url, MessageBody="order-1", MessageAttributes={"tenant": {"DataType": "String", "StringValue": "acme"}}
+    )
+    sqs.send_message(QueueUrl=url, MessageBody="order-2")
+    uuid = lam.create_event_source_mapping(FunctionName="orders-consumer", EventSourceArn=arn, BatchSize=10)["UUID"]
+
+    (event,) = wait_for(recorder)
+    first, second = event["Records"]
+    assert (first["body"], second["body"]) == ("order-1", "order-2")
+    assert first["messageId"] == sent["MessageId"] and first["receiptHandle"]
+    assert first["md5OfBody"] == sent["MD5OfMessageBody"]
+    assert first["attributes"]["ApproximateReceiveCount"] == "1"
+    assert set(first["attributes"]) >= {"SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"}
+    assert first["messageAttributes"]["tenant"]["stringValue"] == "acme"
+    assert first["messageAttributes"]["tenant"]["dataType"] == "String"
+    assert (first["eventSource"], first["eventSourceARN"], first["awsRegion"]) == ("aws:sqs", arn, "us-east-1")
+    lam.update_event_source_mapping(UUID=uuid, Enabled=False)
+    wait_state(lam, uuid, "Disabled")
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "0"
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_sqs_failed_batch_is_redelivered_after_the_visibility_timeout(lam, deploy, sqs, recorder):
+    deploy("orders-consumer", BEHAVIOUR_FAIL_ON_BAD)
+    dlq_url, dlq_arn = queue(sqs, "orders-dlq")
+    url, arn = queue(sqs, "orders", VisibilityTimeout=1,
+                     RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}))  # fmt: skip
+    sqs.send_message(QueueUrl=url, MessageBody="bad")
+    lam.create_event_source_mapping(FunctionName="orders-consumer", EventSourceArn=arn)
+
+    events = wait_for(lambda: len(recorder()) == 2 and recorder(), limit=10)
+    assert [e["Records"][0]["attributes"]["ApproximateReceiveCount"] for e in events] == ["1", "2"]
+    assert events[1]["Records"][0]["receiptHandle"] != events[0]["Records"][0]["receiptHandle"]
+    dead = wait_for(lambda: sqs.receive_message(QueueUrl=dlq_url).get("Messages"), limit=10)
+    assert [m["Body"] for m in dead] == ["bad"]  # maxReceiveCount reached: the redrive policy moved it
+
+
+def test_sqs_partial_batch_failure_deletes_only_the_successful_messages(lam, deploy, sqs, recorder):
+    deploy(
+        "orders-consumer",
+        """
+        def behave(event, values):
+            return {"batchItemFailures": [{"itemIdentifier": r["messageId"]}
+                                          for r in event["Records"] if r["body"].startswith("retry")]}
+        """,
+    )
+    url, arn = queue(sqs, "orders", VisibilityTimeout=1)
+    for body in ("ok-1", "retry-1", "ok-2"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    lam.create_event_source_mapping(
+        FunctionName="orders-consumer", EventSourceArn=arn, FunctionResponseTypes=["ReportBatchItemFailures"]
+    )
+    events = wait_for(lambda: len(recorder()) >= 2 and recorder(), limit=10)
+    assert sorted(values(events[0])) == ["ok-1", "ok-2", "retry-1"]
+    assert values(events[1]) == ["retry-1"]  # only the reported message came back
