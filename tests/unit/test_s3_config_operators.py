@@ -105,14 +105,19 @@ def test_lifecycle_progress_on_local_aws_moves_the_clock_and_checks_the_classes(
     s3.put_object(Bucket=BUCKET, Key="logs/big.log", Body=BIG)
     s3.put_object(Bucket=BUCKET, Key="logs/small.log", Body=b"tiny")
 
-    first = S3LifecycleProgressOperator(task_id="d31", bucket_name=BUCKET, prefix="logs/", days=31).execute({})
+    first = S3LifecycleProgressOperator(
+        task_id="d31", bucket_name=BUCKET, prefix="logs/", days_after_upload=31
+    ).execute({})
     assert (first["environment"], first["applied"]) == ("local AWS", True)
-    assert clock.offset().days == 31
+    # The clock moved to 31 days after the upload (seconds ago).
+    assert abs(clock.offset() - timedelta(days=31)) < timedelta(minutes=1)
     assert first["objects"]["logs/big.log"]["expected"] == first["objects"]["logs/big.log"]["observed"] == "STANDARD_IA"
     assert first["objects"]["logs/small.log"]["observed"] == "STANDARD"  # under 128 KB
     assert [e["action"] for e in first["objects"]["logs/big.log"]["schedule"]] == ["STANDARD_IA", "GLACIER", "expired"]
 
-    second = S3LifecycleProgressOperator(task_id="d61", bucket_name=BUCKET, prefix="logs/", days=30).execute({})
+    second = S3LifecycleProgressOperator(
+        task_id="d61", bucket_name=BUCKET, prefix="logs/", days_after_upload=61
+    ).execute({})
     assert second["objects"]["logs/big.log"]["observed"] == "GLACIER"
 
 
@@ -122,7 +127,9 @@ def test_lifecycle_progress_on_aws_reports_the_schedule_without_waiting(s3, monk
     s3.put_object(Bucket=BUCKET, Key="logs/big.log", Body=BIG)
     written = s3.head_object(Bucket=BUCKET, Key="logs/big.log")["LastModified"]
 
-    report = S3LifecycleProgressOperator(task_id="d31", bucket_name=BUCKET, prefix="logs/", days=31).execute({})
+    report = S3LifecycleProgressOperator(
+        task_id="d31", bucket_name=BUCKET, prefix="logs/", days_after_upload=31
+    ).execute({})
     assert (report["environment"], report["applied"]) == ("AWS", False)
     assert clock.offset().total_seconds() == 0
     entry = report["objects"]["logs/big.log"]
@@ -137,10 +144,12 @@ def test_lifecycle_progress_on_aws_reports_the_schedule_without_waiting(s3, monk
 
 def test_lifecycle_progress_needs_rules_and_objects(s3):
     with pytest.raises(Exception, match="has no lifecycle configuration; put its rules first"):
-        S3LifecycleProgressOperator(task_id="none", bucket_name=BUCKET, days=1).execute({})
+        S3LifecycleProgressOperator(task_id="none", bucket_name=BUCKET, days_after_upload=1).execute({})
     S3PutBucketLifecycleOperator(task_id="put", bucket_name=BUCKET, rules=[TIERING]).execute({})
     with pytest.raises(Exception, match="no objects under"):
-        S3LifecycleProgressOperator(task_id="empty", bucket_name=BUCKET, prefix="logs/", days=1).execute({})
+        S3LifecycleProgressOperator(task_id="empty", bucket_name=BUCKET, prefix="logs/", days_after_upload=1).execute(
+            {}
+        )
 
 
 def test_local_aws_is_told_apart_from_aws_by_its_clock_endpoint(local_aws):

@@ -10,11 +10,12 @@ one the rules predict.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.operators.s3 import S3CopyObjectOperator
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk.exceptions import AirflowException
 from botocore.exceptions import ClientError
@@ -43,6 +44,13 @@ class S3PutBucketVersioningOperator(AwsBaseOperator[S3Hook]):
         status = conn.get_bucket_versioning(Bucket=self.bucket_name).get("Status", "Disabled")
         self.log.info("Versioning of bucket %s: %s", self.bucket_name, status)
         return status
+
+
+class S3CopyObjectVersionOperator(S3CopyObjectOperator):
+    """The provider's S3CopyObjectOperator with a templated source_version_id (the provider leaves it out),
+    so a version ID from an upstream task can be copied, e.g. over the current version to restore it."""
+
+    template_fields: Sequence[str] = (*S3CopyObjectOperator.template_fields, "source_version_id")
 
 
 class S3PutBucketLifecycleOperator(AwsBaseOperator[S3Hook]):
@@ -184,25 +192,26 @@ class S3DeleteVersionedBucketOperator(AwsBaseOperator[S3Hook]):
 
 
 class S3LifecycleProgressOperator(AwsBaseOperator[S3Hook]):
-    """Report what a bucket's lifecycle rules do to the objects under `prefix` over the next `days` days.
+    """Report what a bucket's lifecycle rules do to the objects under `prefix` by `days_after_upload` days
+    after the newest of them was written ("as of").
 
     Everywhere: checks the bucket has its lifecycle configuration stored, lists the current objects and
     computes, per object, the dated schedule of its rules' actions and its expected state (a storage
-    class, or "expired") `days` from now.
-    On local AWS only: moves local AWS's clock `days` forward, so S3's daily lifecycle runs happen,
-    and fails unless every object is then in its expected state.
+    class, or "expired") as of then.
+    On local AWS only: moves local AWS's clock forward to that moment (if it is not past already), so
+    S3's daily lifecycle runs happen, and fails unless every object is then in its expected state.
     Returns {"environment", "applied", "as_of", "objects": {key: {"expected", "observed", "schedule"}}};
-    "observed" is the state after the days on local AWS (applied=True), today's class on AWS.
+    "observed" is the state as of then on local AWS (applied=True), today's class on AWS.
     """
 
     aws_hook_class = S3Hook
     template_fields: Sequence[str] = aws_template_fields("bucket_name", "prefix")
 
-    def __init__(self, *, bucket_name: str, prefix: str = "", days: float, **kwargs):
+    def __init__(self, *, bucket_name: str, prefix: str = "", days_after_upload: int, **kwargs):
         super().__init__(**kwargs)
         self.bucket_name = bucket_name
         self.prefix = prefix
-        self.days = days
+        self.days_after_upload = days_after_upload
 
     def _objects(self, with_tags: bool) -> dict[str, dict[str, Any]]:
         conn = self.hook.conn
@@ -232,8 +241,7 @@ class S3LifecycleProgressOperator(AwsBaseOperator[S3Hook]):
             raise AirflowException(
                 f"no objects under s3://{self.bucket_name}/{self.prefix}: nothing for the rules to act on"
             )
-        now = datetime.fromisoformat(environment.clock_state(clock_url)["now"]) if clock_url else datetime.now(UTC)
-        as_of = now + timedelta(days=self.days)
+        as_of = max(obj["LastModified"] for obj in objects.values()) + timedelta(days=self.days_after_upload)
         report = {
             key: {
                 "expected": s3_lifecycle.expected_state(configuration, obj, as_of),
@@ -255,10 +263,10 @@ class S3LifecycleProgressOperator(AwsBaseOperator[S3Hook]):
                 entry["schedule"],
             )
         if clock_url:
-            done = environment.advance_clock(clock_url, self.days)
-            self.log.info(
-                "Local AWS clock moved %s days to %s; lifecycle runs: %s", self.days, done["now"], done["done"]
-            )
+            ahead = as_of - datetime.fromisoformat(environment.clock_state(clock_url)["now"])
+            if ahead > timedelta(0):
+                done = environment.advance_clock(clock_url, ahead.total_seconds() / 86400)
+                self.log.info("Local AWS clock moved %s to %s; lifecycle runs: %s", ahead, done["now"], done["done"])
             after = self._objects(with_tags=False)
             for key, entry in report.items():
                 entry["observed"] = after[key].get("StorageClass", "STANDARD") if key in after else s3_lifecycle.EXPIRED
