@@ -96,3 +96,106 @@ class IamDeleteRoleOperator(AwsBaseOperator[AwsBaseHook]):
             self.log.info("Deleted role %s", self.role_name)
         except iam.exceptions.NoSuchEntityException:
             self.log.info("Role %s does not exist; nothing to delete", self.role_name)
+
+
+class IamCreateUserOperator(AwsBaseOperator[AwsBaseHook]):
+    """Create (or bring up to date) an IAM user with inline policies and attached managed policies.
+
+    Idempotent: an existing user gets exactly the given inline policies (others it has are deleted,
+    so a rerun with a narrower policy really narrows it) and the given managed policies attached.
+    No access key is created here: a key's secret must not pass through XCom or logs, so the task
+    that acts as the user creates a short-lived one with `labkit.iam_access.temporary_access_key`.
+    Returns the user ARN.
+    """
+
+    aws_hook_class = AwsBaseHook
+    template_fields: Sequence[str] = aws_template_fields("user_name", "inline_policies", "managed_policy_arns")
+    template_fields_renderers = {"inline_policies": "json"}
+
+    def __init__(
+        self,
+        *,
+        user_name: str,
+        inline_policies: dict[str, dict[str, Any]] | None = None,
+        managed_policy_arns: Sequence[str] = (),
+        path: str = "/",
+        tags: dict[str, str] | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.user_name = user_name
+        self.inline_policies = inline_policies or {}
+        self.managed_policy_arns = managed_policy_arns
+        self.path = path
+        self.tags = tags or {}
+
+    @property
+    def _hook_parameters(self) -> dict[str, Any]:
+        return {**super()._hook_parameters, "client_type": "iam"}
+
+    def execute(self, context) -> str:
+        iam = self.hook.conn
+        tags = [{"Key": k, "Value": v} for k, v in self.tags.items()]
+        try:
+            arn = iam.create_user(UserName=self.user_name, Path=self.path, Tags=tags)["User"]["Arn"]
+            self.log.info("Created user %s", arn)
+        except iam.exceptions.EntityAlreadyExistsException:
+            arn = iam.get_user(UserName=self.user_name)["User"]["Arn"]
+            if tags:
+                iam.tag_user(UserName=self.user_name, Tags=tags)
+            self.log.info("User %s exists; bringing its policies up to date", arn)
+        for name in iam.list_user_policies(UserName=self.user_name)["PolicyNames"]:
+            if name not in self.inline_policies:
+                iam.delete_user_policy(UserName=self.user_name, PolicyName=name)
+                self.log.info("Deleted inline policy %s no longer asked for", name)
+        for name, document in self.inline_policies.items():
+            text = document if isinstance(document, str) else json.dumps(document)
+            iam.put_user_policy(UserName=self.user_name, PolicyName=name, PolicyDocument=text)
+        attached = {
+            p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=self.user_name)["AttachedPolicies"]
+        }
+        for policy_arn in attached - set(self.managed_policy_arns):
+            iam.detach_user_policy(UserName=self.user_name, PolicyArn=policy_arn)
+        for policy_arn in set(self.managed_policy_arns) - attached:
+            iam.attach_user_policy(UserName=self.user_name, PolicyArn=policy_arn)
+        self.log.info(
+            "User %s: inline policies %s, managed %s", arn, sorted(self.inline_policies), list(self.managed_policy_arns)
+        )
+        return arn
+
+
+class IamDeleteUserOperator(AwsBaseOperator[AwsBaseHook]):
+    """Delete a user with everything IAM requires gone first: access keys, inline and attached
+    policies, group memberships, login profile. A missing user is not an error."""
+
+    aws_hook_class = AwsBaseHook
+    template_fields: Sequence[str] = aws_template_fields("user_name")
+
+    def __init__(self, *, user_name: str, **kwargs):
+        super().__init__(**kwargs)
+        self.user_name = user_name
+
+    @property
+    def _hook_parameters(self) -> dict[str, Any]:
+        return {**super()._hook_parameters, "client_type": "iam"}
+
+    def execute(self, context) -> None:
+        iam = self.hook.conn
+        user = self.user_name
+        try:
+            for key in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]:
+                iam.delete_access_key(UserName=user, AccessKeyId=key["AccessKeyId"])
+            for name in iam.list_user_policies(UserName=user)["PolicyNames"]:
+                iam.delete_user_policy(UserName=user, PolicyName=name)
+            for policy in iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]:
+                iam.detach_user_policy(UserName=user, PolicyArn=policy["PolicyArn"])
+            for group in iam.list_groups_for_user(UserName=user)["Groups"]:
+                iam.remove_user_from_group(GroupName=group["GroupName"], UserName=user)
+            try:
+                iam.delete_login_profile(UserName=user)
+            except iam.exceptions.NoSuchEntityException:
+                pass
+            iam.delete_user(UserName=user)
+            self.log.info("Deleted user %s", user)
+        except iam.exceptions.NoSuchEntityException:
+            self.log.info("User %s does not exist; nothing to delete", user)

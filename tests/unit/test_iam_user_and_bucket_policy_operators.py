@@ -1,0 +1,127 @@
+"""labkit's IAM user and bucket-policy operators and the temporary-key helper, against local AWS through aws_default."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from botocore.exceptions import ClientError
+
+from labkit.iam_access import ALLOWED, UserSession, attempt, probe, temporary_access_key
+from labkit.operators.iam import IamCreateUserOperator, IamDeleteUserOperator
+from labkit.operators.s3_policy import S3DeleteBucketPolicyOperator, S3PutBucketPolicyOperator
+
+BUCKET = "policy-ops"
+USER = "ops-reader"
+ACCOUNT = "123456789012"
+
+
+def read_policy(prefix: str) -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/{prefix}*"}],
+    }
+
+
+@pytest.fixture
+def s3(aws_client):
+    client = aws_client("s3")
+    client.create_bucket(Bucket=BUCKET)
+    client.put_object(Bucket=BUCKET, Key="a/one.txt", Body=b"1")
+    client.put_object(Bucket=BUCKET, Key="b/two.txt", Body=b"2")
+    return client
+
+
+def test_create_user_is_idempotent_and_converges_on_the_given_policies(aws_client):
+    iam = aws_client("iam")
+    arn = IamCreateUserOperator(
+        task_id="create", user_name=USER, inline_policies={"read-a": read_policy("a/"), "read-b": read_policy("b/")}
+    ).execute({})
+    assert arn == f"arn:aws:iam::{ACCOUNT}:user/{USER}"
+    assert sorted(iam.list_user_policies(UserName=USER)["PolicyNames"]) == ["read-a", "read-b"]
+
+    managed = iam.create_policy(PolicyName="extra", PolicyDocument=json.dumps(read_policy("c/")))["Policy"]["Arn"]
+    again = IamCreateUserOperator(
+        task_id="again", user_name=USER, inline_policies={"read-a": read_policy("x/")}, managed_policy_arns=[managed]
+    ).execute({})
+    assert again == arn
+    assert iam.list_user_policies(UserName=USER)["PolicyNames"] == ["read-a"]
+    stored = iam.get_user_policy(UserName=USER, PolicyName="read-a")["PolicyDocument"]
+    assert stored["Statement"][0]["Resource"] == f"arn:aws:s3:::{BUCKET}/x/*"
+    assert [p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=USER)["AttachedPolicies"]] == [managed]
+
+
+def test_delete_user_removes_keys_policies_groups_and_tolerates_a_missing_user(aws_client):
+    iam = aws_client("iam")
+    IamCreateUserOperator(task_id="create", user_name=USER, inline_policies={"read": read_policy("a/")}).execute({})
+    iam.create_access_key(UserName=USER)
+    iam.create_group(GroupName="readers")
+    iam.add_user_to_group(GroupName="readers", UserName=USER)
+    IamDeleteUserOperator(task_id="delete", user_name=USER).execute({})
+    with pytest.raises(ClientError, match="NoSuchEntity"):
+        iam.get_user(UserName=USER)
+    assert iam.get_group(GroupName="readers")["Users"] == []
+    IamDeleteUserOperator(task_id="delete_again", user_name=USER).execute({})  # no error
+
+
+def test_bucket_policy_is_put_read_back_and_deleted(s3):
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "NoPlainHttp",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{BUCKET}/*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+    assert S3PutBucketPolicyOperator(task_id="put", bucket_name=BUCKET, policy=policy).execute({}) == policy
+    with pytest.raises(ClientError, match="AccessDenied"):
+        s3.get_object(Bucket=BUCKET, Key="a/one.txt")  # plain HTTP: the policy applies
+    S3DeleteBucketPolicyOperator(task_id="delete", bucket_name=BUCKET).execute({})
+    assert s3.get_object(Bucket=BUCKET, Key="a/one.txt")["Body"].read() == b"1"
+    S3DeleteBucketPolicyOperator(task_id="again", bucket_name=BUCKET).execute({})  # no policy: no error
+    S3DeleteBucketPolicyOperator(task_id="no_bucket", bucket_name="no-such-bucket-here").execute({})
+
+
+def test_temporary_key_acts_as_the_user_and_is_deleted_afterwards(s3, aws_client, caplog):
+    iam = aws_client("iam")
+    IamCreateUserOperator(task_id="create", user_name=USER, inline_policies={"read": read_policy("a/")}).execute({})
+    caplog.set_level(logging.DEBUG)
+    with temporary_access_key(USER) as session:
+        assert isinstance(session, UserSession)
+        [key] = iam.list_access_keys(UserName=USER)["AccessKeyMetadata"]
+        assert key["AccessKeyId"] == session.access_key_id and "Secret" not in repr(session)
+        client = session.client("s3")
+        assert probe(lambda: client.get_object(Bucket=BUCKET, Key="a/one.txt"), True, 0).result == ALLOWED
+        denied = attempt(lambda: client.get_object(Bucket=BUCKET, Key="b/two.txt"))
+        assert denied.result == "AccessDenied"
+        assert denied.reason == "because no identity-based policy allows the s3:GetObject action"
+        assert session.client("s3", scheme="https").meta.endpoint_url.startswith("https://")
+        secret = session._session.get_credentials().secret_key
+    assert secret not in caplog.text
+    assert iam.list_access_keys(UserName=USER)["AccessKeyMetadata"] == []
+
+
+def test_probe_waits_for_the_expected_outcome_then_reports_what_it_saw():
+    answers = iter([ClientError({"Error": {"Code": "InvalidAccessKeyId", "Message": "new key"}}, "GetObject"), None])
+
+    def call():
+        answer = next(answers)
+        if answer:
+            raise answer
+
+    outcome = probe(call, expect_allowed=True, wait_seconds=5)
+    assert (outcome.result, outcome.attempts) == (ALLOWED, 2)
+
+    def always_denied():
+        raise ClientError(
+            {"Error": {"Code": "AccessDenied", "Message": 'x on resource: "arn" with an explicit deny'}}, "Op"
+        )
+
+    outcome = probe(always_denied, expect_allowed=True, wait_seconds=0)
+    assert (outcome.result, outcome.reason, outcome.attempts) == ("AccessDenied", "with an explicit deny", 1)
