@@ -432,6 +432,45 @@ def test_a_second_mapping_of_the_same_function_and_source_conflicts(runtime, aws
         lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=arn)
 
 
+def test_filter_criteria_pass_over_kinesis_records_and_delete_sqs_messages(runtime, aws_client, function_arn,
+                                                                           stream):  # fmt: skip
+    lam, sqs = aws_client("lambda"), aws_client("sqs")
+    only_big = {"Filters": [{"Pattern": json.dumps({"data": {"amount": [{"numeric": [">", 100]}]}})}]}
+    for amount in (5, 500, 7, 900):
+        stream.put(json.dumps({"amount": amount}))
+    stream.put("not json")
+    lam.create_event_source_mapping(
+        FunctionName=function_arn, EventSourceArn=stream.arn, StartingPosition="TRIM_HORIZON", FilterCriteria=only_big
+    )
+    wait_for(lambda: runtime.events)
+    time.sleep(0.2)
+    assert [[json.loads(d)["amount"] for d in datas(e)] for e in runtime.events] == [[500, 900]]
+
+    runtime.events.clear()
+    url, arn = queue_of(aws_client, "filtered")
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"type": "order"}))
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"type": "ping"}))
+    lam.create_event_source_mapping(
+        FunctionName=function_arn, EventSourceArn=arn,
+        FilterCriteria={"Filters": [{"Pattern": json.dumps({"body": {"type": ["order"]}})}]},
+    )  # fmt: skip
+    wait_for(lambda: runtime.events)
+    assert [json.loads(r["body"]) for e in runtime.events for r in e["Records"]] == [{"type": "order"}]
+    wait_for(lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+             ["ApproximateNumberOfMessagesNotVisible"] == "0")  # fmt: skip
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"][
+        "ApproximateNumberOfMessages"] == "0"  # fmt: skip
+
+
+def test_invalid_filter_pattern_is_refused(runtime, aws_client, function_arn, stream):
+    lam = aws_client("lambda")
+    with pytest.raises(lam.exceptions.InvalidParameterValueException, match="Invalid filter pattern"):
+        lam.create_event_source_mapping(
+            FunctionName=function_arn, EventSourceArn=stream.arn, StartingPosition="LATEST",
+            FilterCriteria={"Filters": [{"Pattern": "{not json"}]},
+        )  # fmt: skip
+
+
 # ---------------------------------------------------------------------------------------------
 # S3 notifications and SNS subscriptions (asynchronous: invoke_async, never invoke)
 # ---------------------------------------------------------------------------------------------

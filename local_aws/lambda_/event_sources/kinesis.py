@@ -14,6 +14,8 @@ disabling and enabling a mapping resumes from the checkpoints. What AWS does, do
 - FunctionResponseTypes ReportBatchItemFailures: `batchItemFailures[].itemIdentifier` (a sequence
   number) checkpoints before the lowest failed record and retries from it; an identifier that is
   not in the batch fails the whole batch;
+- FilterCriteria: records matching none of the patterns (on partitionKey, data parsed as JSON, ...)
+  are passed over without an invocation;
 - TumblingWindowInSeconds: windows aligned to multiples of the window on the records' arrival time,
   a batch never spans two windows, the handler's returned {"state": ...} is passed to the next
   invocation of the window, and a final invocation (no records, isFinalInvokeForWindow true) follows
@@ -23,6 +25,7 @@ Differences from AWS: docs/local-aws/lambda-event-sources.md.
 
 from __future__ import annotations
 
+import base64
 import logging
 import math
 import time
@@ -35,7 +38,7 @@ from moto.kinesis.models import Shard, Stream, kinesis_backends
 
 from local_aws import config
 from local_aws.lambda_.event_sources import delivery
-from local_aws.lambda_.event_sources.mappings import Poller
+from local_aws.lambda_.event_sources.mappings import Poller, parse_json, record_filter
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +143,13 @@ class KinesisPoller(Poller):
         records = _within_payload_limit(records)
         if not records:
             return False
+        matches = record_filter(esm)
+        if matches is not None:
+            kept = [r for r in records if matches(_filter_document(r))]
+            if not kept:  # nothing for the function: move past them without invoking
+                state.checkpoint = records[-1].sequence_number
+                return True
+            records = kept
         fresh = not state.retries and not state.batch_sizes
         waiting = esm.max_batch_window or 0
         if fresh and waiting and len(records) < limit and time.time() - records[0].created_at < waiting:
@@ -322,6 +332,21 @@ class KinesisPoller(Poller):
         if state.batch_sizes:
             state.batch_sizes.pop(0)
         state.next_attempt = 0.0
+
+
+def _filter_document(record: Any) -> dict[str, Any]:
+    """What FilterCriteria patterns see of a Kinesis record: its metadata and its data, parsed when JSON."""
+    try:
+        data = parse_json(base64.b64decode(record.data).decode())
+    except (ValueError, UnicodeDecodeError):
+        data = record.data
+    return {
+        "kinesisSchemaVersion": "1.0",
+        "partitionKey": record.partition_key,
+        "sequenceNumber": str(record.sequence_number),
+        "approximateArrivalTimestamp": round(record.created_at, 3),
+        "data": data,
+    }
 
 
 def _last_sequence(shard: Shard) -> int:

@@ -10,20 +10,24 @@ moto's Lambda backend so that
 - UpdateEventSourceMapping applies at the poller's next poll: Enabled false -> Disabling ->
   Disabled (a Kinesis mapping keeps its checkpoints and resumes from them when enabled again);
 - DeleteEventSourceMapping and /moto-api/reset stop the poller;
-- Get/ListEventSourceMappings report State, LastProcessingResult and AWS's defaults.
+- Get/ListEventSourceMappings report State, LastProcessingResult and AWS's defaults;
+- FilterCriteria drop records that match none of the patterns (record_filter()).
 State lives on moto's EventSourceMapping (`.local`), so a reset forgets it.
 Differences from AWS: docs/local-aws/lambda-event-sources.md.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from moto.awslambda.exceptions import InvalidParameterValueException, LambdaClientError
 from moto.awslambda.models import EventSourceMapping, LambdaBackend
+from moto.events.models import EventPattern
 
 from local_aws import config
 
@@ -125,6 +129,27 @@ class Poller(threading.Thread):
         raise NotImplementedError
 
 
+def record_filter(esm: EventSourceMapping) -> Callable[[dict[str, Any]], bool] | None:
+    """FilterCriteria as a predicate on a record's filter document (None: no filters, every record passes).
+
+    As on AWS, a record passes when any of the patterns matches (EventBridge pattern syntax, with
+    moto's matcher); the poller drops the others without invoking (SQS deletes them).
+    """
+    filters = (esm.filter_criteria or {}).get("Filters") or []
+    if not filters:
+        return None
+    patterns = [EventPattern.load(f.get("Pattern")) for f in filters]
+    return lambda document: any(p.matches_event(document) for p in patterns)
+
+
+def parse_json(text: str) -> Any:
+    """A record's data or body as the filter sees it: parsed when it is JSON, else the text itself."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
+
+
 def _source(arn: str) -> str:
     service = arn.split(":")[2].lower() if arn.count(":") >= 5 else ""
     return "sqs-fifo" if service == "sqs" and arn.endswith(".fifo") else service
@@ -198,6 +223,16 @@ def _validate(spec: dict[str, Any], source: str, creating: bool) -> None:
     _check_range(spec, "MaximumRecordAgeInSeconds", 60, 604800, also=(-1,))
     _check_range(spec, "TumblingWindowInSeconds", 0, 900)
     _check_range(spec, "ParallelizationFactor", 1, 10)
+    filters = (spec.get("FilterCriteria") or {}).get("Filters") or []
+    if len(filters) > 5:
+        raise InvalidParameterValueException(f"FilterCriteria may have at most 5 filters, got {len(filters)}")
+    for item in filters:
+        try:
+            EventPattern.load(item.get("Pattern"))
+        except Exception as error:  # noqa: BLE001 (moto's parser raises its own exception types)
+            raise InvalidParameterValueException(
+                f"Invalid filter pattern definition {item.get('Pattern')!r}: {getattr(error, 'message', error)}"
+            ) from None
     types = spec.get("FunctionResponseTypes") or []
     if any(t != "ReportBatchItemFailures" for t in types):
         raise InvalidParameterValueException(

@@ -8,6 +8,8 @@ success and makes a failed message visible at once. Here, as on AWS:
 - the function is invoked synchronously with the batch; when it returns, the batch is deleted;
   when it fails, nothing is deleted and the messages reappear after the visibility timeout, so the
   queue's redrive policy moves them to its dead-letter queue after maxReceiveCount receives;
+- FilterCriteria: messages matching none of the patterns (on body parsed as JSON, attributes, ...)
+  are deleted without an invocation;
 - FunctionResponseTypes ReportBatchItemFailures: only the messages listed in
   `batchItemFailures[].itemIdentifier` (message ids) stay; an identifier that is not in the
   batch fails the whole batch.
@@ -24,7 +26,7 @@ from typing import Any
 from moto.sqs.models import Message, Queue, sqs_backends
 
 from local_aws.lambda_.event_sources import delivery
-from local_aws.lambda_.event_sources.mappings import Poller
+from local_aws.lambda_.event_sources.mappings import Poller, parse_json, record_filter
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,11 @@ def _attribute(value: dict[str, Any]) -> dict[str, Any]:
     return converted
 
 
+def _filter_document(record: dict[str, Any]) -> dict[str, Any]:
+    """What FilterCriteria patterns see of a message: its event record with the body parsed when JSON."""
+    return {**record, "body": parse_json(record["body"])}
+
+
 class SqsPoller(Poller):
     def _queue(self) -> Queue:
         for queue in list(sqs_backends[self.account_id][self.region].queues.values()):
@@ -58,18 +65,28 @@ class SqsPoller(Poller):
         if self.stopped or not self.esm.enabled:  # deleted or disabled while gathering: let them go at once
             self._release(queue, messages)
             return False
-        outcome = delivery.invoke(self.account_id, self.region, self.esm.function_arn, self._event(queue, messages))
+        event = self._event(queue, messages)
+        matches = record_filter(self.esm)
+        if matches is not None:  # AWS deletes the messages no filter matches, without invoking
+            kept = [(m, r) for m, r in zip(messages, event["Records"], strict=True) if matches(_filter_document(r))]
+            self._delete_messages(queue, [m for m in messages if all(m is not k for k, _ in kept)])
+            if not kept:
+                return True
+            messages, event = [m for m, _ in kept], {"Records": [r for _, r in kept]}
+        outcome = delivery.invoke(self.account_id, self.region, self.esm.function_arn, event)
         self.esm.local.last_processing_result = "OK" if outcome.error is None else "PROBLEM: Function call failed"
         failed = self._failed(outcome, messages)
+        # Failed messages stay invisible until the visibility timeout ends, as on AWS.
+        self._delete_messages(queue, [m for m in messages if m.id not in failed])
+        return True
+
+    def _delete_messages(self, queue: Queue, messages: list[Message]) -> None:
         backend = sqs_backends[self.account_id][self.region]
         for message in messages:
-            if message.id not in failed:
-                try:
-                    backend.delete_message(queue.name, message.receipt_handle)
-                except Exception as error:  # noqa: BLE001 (the queue may be gone or purged meanwhile)
-                    log.warning("Could not delete message %s from %s: %s", message.id, queue.name, error)
-        # Failed messages stay invisible until the visibility timeout ends, as on AWS.
-        return True
+            try:
+                backend.delete_message(queue.name, message.receipt_handle)
+            except Exception as error:  # noqa: BLE001 (the queue may be gone or purged meanwhile)
+                log.warning("Could not delete message %s from %s: %s", message.id, queue.name, error)
 
     def _receive(self, queue: Queue) -> list[Message]:
         backend = sqs_backends[self.account_id][self.region]
