@@ -57,7 +57,7 @@ TRANSITION_CLASSES = ("STANDARD_IA", "INTELLIGENT_TIERING", "ONEZONE_IA", "GLACI
 # Days an object must be old before it may go to this class (AWS rejects shorter Days).
 MINIMUM_DAYS = {"STANDARD_IA": 30, "ONEZONE_IA": 30}
 # Days an object must stay in a class before a lifecycle transition may move it further down.
-MINIMUM_STAY = {"STANDARD_IA": 30, "ONEZONE_IA": 30, "GLACIER_IR": 90, "GLACIER": 90}
+MINIMUM_STAY = {"STANDARD_IA": 30, "ONEZONE_IA": 30}
 SMALL_OBJECT = 128 * 1024
 DEFAULT_MINIMUM_SIZE = "all_storage_classes_128K"
 MINIMUM_SIZE_OPTIONS = (DEFAULT_MINIMUM_SIZE, "varies_by_storage_class")
@@ -244,11 +244,12 @@ def _check_transitions(rule: Rule, where: str) -> None:
                     f"later than 'Date' in the Transition action for StorageClass '{warmer.storage_class}'"
                 )
             continue
-        stay = MINIMUM_STAY.get(warmer.storage_class, 1)
+        stay = MINIMUM_STAY.get(warmer.storage_class, 0)
         if colder.days - warmer.days < stay:  # type: ignore[operator]
             raise invalid_argument(
                 f"'Days' in the Transition action for StorageClass '{colder.storage_class}' for {where} must be "
-                f"{stay} days more than 'Days' in the Transition action for StorageClass '{warmer.storage_class}'"
+                + (f"{stay} days more than" if stay else "no less than")
+                + f" 'Days' in the Transition action for StorageClass '{warmer.storage_class}'"
             )
     if rule.expiration_days is not None and transitions and transitions[0].days is not None:
         latest = max(t.days for t in transitions)  # type: ignore[type-var]

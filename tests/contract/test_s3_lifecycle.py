@@ -352,6 +352,11 @@ def test_the_configuration_reads_back_as_stored(s3):
             "InvalidArgument",
             "'NoncurrentDays' in NoncurrentVersionTransition action must be greater than or equal to 30",
         ),
+        (
+            {"Transitions": [{"Days": 90, "StorageClass": "GLACIER_IR"}, {"Days": 60, "StorageClass": "DEEP_ARCHIVE"}]},
+            "InvalidArgument",
+            "'DEEP_ARCHIVE' for filter '(prefix=)' must be no less than 'Days' in the Transition action",
+        ),
         ({"Expiration": {"Days": 0}}, "InvalidArgument", "must be a positive integer"),
         ({}, "InvalidRequest", "At least one action needs to be specified in a rule"),
         (
