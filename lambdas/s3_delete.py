@@ -12,7 +12,8 @@ The rule comes from the event, falling back to environment variables:
 
 A rule needs a prefix or an age (an empty rule would empty the bucket), and at most one age.
 Listing is paginated; deletion uses DeleteObjects, 1,000 keys per call; keys S3 refuses to
-delete are reported with S3's error code, the others still go. In a versioned bucket this
+delete are reported with S3's error code (per key, or for every key of a batch S3 refused
+whole), the others still go. In a versioned bucket this
 deletes the current versions (S3 adds delete markers), as the console's delete does.
 """
 
@@ -24,6 +25,7 @@ import os
 from datetime import UTC, datetime, timedelta
 
 import boto3
+from botocore.exceptions import ClientError
 
 logger = logging.getLogger()
 logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
@@ -91,9 +93,14 @@ def handler(event, context):
     if not dry_run:
         for start in range(0, len(matched), BATCH):
             batch = matched[start : start + BATCH]
-            response = _s3().delete_objects(
-                Bucket=bucket, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True}
-            )
+            try:
+                response = _s3().delete_objects(
+                    Bucket=bucket, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True}
+                )
+            except ClientError as failure:
+                # The whole request was refused (throttled, denied): every key of the batch failed, the rest go on.
+                code, message = failure.response["Error"]["Code"], failure.response["Error"].get("Message", "")
+                response = {"Errors": [{"Key": key, "Code": code, "Message": message} for key in batch]}
             for error in response.get("Errors", []):
                 logger.error(
                     "Could not delete s3://%s/%s: %s %s", bucket, error["Key"], error["Code"], error["Message"]

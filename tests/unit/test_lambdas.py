@@ -403,6 +403,33 @@ def test_s3_delete_reports_errors_per_key_and_deletes_the_rest(aws, monkeypatch)
     assert _keys(s3, "data") == ["tmp/locked"]
 
 
+def test_s3_delete_reports_every_key_of_a_refused_batch_and_goes_on(aws, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    s3 = aws
+    s3.create_bucket(Bucket="data")
+    for i in range(1500):
+        s3.put_object(Bucket="data", Key=f"tmp/{i:04d}", Body=b"")
+    client = s3_delete._s3()
+    real_delete, calls = client.delete_objects, []
+
+    def throttle_first_batch(**kwargs):
+        calls.append(len(kwargs["Delete"]["Objects"]))
+        if len(calls) == 1:
+            raise ClientError(
+                {"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}, "DeleteObjects"
+            )
+        return real_delete(**kwargs)
+
+    monkeypatch.setattr(client, "delete_objects", throttle_first_batch)
+    result = s3_delete.handler({"bucket": "data", "prefix": "tmp/"}, FakeContext())
+
+    assert calls == [1000, 500]
+    assert (result["matched"], result["deleted"], len(result["errors"])) == (1500, 500, 1000)
+    assert result["errors"][0] == {"key": "tmp/0000", "code": "SlowDown", "message": "Please reduce your request rate."}
+    assert _keys(s3, "data") == [f"tmp/{i:04d}" for i in range(1000)]
+
+
 @pytest.mark.parametrize(
     ("event", "message"),
     [
