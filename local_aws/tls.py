@@ -28,22 +28,43 @@ TLS_HANDSHAKE = 0x16
 FIRST_BYTE_TIMEOUT_SECONDS = 30
 
 
-def _names(host: str) -> list[x509.GeneralName]:
-    names: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.DNSName(socket.gethostname())]
+# Names the certificate is valid for besides the listening address: this machine, and `local-aws`,
+# the service name docker-compose.yaml gives local AWS (other containers reach it by that name).
+DEFAULT_HOSTNAMES = ("localhost", "local-aws")
+
+
+def _names(host: str, hostnames: tuple[str, ...]) -> list[x509.GeneralName]:
+    dns = {*hostnames, socket.gethostname()}
     addresses = {"127.0.0.1", "::1"}
     if host not in ("0.0.0.0", "::", ""):
         try:
             addresses.add(str(ipaddress.ip_address(host)))
         except ValueError:
-            names.append(x509.DNSName(host))
-    names += [x509.IPAddress(ipaddress.ip_address(a)) for a in sorted(addresses)]
-    return names
+            dns.add(host)
+    names: list[x509.GeneralName] = [x509.DNSName(name) for name in sorted(dns)]
+    return names + [x509.IPAddress(ipaddress.ip_address(a)) for a in sorted(addresses)]
 
 
-def ensure_certificate(directory: Path, host: str) -> tuple[Path, Path, Path]:
-    """(ca.pem, server.pem, server-key.pem) in directory, generated when missing."""
+def _covers(cert_path: Path, names: list[x509.GeneralName]) -> bool:
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        present = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return False
+    valid = cert.not_valid_after_utc > datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)
+    return valid and set(names) <= set(present)
+
+
+def ensure_certificate(
+    directory: Path, host: str, hostnames: tuple[str, ...] = DEFAULT_HOSTNAMES
+) -> tuple[Path, Path, Path]:
+    """(ca.pem, server.pem, server-key.pem) in directory; generated when missing, expiring or not covering the names.
+
+    Kept across restarts, so clients configured with ca.pem keep trusting the server.
+    """
     ca_path, cert_path, key_path = directory / "ca.pem", directory / "server.pem", directory / "server-key.pem"
-    if ca_path.exists() and cert_path.exists() and key_path.exists():
+    names = _names(host, hostnames)
+    if ca_path.exists() and key_path.exists() and _covers(cert_path, names):
         return ca_path, cert_path, key_path
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.UTC)
@@ -71,7 +92,7 @@ def ensure_certificate(directory: Path, host: str) -> tuple[Path, Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=825))
-        .add_extension(x509.SubjectAlternativeName(_names(host)), critical=False)
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)

@@ -99,9 +99,12 @@ def main(argv: list[str] | None = None) -> int:
 
     log_dir = ROOT / ".local_aws"
     with local_aws(args.port, log_dir) as endpoint:
+        # Trust local AWS's TLS certificate (docs/local-aws/iam.md): labs that prove HTTPS-only policies use it.
+        ca_bundle = log_dir / "tls" / "ca.pem"
+        verify = f', "verify": "{ca_bundle}"' if ca_bundle.exists() else ""
         os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = (
             '{"conn_type": "aws", "login": "local", "password": "local", '
-            f'"extra": {{"endpoint_url": "{endpoint}", "region_name": "us-east-1"}}}}'
+            f'"extra": {{"endpoint_url": "{endpoint}", "region_name": "us-east-1"{verify}}}}}'
         )
         from labkit import runner
 
