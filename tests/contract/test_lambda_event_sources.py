@@ -119,12 +119,12 @@ def deploy(lam, aws_client, recorder):
         ),
     )
 
-    def create(name: str, behaviour: str, **environment: str) -> str:
+    def create(name: str, behaviour: str, timeout: int = 10, **environment: str) -> str:
         code = io.BytesIO()
         with zipfile.ZipFile(code, "w") as archive:
             archive.writestr("app.py", textwrap.dedent(RECORDER) + textwrap.dedent(behaviour))
         return lam.create_function(
-            FunctionName=name, Runtime="python3.12", Handler="app.handler", Role=role, Timeout=10,
+            FunctionName=name, Runtime="python3.12", Handler="app.handler", Role=role, Timeout=timeout,
             Code={"ZipFile": code.getvalue()},
             Environment={"Variables": {"RECORD_TO": recorder.url, **environment}},
         )["FunctionArn"]  # fmt: skip
@@ -442,7 +442,7 @@ def test_sqs_batch_is_deleted_after_success_with_the_sqs_record(lam, deploy, sqs
 
 
 def test_sqs_failed_batch_is_redelivered_after_the_visibility_timeout(lam, deploy, sqs, recorder):
-    deploy("orders-consumer", BEHAVIOUR_FAIL_ON_BAD)
+    deploy("orders-consumer", BEHAVIOUR_FAIL_ON_BAD, timeout=1)  # AWS: at most the queue's visibility timeout
     dlq_url, dlq_arn = queue(sqs, "orders-dlq")
     url, arn = queue(sqs, "orders", VisibilityTimeout=1,
                      RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}))  # fmt: skip
@@ -464,6 +464,7 @@ def test_sqs_partial_batch_failure_deletes_only_the_successful_messages(lam, dep
             return {"batchItemFailures": [{"itemIdentifier": r["messageId"]}
                                           for r in event["Records"] if r["body"].startswith("retry")]}
         """,
+        timeout=1,
     )
     url, arn = queue(sqs, "orders", VisibilityTimeout=1)
     for body in ("ok-1", "retry-1", "ok-2"):

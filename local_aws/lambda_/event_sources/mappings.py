@@ -269,6 +269,8 @@ def _create(backend: LambdaBackend, spec: dict[str, Any]) -> EventSourceMapping:
                     f'and function (" {function.function_name} ") already exists. Please update or delete the '
                     f"existing mapping with UUID {other.uuid}",
                 )
+    if source in ("sqs", "sqs-fifo"):
+        _check_visibility_timeout(backend, spec)
     esm = _originals["create"](backend, spec)
     if poller_class is None:
         return esm
@@ -280,6 +282,20 @@ def _create(backend: LambdaBackend, spec: dict[str, Any]) -> EventSourceMapping:
         _pollers[esm.uuid] = poller
     poller.start()
     return esm
+
+
+def _check_visibility_timeout(backend: LambdaBackend, spec: dict[str, Any]) -> None:
+    """AWS refuses a queue whose messages would reappear while the function still runs."""
+    from moto.sqs.models import sqs_backends
+
+    function = backend.get_function(spec["FunctionName"])
+    for queue in sqs_backends[backend.account_id][backend.region_name].queues.values():
+        if queue.queue_arn == spec["EventSourceArn"] and int(queue.visibility_timeout) < int(function.timeout):
+            raise InvalidParameterValueException(
+                f"Queue visibility timeout: {int(queue.visibility_timeout)} seconds is less than Function timeout: "
+                f"{int(function.timeout)} seconds; raise the queue's VisibilityTimeout (AWS advises 6 times the "
+                f"function timeout) or lower the function's Timeout"
+            )
 
 
 def _detach_from_moto(backend: LambdaBackend, esm: EventSourceMapping, source: str) -> None:

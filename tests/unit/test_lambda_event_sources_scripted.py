@@ -84,6 +84,7 @@ def function_arn(aws_client):
         Runtime="python3.11",
         Role=role["Role"]["Arn"],
         Handler="handler.handler",
+        Timeout=1,  # no more than the test queues' visibility timeout, as AWS requires
         Code={"ZipFile": code.getvalue()},
     )["FunctionArn"]
 
@@ -422,6 +423,16 @@ def test_create_mapping_refuses_what_aws_refuses(runtime, aws_client, function_a
     lam = aws_client("lambda")
     with pytest.raises(lam.exceptions.InvalidParameterValueException, match=message):
         lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=arn, **extra)
+
+
+def test_a_queue_whose_visibility_timeout_is_below_the_function_timeout_is_refused(runtime, aws_client,
+                                                                                   function_arn):  # fmt: skip
+    lam = aws_client("lambda")
+    _, arn = queue_of(aws_client, "impatient", VisibilityTimeout=0)
+    with pytest.raises(
+        lam.exceptions.InvalidParameterValueException, match="Queue visibility timeout: 0 seconds is less"
+    ):
+        lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=arn)
 
 
 def test_a_second_mapping_of_the_same_function_and_source_conflicts(runtime, aws_client, function_arn):
