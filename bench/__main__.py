@@ -9,6 +9,8 @@
    the MovieLens ratings vs the same SQL on DuckDB directly over the same CSV files.
 6. Lambda Invoke latency through the API, cold (a new execution environment) vs warm (reused),
    medians of --lambda-invokes calls, against calling the same handler directly in-process.
+7. S3 notification -> handler start latency (PutObject until the handler's first line), median
+   of --notifications uploads, against a direct Event invoke of the same (warm) function.
 
 Targets (from the project's issue): warm job <= 3 s, Glue/DuckDB <= 3x, Athena/DuckDB <= 1.3x.
 """
@@ -316,6 +318,75 @@ def lambda_latency(endpoint: str, invokes: int) -> tuple[float, float, float]:
     return statistics.median(cold), statistics.median(warm), statistics.median(direct)
 
 
+NOTIFIED_HANDLER = """
+import json, os, time
+import boto3
+
+sqs = boto3.client("sqs")
+
+
+def handler(event, context):
+    started = time.time()
+    sqs.send_message(QueueUrl=os.environ["STARTS"], MessageBody=json.dumps({"started": started}))
+"""
+
+
+def notification_latency(endpoint: str, uploads: int) -> tuple[float, float]:
+    """Median seconds from PutObject to the notified handler's start, and from an Event Invoke to it."""
+    import io
+    import json
+    import zipfile
+
+    import boto3
+
+    session = boto3.Session(aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1")
+    iam, lam = session.client("iam", endpoint_url=endpoint), session.client("lambda", endpoint_url=endpoint)
+    s3, sqs = session.client("s3", endpoint_url=endpoint), session.client("sqs", endpoint_url=endpoint)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role = iam.create_role(RoleName="bench-notified", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    starts = sqs.create_queue(QueueName="bench-handler-starts")["QueueUrl"]
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as archive:
+        archive.writestr("app.py", NOTIFIED_HANDLER)
+    function = lam.create_function(
+        FunctionName="bench-on-upload", Runtime="python3.12", Role=role, Handler="app.handler",
+        Code={"ZipFile": package.getvalue()}, Environment={"Variables": {"STARTS": starts}},
+    )["FunctionArn"]  # fmt: skip
+    s3.create_bucket(Bucket="bench-notified")
+    s3.put_bucket_notification_configuration(
+        Bucket="bench-notified",
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [{"LambdaFunctionArn": function, "Events": ["s3:ObjectCreated:Put"]}]
+        },
+    )
+
+    def started_after(trigger) -> float:
+        sent = time.time()
+        trigger()
+        while not (messages := sqs.receive_message(QueueUrl=starts, WaitTimeSeconds=1).get("Messages")):
+            pass
+        sqs.delete_message(QueueUrl=starts, ReceiptHandle=messages[0]["ReceiptHandle"])
+        return json.loads(messages[0]["Body"])["started"] - sent
+
+    def upload(i: int):
+        return lambda: s3.put_object(Bucket="bench-notified", Key=f"uploads/{i}.csv", Body=b"a,b\n1,2\n")
+
+    def event(i: int):
+        return lambda: lam.invoke(FunctionName="bench-on-upload", InvocationType="Event", Payload=json.dumps({"i": i}))
+
+    started_after(event(-1))  # the cold start is not what this measures
+    notified, direct = [], []
+    for i in range(uploads):  # interleaved, so both see the same machine
+        notified.append(started_after(upload(i)))
+        direct.append(started_after(event(i)))
+    return statistics.median(notified), statistics.median(direct)
+
+
 def report(name: str, ours: float, baseline: float | None, target: str, baseline_name: str = "") -> None:
     if baseline is None:
         print(f"  {name:<44} {ours:8.2f}s  {'':>24}  target {target}")
@@ -333,6 +404,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--join-scale", type=int, default=10, help="lab 5 join on N times the MovieLens ratings")
     parser.add_argument(
         "--lambda-invokes", type=int, default=20, help="cold and warm Lambda invokes to take the median of"
+    )
+    parser.add_argument(
+        "--notifications", type=int, default=20, help="S3 uploads (and Event invokes) to take the latency median of"
     )
     args = parser.parse_args(argv)
 
@@ -431,6 +505,12 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  {'warm Invoke vs the handler called directly':<44} direct {direct * 1e6:6.1f} us  "
             f"warm/direct {warm / direct:8.0f}x  target -"
+        )
+        notified, direct_event = notification_latency(server.endpoint_url, args.notifications)
+        print(
+            f"  {'S3 upload -> handler start (median of ' + str(args.notifications) + ')':<44} "
+            f"{notified * 1000:7.1f} ms  Event Invoke {direct_event * 1000:6.1f} ms  "
+            f"ratio {notified / direct_event:5.2f}x  target <= 1.5x"
         )
     return 0
 
