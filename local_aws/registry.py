@@ -18,6 +18,7 @@ EXECUTOR_MODULES = (
     "local_aws.athena.executor",
     # Lambda event sources before the Lambda runtime, so pollers stop before execution environments do.
     "local_aws.lambda_.event_sources.mappings",
+    "local_aws.lambda_.event_sources.kinesis",
     "local_aws.lambda_.event_sources.s3",
     "local_aws.lambda_.event_sources.sns",
     "local_aws.lambda_.service",

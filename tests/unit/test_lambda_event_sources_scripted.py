@@ -201,6 +201,44 @@ def test_kinesis_latest_skips_earlier_records_and_disable_keeps_the_checkpoint(r
     assert datas(runtime.events[1]) == ["while-disabled"]
 
 
+def test_kinesis_reads_every_shard_in_order_once(runtime, aws_client, function_arn):
+    kinesis, lam = aws_client("kinesis"), aws_client("lambda")
+    name = f"two-shards-{unique()}"
+    kinesis.create_stream(StreamName=name, ShardCount=2)
+    arn = kinesis.describe_stream(StreamName=name)["StreamDescription"]["StreamARN"]
+    put = {}
+    for i in range(40):
+        key = f"user-{i % 4}"
+        shard = kinesis.put_record(StreamName=name, Data=f"{key}:{i}".encode(), PartitionKey=key)["ShardId"]
+        put.setdefault(key, []).append(f"{key}:{i}")
+        put.setdefault(f"shard:{shard}", []).append(key)
+    assert len([k for k in put if k.startswith("shard:")]) == 2  # the keys spread over both shards
+    lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
+                                    BatchSize=7)  # fmt: skip
+    wait_for(lambda: sum(len(e["Records"]) for e in runtime.events) == 40)
+    time.sleep(0.2)
+    got = {}
+    for event in runtime.events:
+        assert len({r["eventID"].split(":")[0] for r in event["Records"]}) == 1  # a batch comes from one shard
+        for value in datas(event):
+            got.setdefault(value.split(":")[0], []).append(value)
+    assert got == {k: v for k, v in put.items() if not k.startswith("shard:")}  # per key: in order, once
+
+
+def test_kinesis_at_timestamp_starts_at_the_first_record_since(runtime, aws_client, function_arn, stream):
+    lam = aws_client("lambda")
+    stream.put("before")
+    time.sleep(0.1)
+    since = time.time()
+    time.sleep(0.1)
+    stream.put("after")
+    lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=stream.arn,
+                                    StartingPosition="AT_TIMESTAMP", StartingPositionTimestamp=since)  # fmt: skip
+    wait_for(lambda: runtime.events)
+    time.sleep(0.2)
+    assert [datas(e) for e in runtime.events] == [["after"]]
+
+
 def test_kinesis_bisects_a_failing_batch_and_sends_the_bad_record_to_on_failure(runtime, aws_client, function_arn,
                                                                                 stream):  # fmt: skip
     lam, sqs = aws_client("lambda"), aws_client("sqs")

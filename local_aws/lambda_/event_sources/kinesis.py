@@ -374,3 +374,28 @@ def _within_payload_limit(records: list) -> list:
         if total > PAYLOAD_LIMIT and i > 0:
             return records[:i]
     return records
+
+
+def _max_sequence_number(shard: Shard) -> int:
+    return _last_sequence(shard)
+
+
+def _min_sequence_number(shard: Shard) -> int:
+    return next(iter(shard.records), 0) if shard.records else 0
+
+
+_originals: dict[str, Any] = {}
+
+
+def install() -> None:
+    """moto finds a shard's last sequence number by listing every key, on every PutRecord: 20,000
+    records took 7 s to put. Streams that feed mappings grow long, so make it O(1) (idempotent)."""
+    if _originals:
+        return
+    _originals.update(max=Shard.get_max_sequence_number, min=Shard.get_min_sequence_number)
+    Shard.get_max_sequence_number = _max_sequence_number
+    Shard.get_min_sequence_number = _min_sequence_number
+
+
+def shutdown() -> None:
+    """Pollers belong to mappings.py, which stops them."""
