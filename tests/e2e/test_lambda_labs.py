@@ -56,6 +56,9 @@ def test_lambda_lab1_invokes_a_configured_function_and_reads_its_logs(local_aws)
 
 
 def test_lambda_lab2_logs_a_published_sns_message(local_aws):
+    first = run("lambda_lab2_sns_cloudwatch", {"teardown": False, "message": "first run"})
+    assert first.figures["logged_message"] == "first run"
+    # The rerun reuses topic, subscription and permission: the new message is logged exactly once.
     report = run("lambda_lab2_sns_cloudwatch", {"teardown": True})
     assert set(report.task_states.values()) == {"success"}, report.task_states
     assert report.figures == {
@@ -98,6 +101,9 @@ def test_lambda_lab3_moves_new_objects_between_buckets(local_aws):
 
 
 def test_lambda_lab4_deletes_exactly_the_old_objects_under_the_prefix(local_aws):
+    first = run("lambda_lab4_s3_delete", {"teardown": False, "old_readings": 30, "new_readings": 4})
+    assert (first.figures["deleted"], first.figures["kept_under_prefix"], first.figures["remaining"]) == (30, 4, 5)
+    # A rerun on what the first run left, with other sizes: more than one page and one delete batch.
     report = run("lambda_lab4_s3_delete", {"teardown": True, "old_readings": 1200, "new_readings": 12})
     assert set(report.task_states.values()) == {"success"}, report.task_states
     assert report.figures == {
