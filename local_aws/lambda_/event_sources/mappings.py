@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -386,10 +387,11 @@ def install() -> None:
 
 
 def shutdown(timeout: float = 10.0) -> None:
-    """Stop every poller and wait for the ones in an invocation to finish it."""
+    """Stop every poller and wait (at most `timeout` seconds in all) for those in an invocation to finish it."""
     with _pollers_lock:
         pollers = list(_pollers.values())
     for poller in pollers:
         poller.stop()
+    deadline = time.monotonic() + timeout
     for poller in pollers:
-        poller.join(timeout)
+        poller.join(max(0.0, deadline - time.monotonic()))
