@@ -321,6 +321,12 @@ def reset_backend(account_id: str, region: str) -> None:
         _invoker.drop(lambda event: (event.function.account_id, event.function.region) == (account_id, region))
 
 
+def reset_all() -> None:
+    """/moto-api/reset: forget every queued event."""
+    if _invoker is not None:
+        _invoker.drop(lambda event: True)
+
+
 def shutdown() -> None:
     global _invoker
     with _invoker_lock:

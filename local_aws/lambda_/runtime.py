@@ -131,11 +131,13 @@ class LogShipper:
         self.generation = 0  # bumped by /moto-api/reset: batches of a forgotten world are dropped
         self._queue: queue.Queue = queue.Queue()
         self._known: set[tuple] = set()  # (generation, region, group, stream) created already
+        self._clients: dict = {}  # region -> logs client (only this thread uses them)
         self._thread = threading.Thread(target=self._serve, name="lambda-log-shipper", daemon=True)
         self._thread.start()
 
-    def ship(self, region: str, group: str, stream: str, events: list[tuple[int, str]]) -> None:
-        self._queue.put(LogBatch(self.generation, region, group, stream, events))
+    def ship(self, generation: int, region: str, group: str, stream: str, events: list[tuple[int, str]]) -> None:
+        """Queue an environment's log events; generation: the shipper's when the environment started."""
+        self._queue.put(LogBatch(generation, region, group, stream, events))
 
     def reset(self) -> None:
         self.generation += 1
@@ -165,7 +167,9 @@ class LogShipper:
                 log.exception("could not write the Lambda log stream %s %s", item.group, item.stream)
 
     def _write(self, batch: LogBatch) -> None:
-        logs = clients.client("logs", batch.region)
+        logs = self._clients.get(batch.region)
+        if logs is None:
+            logs = self._clients[batch.region] = clients.client("logs", batch.region)
         key = (batch.generation, batch.region, batch.group, batch.stream)
         if key not in self._known:
             for create in (
@@ -238,6 +242,7 @@ class Environment:
         self.log_group = f"/aws/lambda/{function.function_name}"
         self.log_stream = f"{datetime.now(UTC):%Y/%m/%d}/[{self.version}]{self.id}"
         self.created = self.last_used = time.monotonic()
+        self.generation = shipper().generation  # its logs belong to the world it started in (see LogShipper)
         self.busy = True  # created for the invocation that needs it
         self.retired = False
         self.init_ms: float | None = None
@@ -493,6 +498,7 @@ class Pool:
                     and not env.retired
                     and env.alive
                     and time.monotonic() - env.created < MAX_ENVIRONMENT_AGE
+                    and time.monotonic() - env.last_used <= config.settings.lambda_idle_seconds  # else being reaped
                 ]
                 if idle:
                     env = max(idle, key=lambda candidate: candidate.last_used)
@@ -594,7 +600,7 @@ class Pool:
 
     def _reap(self) -> None:
         while True:
-            time.sleep(min(5.0, max(config.settings.lambda_idle_seconds / 4, 0.1)))
+            time.sleep(min(1.0, max(config.settings.lambda_idle_seconds / 4, 0.05)))
             with self._cond:
                 if self._closed:
                     return
@@ -750,7 +756,7 @@ def invoke(
     if cold:
         report += f"\tInit Duration: {env.init_ms:.2f} ms"
     events.append((end_ms, report + status))
-    shipper().ship(target.region, env.log_group, env.log_stream, events)
+    shipper().ship(env.generation, target.region, env.log_group, env.log_stream, events)
 
     if outcome.kind == "result":
         response, function_error = outcome.body.encode(), None
@@ -792,6 +798,19 @@ def reset_backend(account_id: str, region: str) -> None:
     with _credentials_lock:
         for key in [key for key in _credentials if key[:2] == (account_id, region)]:
             del _credentials[key]
+
+
+def quiesce() -> None:
+    """Before /moto-api/reset: kill every environment and let the log writer finish what it is writing,
+    so nothing of the old world (an environment, a late log batch) reaches the new one."""
+    if _shipper is not None:
+        _shipper.reset()
+    if _pool is not None:
+        _pool.retire(lambda env: True, kill_busy=True)
+    if _shipper is not None:
+        _shipper.flush()
+    with _credentials_lock:
+        _credentials.clear()
 
 
 def shutdown() -> None:

@@ -25,6 +25,7 @@ from urllib.parse import unquote
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda.responses import LambdaResponse
 from moto.core.responses import BaseResponse
+from moto.moto_api._internal.models import MotoAPIBackend
 
 from local_aws.lambda_ import async_invoke, code, runtime
 from local_aws.lambda_.invoke import invoke, invoke_async
@@ -170,6 +171,13 @@ def _backend_reset(self: LambdaBackend) -> None:
     _originals["backend_reset"](self)
 
 
+def _moto_reset(self) -> None:
+    """/moto-api/reset: quiet Lambda before any backend is reset (its threads call the API)."""
+    async_invoke.reset_all()
+    runtime.quiesce()
+    _originals["moto_reset"](self)
+
+
 def install() -> None:
     """Patch moto's Lambda so invocations run locally (idempotent)."""
     if _originals:
@@ -182,6 +190,7 @@ def install() -> None:
         update_function_code=LambdaFunction.update_function_code,
         delete_function=LambdaBackend.delete_function,
         backend_reset=LambdaBackend.reset,
+        moto_reset=MotoAPIBackend.reset,
     )
     LambdaResponse.invoke = _invoke_response
     LambdaResponse.invoke_async = _invoke_async_response
@@ -193,6 +202,7 @@ def install() -> None:
     LambdaFunction.update_function_code = _update_function_code
     LambdaBackend.delete_function = _delete_function
     LambdaBackend.reset = _backend_reset
+    MotoAPIBackend.reset = _moto_reset
 
 
 def shutdown() -> None:
