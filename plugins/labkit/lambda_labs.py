@@ -273,6 +273,16 @@ def _put_all(bucket: str, objects: dict[str, bytes]) -> None:
         list(pool.map(lambda item: s3.put_object(Bucket=bucket, Key=item[0], Body=item[1]), objects.items()))
 
 
+def _last_modified(s3, bucket: str, keys) -> dict:
+    """LastModified of the given keys, as ListObjectsV2 reports it (what the delete function compares)."""
+    wanted, found = set(keys), {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        found.update({obj["Key"]: obj["LastModified"] for obj in page.get("Contents", []) if obj["Key"] in wanted})
+    if missing := wanted - set(found):
+        raise RuntimeError(f"{len(missing)} staged objects are not listed in {bucket}, e.g. {sorted(missing)[:3]}")
+    return found
+
+
 def stage_aged_objects(bucket: str, old_readings: int, new_readings: int) -> dict[str, Any]:
     """Hourly weather readings as log objects, written in two batches, with a cutoff moment between them.
 
@@ -299,11 +309,11 @@ def stage_aged_objects(bucket: str, old_readings: int, new_readings: int) -> dic
     if leftovers:
         S3Hook().delete_objects(bucket=bucket, keys=leftovers)
     _put_all(bucket, old)
-    newest_old = max(s3.head_object(Bucket=bucket, Key=key)["LastModified"] for key in old)
+    newest_old = max(_last_modified(s3, bucket, old).values())
     cutoff = newest_old.replace(microsecond=0) + timedelta(seconds=1)
     for _ in range(10):
         _put_all(bucket, new)
-        oldest_new = min(s3.head_object(Bucket=bucket, Key=key)["LastModified"] for key in new)
+        oldest_new = min(_last_modified(s3, bucket, new).values())
         if oldest_new >= cutoff:
             break
         time.sleep(1)
