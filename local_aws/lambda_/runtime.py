@@ -38,6 +38,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -78,6 +79,24 @@ _credentials: dict[tuple, Credentials] = {}
 _credentials_lock = threading.Lock()
 
 
+def trusts_lambda(document) -> bool:
+    """Whether a role's trust policy lets the Lambda service assume it (Allow statements only; no conditions)."""
+    if isinstance(document, str):
+        document = json.loads(urllib.parse.unquote(document))
+
+    def as_list(value) -> list:
+        return value if isinstance(value, list) else [value]
+
+    for statement in as_list((document or {}).get("Statement", [])):
+        actions = as_list(statement.get("Action", []))
+        if statement.get("Effect") != "Allow" or not {"sts:AssumeRole", "sts:*", "*"} & set(actions):
+            continue
+        principal = statement.get("Principal", {})
+        if principal == "*" or "lambda.amazonaws.com" in as_list(principal.get("Service", [])):
+            return True
+    return False
+
+
 def role_credentials(function: LambdaFunction) -> Credentials:
     """Temporary credentials of the function's execution role (session name = function name), as AWS gives it.
 
@@ -89,6 +108,30 @@ def role_credentials(function: LambdaFunction) -> Credentials:
         cached = _credentials.get(key)
         if cached is not None and cached.expires - time.monotonic() > 600:
             return cached
+
+    def cannot_assume(reason: str) -> InvokeError:
+        return InvokeError(
+            "InvalidParameterValueException",
+            f"The role defined for the function cannot be assumed by Lambda: function {function.function_name}, "
+            f"role {function.role}: {reason}",
+            400,
+        )
+
+    # moto's AssumeRole assumes any ARN; AWS's fails unless the role exists and trusts the caller (here Lambda).
+    role_name = function.role.split(":role/", 1)[-1].rsplit("/", 1)[-1]
+    try:
+        role = clients.client("iam", function.region).get_role(RoleName=role_name)["Role"]
+    except ClientError as error:
+        raise cannot_assume(
+            f"{error.response['Error']['Message']}; create the role, or update the function's Role"
+        ) from None
+    except BotoCoreError as error:
+        raise cannot_assume(str(error)) from None
+    if not trusts_lambda(role.get("AssumeRolePolicyDocument")):
+        raise cannot_assume(
+            "its trust policy does not allow lambda.amazonaws.com to sts:AssumeRole; add a statement "
+            '{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}'
+        )
     try:
         response = clients.client("sts", function.region).assume_role(
             RoleArn=function.role,
@@ -96,13 +139,7 @@ def role_credentials(function: LambdaFunction) -> Credentials:
             DurationSeconds=CREDENTIALS_SECONDS,
         )
     except (ClientError, BotoCoreError) as error:
-        raise InvokeError(
-            "InvalidParameterValueException",
-            f"The role defined for the function cannot be assumed by Lambda: AssumeRole on {function.role} for "
-            f"function {function.function_name} failed ({error}); check the role exists and trusts "
-            "lambda.amazonaws.com",
-            400,
-        ) from None
+        raise cannot_assume(f"AssumeRole failed: {error}") from None
     issued = response["Credentials"]
     credentials = Credentials(
         issued["AccessKeyId"], issued["SecretAccessKey"], issued["SessionToken"], time.monotonic() + CREDENTIALS_SECONDS

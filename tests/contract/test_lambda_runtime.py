@@ -474,6 +474,22 @@ def test_handler_acts_as_its_execution_role_against_local_aws(lam, deploy, aws_c
     assert s3.get_object(Bucket="lambda-output", Key="from-lambda.txt")["Body"].read().decode() == arn
 
 
+def test_invocation_fails_clearly_when_the_role_cannot_be_assumed(lam, deploy, aws_client):
+    iam = aws_client("iam")
+    deploy("orphan", "def handler(e, c):\n    return 1\n")
+    iam.delete_role_policy(RoleName=ROLE, PolicyName="lab")
+    iam.delete_role(RoleName=ROLE)
+    with pytest.raises(lam.exceptions.InvalidParameterValueException, match="cannot be assumed by Lambda.*orphan"):
+        lam.invoke(FunctionName="orphan", Payload=b"{}")
+
+    glue_trust = json.dumps(
+        {**TRUST, "Statement": [{**TRUST["Statement"][0], "Principal": {"Service": "glue.amazonaws.com"}}]}
+    )
+    iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=glue_trust)
+    with pytest.raises(lam.exceptions.InvalidParameterValueException, match="does not allow lambda.amazonaws.com"):
+        lam.invoke(FunctionName="orphan", Payload=b"{}")
+
+
 # ---- logs ----
 
 
