@@ -225,6 +225,27 @@ def test_kinesis_reads_every_shard_in_order_once(runtime, aws_client, function_a
     assert got == {k: v for k, v in put.items() if not k.startswith("shard:")}  # per key: in order, once
 
 
+def test_kinesis_invokes_for_several_shards_at_once(runtime, aws_client, function_arn):
+    kinesis, lam = aws_client("kinesis"), aws_client("lambda")
+    name = f"parallel-{unique()}"
+    kinesis.create_stream(StreamName=name, ShardCount=2)
+    arn = kinesis.describe_stream(StreamName=name)["StreamDescription"]["StreamARN"]
+    shards = {kinesis.put_record(StreamName=name, Data=b"x", PartitionKey=f"k{i}")["ShardId"] for i in range(8)}
+    assert len(shards) == 2
+    spans = []
+
+    def handler(event):
+        started = time.monotonic()
+        time.sleep(0.4)
+        spans.append((started, time.monotonic()))
+
+    runtime.handler = handler
+    lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=arn, StartingPosition="TRIM_HORIZON")
+    wait_for(lambda: len(spans) == 2)
+    (first_start, first_end), (second_start, second_end) = sorted(spans)
+    assert second_start < first_end  # the two shards' batches ran at the same time
+
+
 def test_kinesis_at_timestamp_starts_at_the_first_record_since(runtime, aws_client, function_arn, stream):
     lam = aws_client("lambda")
     stream.put("before")

@@ -1,6 +1,7 @@
 """Kinesis event source mappings: a poller reads every shard of the stream in order and invokes.
 
-Per shard the poller keeps a checkpoint (the sequence number of the last record it is done with)
+The poller reads one batch from every shard per round and invokes for several shards at once
+(each shard strictly in order). Per shard it keeps a checkpoint (the sequence number of the last record it is done with)
 on the mapping, so records are delivered in order, at least once, and never again after success;
 disabling and enabling a mapping resumes from the checkpoints. What AWS does, done here too:
 - StartingPosition TRIM_HORIZON / LATEST / AT_TIMESTAMP (fixed before the mapping turns Enabled);
@@ -30,6 +31,7 @@ import logging
 import math
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +45,7 @@ from local_aws.lambda_.event_sources.mappings import Poller, parse_json, record_
 log = logging.getLogger(__name__)
 
 PAYLOAD_LIMIT = 6 * 1024 * 1024
+MAX_CONCURRENT_SHARDS = 16  # batches of different shards invoked at once by one mapping
 RECORD_OVERHEAD = 400  # bytes of JSON around a record's data in the event
 
 
@@ -75,6 +78,8 @@ def _epoch(value: Any) -> float:
 
 
 class KinesisPoller(Poller):
+    _pool: ThreadPoolExecutor | None = None
+
     # -- reading ----------------------------------------------------------------------------
 
     def _stream(self) -> Stream:
@@ -114,16 +119,25 @@ class KinesisPoller(Poller):
     # -- polling ----------------------------------------------------------------------------
 
     def poll(self) -> bool:
+        """One batch from every shard that has one; several shards' batches are invoked concurrently."""
         stream = self._stream()
-        busy = False
+        due = []
         for shard in list(stream.shards.values()):
-            if self.stopped or not self.esm.enabled:
-                break
             state = self._shards.setdefault(shard.shard_id, ShardState(0))  # new shards: from their start
-            if time.monotonic() < state.next_attempt or not self._ready(stream, shard):
-                continue
-            busy = self._poll_shard(stream, shard, state) or busy
-        return busy
+            if time.monotonic() >= state.next_attempt and self._ready(stream, shard):
+                due.append((shard, state))
+        if self.stopped or not self.esm.enabled or not due:
+            return False
+        if len(due) == 1:
+            return self._poll_shard(stream, *due[0])
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=MAX_CONCURRENT_SHARDS, thread_name_prefix=f"{self.name}-shard")
+        futures = [self._pool.submit(self._poll_shard, stream, shard, state) for shard, state in due]
+        return any([future.result() for future in futures])  # a list: wait for every shard's batch
+
+    def finish(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
     def _poll_shard(self, stream: Stream, shard: Shard, state: ShardState) -> bool:
         esm = self.esm

@@ -116,6 +116,7 @@ class Poller(threading.Thread):
                 busy = False
             if not busy:
                 self.sleep()
+        self.finish()
         with _pollers_lock:
             if _pollers.get(self.esm.uuid) is self:
                 del _pollers[self.esm.uuid]
@@ -128,6 +129,9 @@ class Poller(threading.Thread):
     def poll(self) -> bool:
         """One round of reading and invoking; True when there may be more to do right away."""
         raise NotImplementedError
+
+    def finish(self) -> None:
+        """Release what the poller holds once it has stopped."""
 
 
 def record_filter(esm: EventSourceMapping) -> Callable[[dict[str, Any]], bool] | None:
