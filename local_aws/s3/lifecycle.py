@@ -457,14 +457,30 @@ def expiration_due(rule: Rule, created: datetime) -> datetime | None:
     return rule.expiration_date
 
 
-def _evaluate_key(
-    backend: S3Backend,
-    bucket: FakeBucket,
-    configuration: Configuration,
-    name: str,
-    at: datetime,
-    summary: Summary,
-) -> None:
+@dataclass
+class _Run:
+    """One daily run at `at`; remembers the earliest action still to come, so idle days are skipped."""
+
+    at: datetime
+    summary: Summary
+    next_due: datetime | None = None
+
+    def due(self, when: datetime | None) -> bool:
+        if when is None:
+            return False
+        if when <= self.at:
+            return True
+        if self.next_due is None or when < self.next_due:
+            self.next_due = when
+        return False
+
+    def changed(self) -> None:
+        """An action changed the key's state (a marker, a removed version): look again the next day."""
+        self.due(self.at + timedelta(days=1))
+
+
+def _evaluate_key(backend: S3Backend, bucket: FakeBucket, configuration: Configuration, name: str, run: _Run) -> None:
+    at, summary = run.at, run.summary
     versions = list(bucket.keys.getlist(name) or [])
     if not versions:
         return
@@ -476,8 +492,9 @@ def _evaluate_key(
         created = _aware(current.last_modified)
         matching = [rule for rule in rules if rule.filter.matches(name, tags, size)]
         # Expiration wins over transition (AWS's conflict rule).
-        if any((due := expiration_due(rule, created)) is not None and due <= at for rule in matching):
+        if any(run.due(expiration_due(rule, created)) for rule in matching):
             backend.delete_object(bucket.name, name)
+            run.changed()
             if bucket.is_versioned:
                 marker = bucket.keys.getlist(name)[-1]
                 marker.last_modified = at.replace(tzinfo=None)
@@ -489,8 +506,8 @@ def _evaluate_key(
             t.storage_class
             for rule in matching
             for t in rule.transitions
-            if (t.date if t.days is None else due_after(created, t.days)) <= at  # type: ignore[operator]
-            and _small_object_may_go(configuration, rule, size, t.storage_class)
+            if _small_object_may_go(configuration, rule, size, t.storage_class)
+            and run.due(t.date if t.days is None else due_after(created, t.days))
         ]
         target = _coldest(targets)
         if target and _transition_allowed(current.storage_class, target):
@@ -502,10 +519,11 @@ def _evaluate_key(
         created = _aware(current.last_modified)
         if only_marker and any(
             rule.expired_object_delete_marker
-            or (rule.expiration_days is not None and due_after(created, rule.expiration_days) <= at)
+            or (rule.expiration_days is not None and run.due(due_after(created, rule.expiration_days)))
             for rule in matching
         ):
             backend.delete_object(bucket.name, name, version_id=current.version_id)
+            run.changed()
             summary.delete_markers_removed += 1
             return
 
@@ -522,7 +540,7 @@ def _evaluate_key(
 
         def due(action: NoncurrentAction, since: datetime = since, newer_count: int = newer_count) -> bool:
             enough_newer = action.newer_versions is None or newer_count >= action.newer_versions
-            return enough_newer and due_after(since, action.days) <= at
+            return enough_newer and run.due(due_after(since, action.days))
 
         if any(rule.noncurrent_expiration and due(rule.noncurrent_expiration) for rule in matching):
             expired_ids.append(version.version_id)
@@ -541,18 +559,19 @@ def _evaluate_key(
     for version_id in expired_ids:
         backend.delete_object(bucket.name, name, version_id=version_id)
         summary.noncurrent_expired += 1
+        run.changed()
 
 
-def _expire_restores(bucket: FakeBucket, at: datetime, summary: Summary) -> None:
+def _expire_restores(bucket: FakeBucket, run: _Run) -> None:
     for versions in dict.values(bucket.keys):
         for version in versions:
             expiry = getattr(version, "_expiry", None)
-            if expiry is not None and _aware(expiry) <= at:
+            if expiry is not None and run.due(_aware(expiry)):
                 version.set_expiry(None)
-                summary.restores_expired += 1
+                run.summary.restores_expired += 1
 
 
-def _abort_uploads(bucket: FakeBucket, configuration: Configuration, at: datetime, summary: Summary) -> None:
+def _abort_uploads(bucket: FakeBucket, configuration: Configuration, run: _Run) -> None:
     for upload_id, upload in list(bucket.multiparts.items()):
         initiated = getattr(upload, "initiated", None)
         if initiated is None:
@@ -562,11 +581,11 @@ def _abort_uploads(bucket: FakeBucket, configuration: Configuration, at: datetim
                 rule.enabled
                 and rule.abort_multipart_days
                 and upload.key_name.startswith(rule.filter.prefix)
-                and due_after(initiated, rule.abort_multipart_days) <= at
+                and run.due(due_after(initiated, rule.abort_multipart_days))
             ):
                 upload.dispose()
                 del bucket.multiparts[upload_id]
-                summary.uploads_aborted += 1
+                run.summary.uploads_aborted += 1
                 break
 
 
@@ -574,24 +593,31 @@ def _backends() -> list[S3Backend]:
     return [backend for account in list(s3_backends.values()) for backend in list(account.values())]
 
 
-def evaluate(at: datetime, summary: Summary | None = None) -> Summary:
-    """One daily lifecycle run at moment `at` over every bucket of every account."""
-    summary = summary or Summary()
-    summary.runs += 1
+def evaluate(at: datetime, summary: Summary | None = None) -> datetime | None:
+    """One daily lifecycle run at moment `at` over every bucket of every account.
+
+    Returns when the next action can fall due (None: never, unless requests change something).
+    """
+    run = _Run(at, summary or Summary())
+    run.summary.runs += 1
     for backend in _backends():
         for bucket in list(backend.buckets.values()):
-            _expire_restores(bucket, at, summary)
+            _expire_restores(bucket, run)
             configuration = configuration_of(bucket)
             if configuration is None:
                 continue
             for name in list(dict.keys(bucket.keys)):
-                _evaluate_key(backend, bucket, configuration, name, at, summary)
-            _abort_uploads(bucket, configuration, at, summary)
-    return summary
+                _evaluate_key(backend, bucket, configuration, name, run)
+            _abort_uploads(bucket, configuration, run)
+    return run.next_due
 
 
 class DailyRuns:
-    """Runs evaluate() once for every midnight UTC of the local clock since the last run."""
+    """Runs evaluate() for every midnight UTC of the local clock since the last run.
+
+    Days on which nothing can fall due are skipped: every due date is a midnight, and each run
+    reports the earliest one still to come.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -600,10 +626,10 @@ class DailyRuns:
     def catch_up(self, previous: datetime | None, current: datetime) -> dict[str, int]:
         summary = Summary()
         with self.lock:
-            midnight = midnight_after(self.last)
-            while midnight <= current:
-                evaluate(midnight, summary)
-                midnight += timedelta(days=1)
+            midnight: datetime | None = midnight_after(self.last)
+            while midnight is not None and midnight <= current:
+                next_due = evaluate(midnight, summary)
+                midnight = max(next_due, midnight + timedelta(days=1)) if next_due else None
             self.last = max(self.last, current)
         if summary.runs:
             log.info("S3 lifecycle: %s", summary.as_dict())
