@@ -1,0 +1,79 @@
+"""Pieces of the local Lambda runtime that need no server: trust policies, payloads, handler loading."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from local_aws.lambda_ import bootstrap
+from local_aws.lambda_.invoke import InvokeError
+from local_aws.lambda_.runtime import check_payload, trusts_lambda
+
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+
+@pytest.mark.parametrize(
+    ("document", "trusted"),
+    [
+        (LAMBDA_TRUST, True),
+        (json.dumps(LAMBDA_TRUST), True),  # as IAM stores it
+        (
+            {
+                "Statement": {
+                    "Effect": "Allow",
+                    "Principal": {"Service": ["glue.amazonaws.com", "lambda.amazonaws.com"]},
+                    "Action": ["sts:AssumeRole", "sts:TagSession"],
+                }
+            },
+            True,
+        ),
+        ({"Statement": [{**LAMBDA_TRUST["Statement"][0], "Effect": "Deny"}]}, False),
+        ({"Statement": [{**LAMBDA_TRUST["Statement"][0], "Principal": {"Service": "glue.amazonaws.com"}}]}, False),
+        ({"Statement": [{**LAMBDA_TRUST["Statement"][0], "Action": "sts:TagSession"}]}, False),
+        ({"Statement": [{**LAMBDA_TRUST["Statement"][0], "Principal": {"AWS": "arn:aws:iam::1:root"}}]}, False),
+        (None, False),
+    ],
+)
+def test_trust_policy_must_let_lambda_assume_the_role(document, trusted):
+    assert trusts_lambda(document) is trusted
+
+
+def test_payload_checks_match_invoke():
+    assert check_payload(b"") == "{}"
+    assert check_payload(b'{"a": [1, 2]}') == '{"a": [1, 2]}'
+    with pytest.raises(InvokeError) as not_json:
+        check_payload(b"{a: 1}")
+    assert (not_json.value.error_type, not_json.value.code) == ("InvalidRequestContentException", 400)
+    with pytest.raises(InvokeError) as too_large:
+        check_payload(b'"' + b"x" * 300 + b'"', limit=256)
+    assert (too_large.value.error_type, too_large.value.code) == ("RequestTooLargeException", 413)
+
+
+def test_handler_names_resolve_like_aws_runtime(tmp_path, monkeypatch):
+    package = tmp_path / "unit_lambda_pkg" / "jobs"
+    package.mkdir(parents=True)
+    (tmp_path / "unit_lambda_pkg" / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "run.py").write_text("def main(event, context):\n    return 'ran'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        assert bootstrap.load_handler("unit_lambda_pkg/jobs/run.main")({}, None) == "ran"
+        assert bootstrap.load_handler("unit_lambda_pkg.jobs.run.main")({}, None) == "ran"
+        with pytest.raises(bootstrap.FaultError) as malformed:
+            bootstrap.load_handler("handler")
+        assert malformed.value.error_type == "Runtime.MalformedHandlerName"
+        assert malformed.value.message.startswith("Bad handler 'handler': ")
+        with pytest.raises(bootstrap.FaultError) as missing:
+            bootstrap.load_handler("unit_lambda_pkg/jobs/run.nope")
+        assert (missing.value.error_type, missing.value.message) == (
+            "Runtime.HandlerNotFound",
+            "Handler 'nope' missing on module 'unit_lambda_pkg/jobs/run'",
+        )
+    finally:
+        for name in [name for name in sys.modules if name.startswith("unit_lambda_pkg")]:
+            del sys.modules[name]
