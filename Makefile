@@ -7,6 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 JARS_DIR := .tools/sagemaker_pyspark/sagemaker_pyspark/jars
 PORT ?= 4566
+DAYS ?= 1
 
 export AIRFLOW_HOME := $(CURDIR)/.airflow
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
@@ -14,7 +15,7 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
 
-.PHONY: help install test test-fast demo local-aws airflow bench lint lock clean
+.PHONY: help install test test-fast demo local-aws clock airflow bench lint lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -49,6 +50,9 @@ demo: install ## run every DAG on local AWS, with progress and a summary
 
 local-aws: install ## serve local AWS in the foreground on PORT (default 4566)
 	$(PY) -m local_aws --port $(PORT)
+
+clock: ## advance the clock of the local AWS on PORT by DAYS (S3 lifecycle rules run), e.g. make clock DAYS=31
+	$(PY) -m local_aws.clock --endpoint-url http://127.0.0.1:$(PORT) advance --days $(DAYS)
 
 airflow: install ## Airflow UI + scheduler on http://localhost:8080, connected to local AWS on PORT
 	AIRFLOW_CONN_AWS_DEFAULT='{"conn_type": "aws", "login": "local", "password": "local", "extra": {"endpoint_url": "http://127.0.0.1:$(PORT)", "region_name": "us-east-1"}}' \
