@@ -387,6 +387,82 @@ def notification_latency(endpoint: str, uploads: int) -> tuple[float, float]:
     return statistics.median(notified), statistics.median(direct)
 
 
+def s3_policy_overhead(endpoint: str, requests: int) -> tuple[float, float]:
+    """Median GetObject seconds as an IAM user whose access a bucket policy with conditions decides,
+    with IAM enforcement on and off (the baseline: the same request, nothing evaluated)."""
+    import json
+
+    import boto3
+
+    from local_aws import config
+
+    root = boto3.Session(aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1")
+    s3, iam = root.client("s3", endpoint_url=endpoint), root.client("iam", endpoint_url=endpoint)
+    bucket = "bench-policies"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="reports/q1.csv", Body=b"region,revenue\nnorth,120\n")
+    arn = iam.create_user(UserName="bench-analyst")["User"]["Arn"]
+    iam.put_user_policy(
+        UserName="bench-analyst",
+        PolicyName="read-reports",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/reports/*"}
+                ],
+            }
+        ),
+    )
+    statements = [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": arn},
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{bucket}/shared/*",
+        },
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": f"arn:aws:s3:::{bucket}/*",
+            "Condition": {"NotIpAddress": {"aws:SourceIp": ["127.0.0.0/8", "::1/128"]}},
+        },
+        {
+            "Effect": "Deny",
+            "Principal": {"AWS": arn},
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{bucket}/home/${{aws:username}}/private/*",
+        },
+    ]
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+    key = iam.create_access_key(UserName="bench-analyst")["AccessKey"]
+    user = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+    )
+
+    def get() -> float:
+        return timed(lambda: user.get_object(Bucket=bucket, Key="reports/q1.csv")["Body"].read())[0]
+
+    get()  # warm the connection pool and the router
+    # Interleaved, so load on the machine weighs on both sides alike.
+    enforced, unenforced = [], []
+    try:
+        for _ in range(requests):
+            config.settings.iam_enforcement = True
+            enforced.append(get())
+            config.settings.iam_enforcement = False
+            unenforced.append(get())
+    finally:
+        config.settings.iam_enforcement = True
+    enforced, unenforced = statistics.median(enforced), statistics.median(unenforced)
+    return enforced, unenforced
+
+
 def report(name: str, ours: float, baseline: float | None, target: str, baseline_name: str = "") -> None:
     if baseline is None:
         print(f"  {name:<44} {ours:8.2f}s  {'':>24}  target {target}")
@@ -408,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--notifications", type=int, default=20, help="S3 uploads (and Event invokes) to take the latency median of"
     )
+    parser.add_argument("--s3-requests", type=int, default=200, help="S3 GETs to take the policy-overhead median of")
     args = parser.parse_args(argv)
 
     from labkit import datasets, paths
@@ -511,6 +588,15 @@ def main(argv: list[str] | None = None) -> int:
             f"  {'S3 upload -> handler start (median of ' + str(args.notifications) + ')':<44} "
             f"{notified * 1000:7.1f} ms  Event Invoke {direct_event * 1000:6.1f} ms  "
             f"ratio {notified / direct_event:5.2f}x  target <= 1.5x"
+        )
+        print("\nS3 with IAM enforcement")
+        enforced, unenforced = s3_policy_overhead(server.endpoint_url, args.s3_requests)
+        report(
+            f"GetObject as an IAM user under a bucket policy (median of {args.s3_requests})",
+            enforced,
+            unenforced,
+            "<= 1.2x",
+            "not enforced",
         )
     return 0
 

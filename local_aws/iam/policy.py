@@ -62,9 +62,15 @@ class Request:
         return list(value) if isinstance(value, list) else [value]
 
 
-def parse(document: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
+def parse(document: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
+    """A policy document as a mapping; stored documents are parsed once (the result must not be modified)."""
     if isinstance(document, Mapping):
-        return dict(document)
+        return document
+    return _parse_text(document)
+
+
+@lru_cache(maxsize=1024)
+def _parse_text(document: str | bytes) -> Mapping[str, Any]:
     return json.loads(document)
 
 

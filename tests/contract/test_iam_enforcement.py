@@ -448,5 +448,15 @@ def test_group_and_managed_policies_count(s3, aws_client, local_aws):
 def test_enforcement_off_lets_everything_through(s3, user, monkeypatch):
     nobody = user("nobody")
     denied(nobody.get_object, Bucket=BUCKET, Key="reports/2024.csv")
+    put_bucket_policy(
+        s3,
+        {
+            "Effect": "Deny",
+            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/nobody"},
+            "Action": "s3:*",
+            "Resource": f"arn:aws:s3:::{BUCKET}/*",
+        },
+    )
     monkeypatch.setattr(config.settings, "iam_enforcement", False)
     assert nobody.get_object(Bucket=BUCKET, Key="reports/2024.csv")["Body"].read() == b"reports/2024.csv"
+    nobody.put_object(Bucket=BUCKET, Key="reports/2026.csv", Body=b"x")
