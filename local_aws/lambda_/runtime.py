@@ -404,12 +404,13 @@ class Environment:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 log.warning("Lambda environment %s (pid %s) did not exit after SIGKILL", self.id, process.pid)
-        for closer in (self._requests, process.stdout if process else None):
-            try:
-                if closer is not None:
-                    closer.close()
-            except OSError:
-                pass
+        # (The output reader closes the worker's stdout itself at end of file: closing it here could
+        # block behind its read if a process that escaped the group still holds the pipe.)
+        try:
+            if self._requests is not None:
+                self._requests.close()
+        except OSError:
+            pass
         if self._responses_fd is not None:
             try:
                 os.close(self._responses_fd)
@@ -450,7 +451,11 @@ class Environment:
 
     def _exit_error(self, request_id: str) -> dict:
         process = self.process
-        code_ = process.wait(timeout=5) if process is not None else None
+        try:
+            code_ = process.wait(timeout=5) if process is not None else None
+        except subprocess.TimeoutExpired:  # it closed its result pipe but lives on: end it
+            self.kill()
+            code_ = process.wait(timeout=5)
         status = f"signal: {signal.Signals(-code_).name}" if code_ is not None and code_ < 0 else f"exit status {code_}"
         prefix = f"RequestId: {request_id} Error: " if request_id else ""
         return {"errorType": "Runtime.ExitError", "errorMessage": f"{prefix}Runtime exited with error: {status}"}
@@ -483,8 +488,9 @@ class Environment:
                         # bootstrap.py writes a logging record's newlines as \r so it stays one event.
                         self._output.append((_now_ms(), line.replace("\r", "\n")))
                     self._cond.notify_all()
-        except (OSError, ValueError):  # closed by stop()
+        except (OSError, ValueError):
             pass
+        stream.close()
         with self._cond:
             self._eof = True
             self._cond.notify_all()
