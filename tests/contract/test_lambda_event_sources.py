@@ -12,8 +12,10 @@ import base64
 import io
 import json
 import textwrap
+import threading
 import time
 import urllib.parse
+import uuid
 import zipfile
 
 import pytest
@@ -67,9 +69,26 @@ def behave(event, values):
 """
 
 
+@pytest.fixture(scope="module")
+def aws_client(local_aws_server):
+    """Clients of the session's server. These tests share it without a reset (a reset takes seconds):
+    every name is unique per test, and each test's functions and mappings are deleted after it."""
+    import boto3
+
+    def make(service: str):
+        return boto3.client(service, region_name="us-east-1", endpoint_url=local_aws_server.endpoint_url)
+
+    return make
+
+
 @pytest.fixture(autouse=True)
-def fast_polling(monkeypatch, local_aws):
+def fast_polling(monkeypatch, local_aws_server):
     monkeypatch.setattr(config.settings, "lambda_poll_seconds", 0.05)
+
+
+def unique(name: str) -> str:
+    stem, dot, suffix = name.partition(".")
+    return f"{stem}-{uuid.uuid4().hex[:8]}{dot}{suffix}"
 
 
 @pytest.fixture
@@ -83,13 +102,13 @@ def sqs(aws_client):
 
 
 def queue(sqs, name: str, **attributes) -> tuple[str, str]:
-    url = sqs.create_queue(QueueName=name, Attributes={k: str(v) for k, v in attributes.items()})["QueueUrl"]
+    url = sqs.create_queue(QueueName=unique(name), Attributes={k: str(v) for k, v in attributes.items()})["QueueUrl"]
     return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
 @pytest.fixture
 def recorder(sqs):
-    """The FIFO queue the handlers record their events on; .events() returns them, in order."""
+    """The FIFO queue the handlers record their events on; recorder() returns them, in order."""
     url, _ = queue(sqs, "events.fifo", FifoQueue="true")
     seen: list[dict] = []
 
@@ -106,30 +125,44 @@ def recorder(sqs):
     return events
 
 
-@pytest.fixture
-def deploy(lam, aws_client, recorder):
-    """deploy(name, behaviour, **environment) -> the function's ARN; the handler records to `recorder`."""
+@pytest.fixture(scope="module")
+def role_arn(aws_client) -> str:
     iam = aws_client("iam")
-    role = iam.create_role(RoleName="event-sources-role", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    name = unique("event-sources-role")
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
     iam.put_role_policy(
-        RoleName="event-sources-role",
+        RoleName=name,
         PolicyName="all",
         PolicyDocument=json.dumps(
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
         ),
     )
+    return role
+
+
+@pytest.fixture
+def deploy(lam, role_arn, recorder):
+    """deploy(name, behaviour, **environment) -> the function's ARN; the handler records to `recorder`."""
+    created = []
 
     def create(name: str, behaviour: str, timeout: int = 10, **environment: str) -> str:
         code = io.BytesIO()
         with zipfile.ZipFile(code, "w") as archive:
             archive.writestr("app.py", textwrap.dedent(RECORDER) + textwrap.dedent(behaviour))
-        return lam.create_function(
-            FunctionName=name, Runtime="python3.12", Handler="app.handler", Role=role, Timeout=timeout,
+        arn = lam.create_function(
+            FunctionName=unique(name), Runtime="python3.12", Handler="app.handler", Role=role_arn, Timeout=timeout,
             Code={"ZipFile": code.getvalue()},
             Environment={"Variables": {"RECORD_TO": recorder.url, **environment}},
         )["FunctionArn"]  # fmt: skip
+        created.append(arn)
+        return arn
 
-    return create
+    yield create
+    for arn in created:
+        for mapping in lam.list_event_source_mappings(FunctionName=arn)["EventSourceMappings"]:
+            lam.delete_event_source_mapping(UUID=mapping["UUID"])
+        lam.delete_function(FunctionName=arn)  # its execution environments stop too
+    wait_for(lambda: not any(t.name.startswith("esm-") for t in threading.enumerate()))
 
 
 def wait_for(check, limit: float = 20.0, every: float = 0.05):
@@ -157,10 +190,11 @@ def wait_state(lam, uuid: str, state: str = "Enabled") -> dict:
 
 def test_s3_upload_invokes_the_function_asynchronously_with_aws_record(lam, deploy, aws_client, recorder):
     s3 = aws_client("s3")
-    s3.create_bucket(Bucket="landing")
+    bucket = unique("landing")
+    s3.create_bucket(Bucket=bucket)
     arn = deploy("on-upload", BEHAVIOUR_RETURN_NOTHING, SLEEP="1.5")
     s3.put_bucket_notification_configuration(
-        Bucket="landing",
+        Bucket=bucket,
         NotificationConfiguration={
             "LambdaFunctionConfigurations": [
                 {
@@ -176,10 +210,10 @@ def test_s3_upload_invokes_the_function_asynchronously_with_aws_record(lam, depl
             ]
         },
     )
-    s3.put_object(Bucket="landing", Key="in/readme.txt", Body=b"not a csv")
-    s3.put_object(Bucket="landing", Key="out/flights.csv", Body=b"not incoming")
+    s3.put_object(Bucket=bucket, Key="in/readme.txt", Body=b"not a csv")
+    s3.put_object(Bucket=bucket, Key="out/flights.csv", Body=b"not incoming")
     started = time.monotonic()
-    put = s3.put_object(Bucket="landing", Key="in/flights 2024=01.csv", Body=b"a,b\n1,2\n")
+    put = s3.put_object(Bucket=bucket, Key="in/flights 2024=01.csv", Body=b"a,b\n1,2\n")
     assert time.monotonic() - started < 1.0  # the PUT did not wait for the 1.5 s handler
     assert recorder() == []
 
@@ -193,7 +227,7 @@ def test_s3_upload_invokes_the_function_asynchronously_with_aws_record(lam, depl
     assert set(record["responseElements"]) == {"x-amz-request-id", "x-amz-id-2"}
     s3_part = record["s3"]
     assert s3_part["s3SchemaVersion"] == "1.0" and s3_part["configurationId"] == "csv-arrivals"
-    assert s3_part["bucket"]["name"] == "landing" and s3_part["bucket"]["arn"] == "arn:aws:s3:::landing"
+    assert s3_part["bucket"]["name"] == bucket and s3_part["bucket"]["arn"] == f"arn:aws:s3:::{bucket}"
     assert s3_part["bucket"]["ownerIdentity"]["principalId"]
     obj = s3_part["object"]
     assert obj["key"] == "in/flights+2024%3D01.csv"  # form-encoded, as AWS sends keys
@@ -205,18 +239,19 @@ def test_s3_upload_invokes_the_function_asynchronously_with_aws_record(lam, depl
 
 def test_s3_delete_marker_event_on_a_versioned_bucket(lam, deploy, aws_client, recorder):
     s3 = aws_client("s3")
-    s3.create_bucket(Bucket="versioned")
-    s3.put_bucket_versioning(Bucket="versioned", VersioningConfiguration={"Status": "Enabled"})
+    bucket = unique("versioned")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     arn = deploy("on-delete", BEHAVIOUR_RETURN_NOTHING)
     s3.put_bucket_notification_configuration(
-        Bucket="versioned",
+        Bucket=bucket,
         NotificationConfiguration={
             "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:ObjectRemoved:*"]}]
         },
     )
-    version = s3.put_object(Bucket="versioned", Key="report.csv", Body=b"x")["VersionId"]
-    marker = s3.delete_object(Bucket="versioned", Key="report.csv")["VersionId"]
-    s3.delete_object(Bucket="versioned", Key="report.csv", VersionId=version)
+    version = s3.put_object(Bucket=bucket, Key="report.csv", Body=b"x")["VersionId"]
+    marker = s3.delete_object(Bucket=bucket, Key="report.csv")["VersionId"]
+    s3.delete_object(Bucket=bucket, Key="report.csv", VersionId=version)
 
     events = wait_for(lambda: len(recorder()) == 2 and recorder())
     got = sorted((e["Records"][0]["eventName"], e["Records"][0]["s3"]["object"]["versionId"]) for e in events)
@@ -230,7 +265,7 @@ def test_s3_delete_marker_event_on_a_versioned_bucket(lam, deploy, aws_client, r
 
 def test_sns_publish_invokes_the_subscribed_function_with_the_sns_record(lam, deploy, aws_client, recorder):
     sns = aws_client("sns")
-    topic = sns.create_topic(Name="orders")["TopicArn"]
+    topic = sns.create_topic(Name=unique("orders"))["TopicArn"]
     arn = deploy("on-order", BEHAVIOUR_RETURN_NOTHING)
     subscription = sns.subscribe(
         TopicArn=topic, Protocol="lambda", Endpoint=arn, ReturnSubscriptionArn=True,
@@ -266,22 +301,23 @@ def test_sns_publish_invokes_the_subscribed_function_with_the_sns_record(lam, de
 @pytest.fixture
 def stream(aws_client):
     kinesis = aws_client("kinesis")
-    kinesis.create_stream(StreamName="clicks", ShardCount=1)
-    arn = kinesis.describe_stream(StreamName="clicks")["StreamDescription"]["StreamARN"]
+    name = unique("clicks")
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    arn = kinesis.describe_stream(StreamName=name)["StreamDescription"]["StreamARN"]
 
     def put(*datas: str) -> list[str]:
-        return [kinesis.put_record(StreamName="clicks", Data=d.encode(), PartitionKey="user-1")["SequenceNumber"]
+        return [kinesis.put_record(StreamName=name, Data=d.encode(), PartitionKey="user-1")["SequenceNumber"]
                 for d in datas]  # fmt: skip
 
     put.arn = arn
     return put
 
 
-def test_kinesis_batches_arrive_in_order_once_with_the_kinesis_record(lam, deploy, stream, recorder):
-    arn = deploy("clicks-consumer", BEHAVIOUR_RETURN_NOTHING)
+def test_kinesis_batches_arrive_in_order_once_with_the_kinesis_record(lam, deploy, stream, recorder, role_arn):
+    function = deploy("clicks-consumer", BEHAVIOUR_RETURN_NOTHING)
     sequences = stream(*(f"click-{i}" for i in range(7)))
     uuid = lam.create_event_source_mapping(
-        FunctionName="clicks-consumer", EventSourceArn=stream.arn, StartingPosition="TRIM_HORIZON", BatchSize=3
+        FunctionName=function, EventSourceArn=stream.arn, StartingPosition="TRIM_HORIZON", BatchSize=3
     )["UUID"]
 
     events = wait_for(lambda: len(recorder()) == 3 and recorder())
@@ -294,9 +330,8 @@ def test_kinesis_batches_arrive_in_order_once_with_the_kinesis_record(lam, deplo
     assert record["eventSource"] == "aws:kinesis" and record["eventName"] == "aws:kinesis:record"
     assert record["eventVersion"] == "1.0" and record["eventID"] == f"shardId-000000000000:{sequences[0]}"
     assert record["eventSourceARN"] == stream.arn and record["awsRegion"] == "us-east-1"
-    assert record["invokeIdentityArn"] == f"arn:aws:iam::{ACCOUNT}:role/event-sources-role"
+    assert record["invokeIdentityArn"] == role_arn
     assert wait_state(lam, uuid)["LastProcessingResult"] == "OK"
-    assert lam.get_function(FunctionName=arn)["Configuration"]["FunctionArn"] == arn
 
     time.sleep(0.5)  # checkpointed: nothing is delivered again
     assert len(recorder()) == 3
@@ -306,10 +341,10 @@ def test_kinesis_batches_arrive_in_order_once_with_the_kinesis_record(lam, deplo
 
 
 def test_kinesis_disabled_mapping_resumes_from_its_checkpoint(lam, deploy, stream, recorder):
-    deploy("clicks-consumer", BEHAVIOUR_RETURN_NOTHING)
+    function = deploy("clicks-consumer", BEHAVIOUR_RETURN_NOTHING)
     stream("before")
     created = lam.create_event_source_mapping(
-        FunctionName="clicks-consumer", EventSourceArn=stream.arn, StartingPosition="LATEST"
+        FunctionName=function, EventSourceArn=stream.arn, StartingPosition="LATEST"
     )
     assert created["State"] == "Creating"
     wait_state(lam, created["UUID"])
@@ -326,11 +361,11 @@ def test_kinesis_disabled_mapping_resumes_from_its_checkpoint(lam, deploy, strea
 
 
 def test_kinesis_bisects_a_failing_batch_and_reports_the_bad_record_on_failure(lam, deploy, stream, recorder, sqs):
-    deploy("clicks-consumer", BEHAVIOUR_FAIL_ON_BAD)
+    function = deploy("clicks-consumer", BEHAVIOUR_FAIL_ON_BAD)
     failures_url, failures_arn = queue(sqs, "clicks-failures")
     sequences = stream("a", "b", "bad", "c")
     uuid = lam.create_event_source_mapping(
-        FunctionName="clicks-consumer", EventSourceArn=stream.arn, StartingPosition="TRIM_HORIZON", BatchSize=4,
+        FunctionName=function, EventSourceArn=stream.arn, StartingPosition="TRIM_HORIZON", BatchSize=4,
         BisectBatchOnFunctionError=True, MaximumRetryAttempts=0,
         DestinationConfig={"OnFailure": {"Destination": failures_arn}},
     )["UUID"]  # fmt: skip
@@ -340,7 +375,7 @@ def test_kinesis_bisects_a_failing_batch_and_reports_the_bad_record_on_failure(l
     message = wait_for(lambda: sqs.receive_message(QueueUrl=failures_url).get("Messages"))[0]
     failure = json.loads(message["Body"])
     assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
-    assert failure["requestContext"]["functionArn"] == f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:clicks-consumer"
+    assert failure["requestContext"]["functionArn"] == function
     assert failure["responseContext"]["functionError"] == "Unhandled"
     assert failure["version"] == "1.0" and failure["timestamp"].endswith("Z")
     info = failure["KinesisBatchInfo"]
@@ -354,7 +389,7 @@ def test_kinesis_bisects_a_failing_batch_and_reports_the_bad_record_on_failure(l
 
 
 def test_kinesis_report_batch_item_failures_retries_from_the_failed_record(lam, deploy, stream, recorder):
-    deploy(
+    function = deploy(
         "clicks-consumer",
         """
         failed_once = set()
@@ -370,7 +405,7 @@ def test_kinesis_report_batch_item_failures_retries_from_the_failed_record(lam, 
     )
     stream("one", "two", "flaky", "four")
     lam.create_event_source_mapping(
-        FunctionName="clicks-consumer", EventSourceArn=stream.arn, StartingPosition="TRIM_HORIZON", BatchSize=10,
+        FunctionName=function, EventSourceArn=stream.arn, StartingPosition="TRIM_HORIZON", BatchSize=10,
         FunctionResponseTypes=["ReportBatchItemFailures"],
     )  # fmt: skip
     events = wait_for(lambda: len(recorder()) == 2 and recorder())
@@ -380,7 +415,7 @@ def test_kinesis_report_batch_item_failures_retries_from_the_failed_record(lam, 
 
 
 def test_kinesis_tumbling_window_passes_state_and_ends_with_a_final_invoke(lam, deploy, stream, recorder):
-    deploy(
+    function = deploy(
         "clicks-counter",
         """
         def behave(event, values):
@@ -394,7 +429,7 @@ def test_kinesis_tumbling_window_passes_state_and_ends_with_a_final_invoke(lam, 
     time.sleep(window - time.time() % window + 0.1)  # all records in one window
     stream("c1", "c2", "c3", "c4", "c5")
     lam.create_event_source_mapping(
-        FunctionName="clicks-counter", EventSourceArn=stream.arn, StartingPosition="TRIM_HORIZON", BatchSize=2,
+        FunctionName=function, EventSourceArn=stream.arn, StartingPosition="TRIM_HORIZON", BatchSize=2,
         TumblingWindowInSeconds=window,
     )  # fmt: skip
     events = wait_for(lambda: any(e["isFinalInvokeForWindow"] for e in recorder()) and recorder(), limit=window + 15)
@@ -416,13 +451,13 @@ def test_kinesis_tumbling_window_passes_state_and_ends_with_a_final_invoke(lam, 
 
 
 def test_sqs_batch_is_deleted_after_success_with_the_sqs_record(lam, deploy, sqs, recorder):
-    deploy("orders-consumer", BEHAVIOUR_RETURN_NOTHING)
+    function = deploy("orders-consumer", BEHAVIOUR_RETURN_NOTHING)
     url, arn = queue(sqs, "orders")
     sent = sqs.send_message(
         QueueUrl=url, MessageBody="order-1", MessageAttributes={"tenant": {"DataType": "String", "StringValue": "acme"}}
     )
     sqs.send_message(QueueUrl=url, MessageBody="order-2")
-    uuid = lam.create_event_source_mapping(FunctionName="orders-consumer", EventSourceArn=arn, BatchSize=10)["UUID"]
+    uuid = lam.create_event_source_mapping(FunctionName=function, EventSourceArn=arn, BatchSize=10)["UUID"]
 
     (event,) = wait_for(recorder)
     first, second = event["Records"]
@@ -442,12 +477,14 @@ def test_sqs_batch_is_deleted_after_success_with_the_sqs_record(lam, deploy, sqs
 
 
 def test_sqs_failed_batch_is_redelivered_after_the_visibility_timeout(lam, deploy, sqs, recorder):
-    deploy("orders-consumer", BEHAVIOUR_FAIL_ON_BAD, timeout=1)  # AWS: at most the queue's visibility timeout
+    function = deploy(
+        "orders-consumer", BEHAVIOUR_FAIL_ON_BAD, timeout=1
+    )  # AWS: at most the queue's visibility timeout
     dlq_url, dlq_arn = queue(sqs, "orders-dlq")
     url, arn = queue(sqs, "orders", VisibilityTimeout=1,
                      RedrivePolicy=json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}))  # fmt: skip
     sqs.send_message(QueueUrl=url, MessageBody="bad")
-    lam.create_event_source_mapping(FunctionName="orders-consumer", EventSourceArn=arn)
+    lam.create_event_source_mapping(FunctionName=function, EventSourceArn=arn)
 
     events = wait_for(lambda: len(recorder()) == 2 and recorder(), limit=10)
     assert [e["Records"][0]["attributes"]["ApproximateReceiveCount"] for e in events] == ["1", "2"]
@@ -457,7 +494,7 @@ def test_sqs_failed_batch_is_redelivered_after_the_visibility_timeout(lam, deplo
 
 
 def test_sqs_partial_batch_failure_deletes_only_the_successful_messages(lam, deploy, sqs, recorder):
-    deploy(
+    function = deploy(
         "orders-consumer",
         """
         def behave(event, values):
@@ -470,7 +507,7 @@ def test_sqs_partial_batch_failure_deletes_only_the_successful_messages(lam, dep
     for body in ("ok-1", "retry-1", "ok-2"):
         sqs.send_message(QueueUrl=url, MessageBody=body)
     lam.create_event_source_mapping(
-        FunctionName="orders-consumer", EventSourceArn=arn, FunctionResponseTypes=["ReportBatchItemFailures"]
+        FunctionName=function, EventSourceArn=arn, FunctionResponseTypes=["ReportBatchItemFailures"]
     )
     events = wait_for(lambda: len(recorder()) >= 2 and recorder(), limit=10)
     assert sorted(values(events[0])) == ["ok-1", "ok-2", "retry-1"]
