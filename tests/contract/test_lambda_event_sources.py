@@ -22,7 +22,6 @@ import pytest
 
 from local_aws import config
 
-ACCOUNT = "123456789012"
 TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
