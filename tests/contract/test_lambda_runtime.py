@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
 import textwrap
 import threading
@@ -214,6 +215,16 @@ def test_idle_environments_are_stopped(lam, deploy, local_aws):
     finally:
         local_aws.settings.lambda_idle_seconds = saved
     assert second["invocations"] == 1 and second["pid"] != first["pid"]
+
+
+def test_reset_stops_every_environment(lam, deploy, local_aws):
+    deploy("reset-me", COUNTER)
+    _, body = invoke(lam, "reset-me")
+
+    local_aws.reset()
+
+    with pytest.raises(ProcessLookupError):  # the worker was killed and reaped
+        os.kill(body["pid"], 0)
 
 
 def test_code_from_s3_and_layers_are_importable(lam, role_arn, aws_client):
