@@ -495,7 +495,7 @@ def _evaluate_key(backend: S3Backend, bucket: FakeBucket, configuration: Configu
         if any(run.due(expiration_due(rule, created)) for rule in matching):
             backend.delete_object(bucket.name, name)
             run.changed()
-            if bucket.is_versioned:
+            if bucket.versioning_status:  # Enabled or Suspended: a delete marker, not a deletion
                 marker = bucket.keys.getlist(name)[-1]
                 marker.last_modified = at.replace(tzinfo=None)
                 summary.delete_markers_placed += 1

@@ -223,6 +223,19 @@ def test_expiration_on_a_versioned_bucket_places_a_delete_marker_then_noncurrent
     assert "DeleteMarkers" not in s3.list_object_versions(Bucket=BUCKET)
 
 
+def test_expiration_on_a_suspended_bucket_places_a_null_delete_marker(s3, local_aws):
+    versioned(s3)
+    kept = s3.put_object(Bucket=BUCKET, Key="k", Body=b"v1")["VersionId"]
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"})
+    s3.put_object(Bucket=BUCKET, Key="k", Body=b"v2")
+    put_rules(s3, {"ID": "expire", "Filter": {}, "Status": "Enabled", "Expiration": {"Days": 1}})
+    assert advance(local_aws, 2)["done"]["s3_lifecycle"]["delete_markers_placed"] == 1
+    listing = s3.list_object_versions(Bucket=BUCKET)
+    # The marker replaced the null version (v2); the version from before the suspension stays.
+    assert [m["VersionId"] for m in listing["DeleteMarkers"]] == ["null"]
+    assert [v["VersionId"] for v in listing["Versions"]] == [kept]
+
+
 def test_newer_noncurrent_versions_are_kept(s3, local_aws):
     versioned(s3)
     put_rules(
