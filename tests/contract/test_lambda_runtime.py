@@ -357,6 +357,7 @@ def test_invoke_api_errors_dry_run_and_event(lam, deploy, role_arn):
     assert lam.invoke(FunctionName="plain", InvocationType="DryRun")["StatusCode"] == 204
     event = lam.invoke(FunctionName="plain", InvocationType="Event", Payload=b"{}")
     assert event["StatusCode"] == 202
+    assert lam.invoke_async(FunctionName="plain", InvokeArgs=b"{}")["Status"] == 202  # the deprecated API
 
     lam.create_function(
         FunctionName="node",
