@@ -21,6 +21,7 @@ import pytest
 
 from local_aws import config
 from local_aws.lambda_.event_sources import delivery
+from local_aws.lambda_.invoke import InvokeError
 
 ROLE_POLICY = json.dumps(
     {
@@ -37,6 +38,7 @@ class ScriptedRuntime:
 
     def __init__(self):
         self.handler = lambda event: None
+        self.throttles = 0  # invocations to refuse first, as a throttled Invoke is refused
         self.events: list[dict] = []
         self.async_events: list[dict] = []
         self.lock = threading.Lock()
@@ -44,6 +46,9 @@ class ScriptedRuntime:
     def invoke(self, function, payload, *, qualifier=None, client_context=None):
         event = json.loads(payload)
         with self.lock:
+            if self.throttles:
+                self.throttles -= 1
+                raise InvokeError("TooManyRequestsException", "Rate Exceeded.", 429)
             self.events.append(event)
         try:
             result, error = self.handler(event), None
@@ -290,6 +295,18 @@ def test_kinesis_bisects_a_failing_batch_and_sends_the_bad_record_to_on_failure(
     assert (info["shardId"], info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (
         "shardId-000000000000", bad_sequence, bad_sequence, 1)  # fmt: skip
     assert info["streamArn"] == stream.arn
+
+
+def test_kinesis_throttled_invocations_are_retried_without_counting(runtime, aws_client, function_arn, stream):
+    lam = aws_client("lambda")
+    runtime.throttles = 3
+    stream.put("patient")
+    uuid = lam.create_event_source_mapping(
+        FunctionName=function_arn, EventSourceArn=stream.arn, StartingPosition="TRIM_HORIZON", MaximumRetryAttempts=0
+    )["UUID"]
+    wait_for(lambda: runtime.events)
+    assert [datas(e) for e in runtime.events] == [["patient"]]  # not given up after 0 retries: never invoked
+    assert lam.get_event_source_mapping(UUID=uuid)["LastProcessingResult"] == "OK"
 
 
 def test_kinesis_report_batch_item_failures_retries_from_the_lowest_failed_record(runtime, aws_client, function_arn,

@@ -31,8 +31,15 @@ class Outcome:
 
     @property
     def invoked(self) -> bool:
-        """False when the function never ran (missing function, runtime failure): AWS retries those too."""
+        """False when the function never ran (missing, throttled, runtime failure): retried, not counted."""
         return self.status_code < 300
+
+    @property
+    def processing_result(self) -> str:
+        """The mapping's LastProcessingResult after this invocation."""
+        if self.error is None:
+            return "OK"
+        return "PROBLEM: Function call failed" if self.invoked else f"PROBLEM: {self.error}"
 
 
 def split_function_arn(function_arn: str) -> tuple[str, str | None]:

@@ -8,6 +8,8 @@ disabling and enabling a mapping resumes from the checkpoints. What AWS does, do
   shards created by resharding are read from their start once their parents are read to the end;
 - BatchSize, MaximumBatchingWindowInSeconds (wait for a full batch until the first record is that
   old), and the 6 MB invocation payload limit;
+- when Lambda cannot invoke the function (throttled, missing) the batch waits and is retried without
+  counting against MaximumRetryAttempts, until its records are too old, as on AWS;
 - on a function error the batch is retried (MaximumRetryAttempts, -1 = until the record is too old
   or expires); BisectBatchOnFunctionError halves a failing batch, the halves not counting as
   retries; MaximumRecordAgeInSeconds skips records that are too old; a skipped batch is described in
@@ -220,7 +222,7 @@ class KinesisPoller(Poller):
 
     def _call(self, event: dict[str, Any]) -> delivery.Outcome:
         outcome = delivery.invoke(self.account_id, self.region, self.esm.function_arn, event)
-        self.esm.local.last_processing_result = "OK" if outcome.error is None else "PROBLEM: Function call failed"
+        self.esm.local.last_processing_result = outcome.processing_result
         return outcome
 
     def _invoke(self, stream: Stream, shard: Shard, state: ShardState, records: list) -> bool:
@@ -233,6 +235,11 @@ class KinesisPoller(Poller):
         outcome = self._call(event)
         if self.stopped:
             return False  # deleted or reset while the handler ran: nothing to checkpoint any more
+        if not outcome.invoked:  # throttled, function missing...: AWS retries without counting, until records expire
+            if not state.batch_sizes:
+                state.batch_sizes = [len(records)]
+            state.next_attempt = time.monotonic() + config.settings.lambda_poll_seconds
+            return False
         failed_from = self._failed_from(outcome, records)
         if failed_from is None:
             self._done(state, records, outcome)
@@ -287,14 +294,19 @@ class KinesisPoller(Poller):
         state.next_attempt = 0.0
 
     def _final_invoke(self, stream: Stream, shard: Shard, state: ShardState) -> bool:
-        event = self._event(stream, shard, [], state)
+        try:
+            event = self._event(stream, shard, [], state)
+        except Exception as error:  # noqa: BLE001 (the function is gone: retried like any invocation)
+            self.esm.local.last_processing_result = f"PROBLEM: {error}"
+            state.next_attempt = time.monotonic() + config.settings.lambda_poll_seconds
+            return False
         event["isFinalInvokeForWindow"] = True
         outcome = self._call(event)
         if self.stopped:
             return False
         maximum = self.esm.max_retry_attempts
         if outcome.error is not None:
-            state.retries += 1
+            state.retries += outcome.invoked
             if maximum is None or maximum < 0 or state.retries <= maximum:
                 state.next_attempt = time.monotonic() + config.settings.lambda_poll_seconds
                 return True

@@ -74,7 +74,7 @@ class SqsPoller(Poller):
                 return True
             messages, event = [m for m, _ in kept], {"Records": [r for _, r in kept]}
         outcome = delivery.invoke(self.account_id, self.region, self.esm.function_arn, event)
-        self.esm.local.last_processing_result = "OK" if outcome.error is None else "PROBLEM: Function call failed"
+        self.esm.local.last_processing_result = outcome.processing_result
         failed = self._failed(outcome, messages)
         # Failed messages stay invisible until the visibility timeout ends, as on AWS.
         self._delete_messages(queue, [m for m in messages if m.id not in failed])
