@@ -328,15 +328,13 @@ def _record(
     milliseconds = max(1, round(seconds * 1000))
     protocol = request.environ.get("SERVER_PROTOCOL", "HTTP/1.1") if hasattr(request, "environ") else "HTTP/1.1"
     request_uri = f"{method} {url.path}{'?' + url.query if url.query else ''} {protocol}"
-    request_id = response_headers.get("x-amz-request-id") or os.urandom(8).hex().upper()
-    host_id = response_headers.get("x-amz-id-2") or base64.b64encode(os.urandom(48)).decode()
     fields = [
         OWNER,
         bucket.name,
         received.strftime("[%d/%b/%Y:%H:%M:%S +0000]"),
         getattr(request, "remote_addr", None) or "-",
         _requester(response, headers, query),
-        request_id,
+        response_headers["x-amz-request-id"],
         operation(method, key, query, headers),
         quote(key, safe="/") if key else "-",
         _quoted(request_uri),
@@ -349,12 +347,12 @@ def _record(
         _quoted(headers.get("Referer")),
         _quoted(headers.get("User-Agent")),
         (query.get("versionId") or ["-"])[0],
-        host_id,
+        response_headers["x-amz-id-2"],
         signature,
-        "-",  # cipher suite: local AWS serves plain HTTP
+        "-",  # cipher suite: the TLS layer (local_aws/tls.py) does not pass it to the request
         auth_type,
         headers.get("Host", "-"),
-        "-",  # TLS version: plain HTTP
+        "-",  # TLS version: likewise
         "-",  # access point ARN
         "-",  # aclRequired: no request here is authorized by an ACL
     ]
@@ -384,6 +382,10 @@ def _logged(original):
         logging_config = dict(bucket.logging) if bucket is not None and bucket.logging else None
         received, started = clock.now(), time.monotonic()
         result = original(self, request, full_url, headers)
+        # S3 answers every request with these two IDs; the log record names the same ones.
+        response_headers = result[1]
+        response_headers.setdefault("x-amz-request-id", os.urandom(8).hex().upper())
+        response_headers.setdefault("x-amz-id-2", base64.b64encode(os.urandom(48)).decode())
         if logging_config:
             try:
                 line = _record(self, request, full_url, bucket, result, received, time.monotonic() - started)

@@ -263,7 +263,8 @@ def test_put_bucket_logging_needs_the_log_delivery_permission_on_the_target(s3):
 def test_requests_become_records_in_aws_log_format(logged):
     s3 = logged
     s3.put_object(Bucket="data", Key="raw/a b.csv", Body=b"x" * 100)
-    assert s3.get_object(Bucket="data", Key="raw/a b.csv")["Body"].read() == b"x" * 100
+    fetched = s3.get_object(Bucket="data", Key="raw/a b.csv")
+    assert fetched["Body"].read() == b"x" * 100
     s3.head_object(Bucket="data", Key="raw/a b.csv")
     s3.list_objects_v2(Bucket="data")
     error_of(lambda: s3.get_object(Bucket="data", Key="missing"))
@@ -295,6 +296,9 @@ def test_requests_become_records_in_aws_log_format(logged):
     assert get["user_agent"].startswith("Boto3/") and get["signature_version"] == "SigV4"
     assert get["authentication_type"] == "AuthHeader" and get["host_header"].startswith("127.0.0.1:")
     assert re.fullmatch(r"[0-9A-F]{16}", get["request_id"]) and get["remote_ip"] == "127.0.0.1"
+    # The record names the IDs the response carried, so a request can be found in the logs.
+    response_headers = fetched["ResponseMetadata"]["HTTPHeaders"]
+    assert (get["request_id"], get["host_id"]) == (response_headers["x-amz-request-id"], response_headers["x-amz-id-2"])
     assert int(get["total_time"]) >= 1
     # The log object is stored like any object the service writes: the target's default encryption.
     assert s3.head_object(Bucket="logs", Key=key)["ServerSideEncryption"] == "AES256"
