@@ -140,9 +140,9 @@ def stream(aws_client):
 
 def queue_of(aws_client, name, **attributes):
     sqs = aws_client("sqs")
-    url = sqs.create_queue(QueueName=f"{name}-{unique()}", Attributes={k: str(v) for k, v in attributes.items()})[
-        "QueueUrl"
-    ]
+    stem, dot, fifo = name.partition(".")
+    unique_name = f"{stem}-{unique()}{dot}{fifo}"
+    url = sqs.create_queue(QueueName=unique_name, Attributes={k: str(v) for k, v in attributes.items()})["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return url, arn
 
@@ -295,6 +295,41 @@ def test_kinesis_bisects_a_failing_batch_and_sends_the_bad_record_to_on_failure(
     assert (info["shardId"], info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (
         "shardId-000000000000", bad_sequence, bad_sequence, 1)  # fmt: skip
     assert info["streamArn"] == stream.arn
+
+
+def test_kinesis_on_failure_destination_can_be_an_s3_bucket(runtime, aws_client, function_arn, stream):
+    lam, s3 = aws_client("lambda"), aws_client("s3")
+    bucket = f"failures-{unique()}"
+    s3.create_bucket(Bucket=bucket)
+
+    def handler(event):
+        raise ValueError("always")
+
+    runtime.handler = handler
+    stream.put("doomed")
+    uuid = lam.create_event_source_mapping(
+        FunctionName=function_arn, EventSourceArn=stream.arn, StartingPosition="TRIM_HORIZON",
+        MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": f"arn:aws:s3:::{bucket}"}},
+    )["UUID"]  # fmt: skip
+    (item,) = wait_for(lambda: s3.list_objects_v2(Bucket=bucket).get("Contents"))
+    assert item["Key"].startswith(f"aws/lambda/{uuid}/shardId-000000000000/")
+    record = json.loads(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+    assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert record["KinesisBatchInfo"]["batchSize"] == 1
+
+
+def test_sqs_fifo_record_has_the_group_and_deduplication_ids(runtime, aws_client, function_arn):
+    lam, sqs = aws_client("lambda"), aws_client("sqs")
+    url, arn = queue_of(aws_client, "orders.fifo", FifoQueue="true", ContentBasedDeduplication="true")
+    for body in ("first", "second"):
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="customer-1")
+    lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=arn, BatchSize=10)
+    wait_for(lambda: sum(len(e["Records"]) for e in runtime.events) == 2)
+    records = [r for e in runtime.events for r in e["Records"]]
+    assert [r["body"] for r in records] == ["first", "second"]  # a group's order is kept
+    attributes = records[0]["attributes"]
+    assert attributes["MessageGroupId"] == "customer-1"
+    assert attributes["MessageDeduplicationId"] and attributes["SequenceNumber"]
 
 
 def test_kinesis_throttled_invocations_are_retried_without_counting(runtime, aws_client, function_arn, stream):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 import time
 from typing import Any
 
@@ -43,6 +44,21 @@ def _attribute(value: dict[str, Any]) -> dict[str, Any]:
         binary = value["BinaryValue"]
         converted["binaryValue"] = binary if isinstance(binary, str) else base64.b64encode(binary).decode()
     return converted
+
+
+_sequence_lock = threading.Lock()
+_last_sequence = [0]
+
+
+def _sequence_number(queue: Queue, message: Message) -> str:
+    """moto numbers FIFO messages only when sent with a MessageDeduplicationId; AWS numbers them all
+    (growing): number the queued message once, so every receive of it reports the same."""
+    with _sequence_lock:
+        original = next((m for m in queue._messages if m.id == message.id), message)
+        if original.sequence_number is None:
+            _last_sequence[0] = max(_last_sequence[0] + 1, time.time_ns())
+            original.sequence_number = f"{_last_sequence[0]:020d}"
+        return original.sequence_number
 
 
 def _filter_document(record: dict[str, Any]) -> dict[str, Any]:
@@ -132,7 +148,7 @@ class SqsPoller(Poller):
             }
             if queue.fifo_queue:
                 attributes.update(
-                    SequenceNumber=message.sequence_number,
+                    SequenceNumber=message.sequence_number or _sequence_number(queue, message),
                     MessageGroupId=message.group_id,
                     MessageDeduplicationId=message.deduplication_id,
                 )
