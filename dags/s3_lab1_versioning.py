@@ -115,9 +115,13 @@ with lab_dag(
         """The delete left a marker on top of the versions: delete the marker and the object is back."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
+        from labkit.validation import ValidationError
+
         s3 = S3Hook().conn
         listing = s3.list_object_versions(Bucket=bucket, Prefix=NOTES)
-        marker = next(m for m in listing.get("DeleteMarkers", []) if m["IsLatest"])
+        marker = next((m for m in listing.get("DeleteMarkers", []) if m["IsLatest"]), None)
+        if marker is None:
+            raise ValidationError(f"deleting s3://{bucket}/{NOTES} left no delete marker: is versioning enabled?")
         hidden = s3.list_objects_v2(Bucket=bucket, Prefix=NOTES).get("KeyCount", 0) == 0
         s3.delete_object(Bucket=bucket, Key=NOTES, VersionId=marker["VersionId"])
         body = s3.get_object(Bucket=bucket, Key=NOTES)["Body"].read().decode()
