@@ -19,12 +19,13 @@ EXECUTOR_MODULES = (
     # Lambda event sources before the Lambda runtime, so pollers stop before execution environments do.
     "local_aws.lambda_.event_sources.mappings",
     "local_aws.lambda_.event_sources.kinesis",
-    "local_aws.lambda_.event_sources.s3",
     "local_aws.lambda_.event_sources.sns",
     "local_aws.lambda_.service",
     "local_aws.clock",
     "local_aws.s3.lifecycle",
     "local_aws.s3.versioning",
+    # After versioning: S3 notifications wrap its DeleteObject, so suspended buckets' deletes notify too.
+    "local_aws.lambda_.event_sources.s3",
     "local_aws.kms.key_state",
     "local_aws.s3.encryption",
     "local_aws.iam.s3",

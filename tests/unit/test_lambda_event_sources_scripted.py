@@ -659,6 +659,39 @@ def test_s3_versioned_deletes_send_delete_marker_and_version_events(runtime, aws
     ]
 
 
+def test_s3_delete_on_a_suspended_bucket_sends_a_null_delete_marker_event(runtime, aws_client, function_arn, bucket):
+    s3 = aws_client("s3")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=bucket, Key="data.csv", Body=b"v1")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    notify(s3, bucket, function_arn, ["s3:ObjectRemoved:*"])
+    s3.delete_object(Bucket=bucket, Key="data.csv")
+    assert [(name, obj.get("versionId")) for name, obj in s3_events(runtime)] == [
+        ("ObjectRemoved:DeleteMarkerCreated", "null")
+    ]
+
+
+def test_s3_lifecycle_expiration_sends_lifecycle_events_not_object_removed(runtime, aws_client, function_arn,
+                                                                           bucket):  # fmt: skip
+    from datetime import UTC, datetime, timedelta
+
+    from local_aws.s3 import lifecycle
+
+    s3 = aws_client("s3")
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket,
+        LifecycleConfiguration={
+            "Rules": [{"ID": "tmp", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Days": 1}}]
+        },
+    )
+    notify(s3, bucket, function_arn, ["s3:ObjectRemoved:*", "s3:LifecycleExpiration:*"])
+    s3.put_object(Bucket=bucket, Key="tmp/scratch.csv", Body=b"x")
+    lifecycle.evaluate(datetime.now(UTC) + timedelta(days=3))  # the daily run three days on
+    assert [(name, obj["key"]) for name, obj in s3_events(runtime)] == [
+        ("LifecycleExpiration:Delete", "tmp/scratch.csv")
+    ]
+
+
 def test_s3_refuses_missing_functions_and_overlapping_configurations(runtime, aws_client, function_arn, bucket):
     s3 = aws_client("s3")
     missing = function_arn.rsplit(":", 1)[0] + ":no-such-function"

@@ -10,7 +10,9 @@ sequencer, and misses deletes on versioned buckets. install() replaces moto's
 - queue and topic configurations get the same, complete record (moto's delivery otherwise);
 - CompleteMultipartUpload sends only ObjectCreated:CompleteMultipartUpload (moto adds a Put);
 - a delete on a versioned bucket sends ObjectRemoved:DeleteMarkerCreated (no VersionId) or
-  ObjectRemoved:Delete (a version removed for good), with the version id;
+  ObjectRemoved:Delete (a version removed for good), with the version id; deletes of local AWS's
+  lifecycle rules (local_aws/s3/lifecycle.py) send LifecycleExpiration:Delete /
+  LifecycleExpiration:DeleteMarkerCreated instead, as on AWS;
 - PutBucketNotificationConfiguration refuses a Lambda destination that does not exist, and
   configurations that overlap (a common event type with overlapping prefix and suffix), as AWS does.
 Differences from AWS: docs/local-aws/lambda-event-sources.md.
@@ -112,7 +114,7 @@ def _send_event(account_id: str, event_name: Any, bucket: Any, key: Any, version
     if configuration is None:
         return
     if removed is None:
-        removed = name.startswith("s3:ObjectRemoved:")
+        removed = name.startswith(("s3:ObjectRemoved:", "s3:LifecycleExpiration:"))
     for target in configuration.cloud_function:
         if target.matches(name, key.name):
             event = {"Records": [event_record(name, bucket, key, target.id, version_id, removed)]}
@@ -140,13 +142,12 @@ def _delete_object(backend: S3Backend, bucket_name: str, key_name: str, version_
         )
     if not deleted or not versions:
         return deleted, meta
+    # Lifecycle expirations have event types of their own; they never send ObjectRemoved events.
+    kind = "s3:LifecycleExpiration:" if getattr(_local, "lifecycle", False) else "s3:ObjectRemoved:"
     if version_id is None and meta.get("delete-marker") == "true":
-        event, version = (
-            notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_MARKER_CREATED_EVENT,
-            meta["version-id"],
-        )
+        event, version = f"{kind}DeleteMarkerCreated", meta["version-id"]
     else:
-        event, version = notifications.S3NotificationEvent.OBJECT_REMOVED_DELETE_EVENT, version_id
+        event, version = f"{kind}Delete", version_id
     removed = next((k for k in versions if version_id is None or str(k.version_id) == str(version_id)), versions[-1])
     _send_event(backend.account_id, event, bucket, removed, version_id=version, removed=True)
     return deleted, meta
@@ -156,6 +157,19 @@ def _complete_multipart_upload(backend: S3Backend, *args: Any, **kwargs: Any) ->
     """moto sends ObjectCreated:Put before CompleteMultipartUpload; AWS sends only the latter."""
     with _suppressed(notifications.S3NotificationEvent.OBJECT_CREATED_PUT_EVENT.value):
         return _originals["complete_multipart_upload"](backend, *args, **kwargs)
+
+
+def _lifecycle_run(evaluate: Any) -> Any:
+    """local_aws.s3.lifecycle.evaluate, its deletes marked as lifecycle expirations for _delete_object."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        _local.lifecycle = True
+        try:
+            return evaluate(*args, **kwargs)
+        finally:
+            _local.lifecycle = False
+
+    return run
 
 
 def _overlap(a: Any, b: Any) -> bool:
@@ -217,6 +231,10 @@ def install() -> None:
         put_notification_configuration=S3Backend.put_bucket_notification_configuration,
     )
     notifications.send_event = _send_event
+    from local_aws.s3 import lifecycle  # local AWS's lifecycle rules delete through S3Backend.delete_object
+
+    _originals["lifecycle_evaluate"] = lifecycle.evaluate
+    lifecycle.evaluate = _lifecycle_run(lifecycle.evaluate)
     S3Backend.delete_object = _delete_object
     S3Backend.complete_multipart_upload = _complete_multipart_upload
     S3Backend.put_bucket_notification_configuration = _put_notification_configuration
