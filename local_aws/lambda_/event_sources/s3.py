@@ -26,7 +26,6 @@ import secrets
 import threading
 import time
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -34,6 +33,7 @@ from moto.s3 import notifications
 from moto.s3.exceptions import InvalidArgumentError
 from moto.s3.models import OWNER, FakeBucket, NotificationConfiguration, S3Backend
 
+from local_aws import clock
 from local_aws.lambda_.event_sources import delivery
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def event_record(event_name: str, bucket: FakeBucket, key: Any, configuration_id
     if bucket.versioning_status:  # versioned (or once versioned) buckets report the version
         obj["versionId"] = version_id or getattr(key, "version_id", None) or "null"
     obj["sequencer"] = _sequencer()
-    now = datetime.now(UTC)
+    now = clock.now()  # local AWS's clock, like the objects' own timestamps (it runs ahead once advanced)
     return {
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
