@@ -140,14 +140,21 @@ def _statement_matches(statement: dict, object_arn: str, source: FakeBucket) -> 
         return False
     if not any(fnmatch.fnmatchcase(object_arn, r) for r in _as_list(statement.get("Resource"))):
         return False
-    # AWS's recommended policy pins the source with aws:SourceArn / aws:SourceAccount; other keys are not evaluated.
-    facts = {"aws:sourcearn": f"arn:{source.partition}:s3:::{source.name}", "aws:sourceaccount": source.account_id}
+    # AWS's recommended policy pins the source with aws:SourceArn / aws:SourceAccount; the service writes over
+    # TLS. Conditions on other keys are not evaluated: they leave an Allow in force and a Deny out of it.
+    facts = {
+        "aws:sourcearn": f"arn:{source.partition}:s3:::{source.name}",
+        "aws:sourceaccount": source.account_id,
+        "aws:securetransport": "true",
+    }
     for operator, conditions in (statement.get("Condition") or {}).items():
         for condition_key, expected in conditions.items():
             actual = facts.get(condition_key.lower())
             if actual is None:
+                if statement.get("Effect") == "Deny":
+                    return False
                 continue
-            patterns = [str(e) for e in _as_list(expected)]
+            patterns = [str(e).lower() if isinstance(e, bool) else str(e) for e in _as_list(expected)]
             if operator.endswith("Like"):
                 ok = any(fnmatch.fnmatchcase(actual, p) for p in patterns)
             else:

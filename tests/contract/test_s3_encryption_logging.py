@@ -260,6 +260,30 @@ def test_put_bucket_logging_needs_the_log_delivery_permission_on_the_target(s3):
     assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket="data")
 
 
+def test_a_target_that_denies_plain_http_still_receives_logs(s3):
+    """The logging service writes over TLS: the usual aws:SecureTransport deny does not stop it; a deny for it does."""
+    s3.create_bucket(Bucket="data")
+    s3.create_bucket(Bucket="logs")
+    policy = json.loads(log_delivery_policy("logs"))
+    deny_http = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::logs/*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    s3.put_bucket_policy(Bucket="logs", Policy=json.dumps({**policy, "Statement": [*policy["Statement"], deny_http]}))
+    enable_logging(s3)
+    s3.put_object(Bucket="data", Key="k", Body=b"x")
+    assert access_logging.flush() == 1
+
+    deny_all = {**deny_http, "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}
+    s3.put_bucket_policy(Bucket="logs", Policy=json.dumps({**policy, "Statement": [*policy["Statement"], deny_all]}))
+    s3.put_object(Bucket="data", Key="k", Body=b"x")
+    assert access_logging.flush() == 0
+    assert error_of(lambda: enable_logging(s3))[:2] == (400, "InvalidTargetBucketForLogging")
+
+
 def test_requests_become_records_in_aws_log_format(logged):
     s3 = logged
     s3.put_object(Bucket="data", Key="raw/a b.csv", Body=b"x" * 100)
