@@ -88,6 +88,29 @@ def test_bucket_policy_is_put_read_back_and_deleted(s3):
     S3DeleteBucketPolicyOperator(task_id="no_bucket", bucket_name="no-such-bucket-here").execute({})
 
 
+def test_put_bucket_policy_waits_for_a_principal_iam_has_not_propagated_yet(monkeypatch):
+    from botocore.stub import Stubber
+
+    operator = S3PutBucketPolicyOperator(
+        task_id="put", bucket_name=BUCKET, policy={"Statement": []}, wait_for_principals_seconds=30
+    )
+    monkeypatch.setattr("labkit.operators.s3_policy.time.sleep", lambda seconds: None)
+    with Stubber(operator.hook.conn) as stub:
+        stub.add_client_error(
+            "put_bucket_policy", service_error_code="MalformedPolicy", service_message="Invalid principal in policy"
+        )
+        stub.add_response("put_bucket_policy", {})
+        stub.add_response("get_bucket_policy", {"Policy": '{"Statement": []}'})
+        assert operator.execute({}) == {"Statement": []}
+        stub.assert_no_pending_responses()
+    other = S3PutBucketPolicyOperator(task_id="bad", bucket_name=BUCKET, policy={"Statement": []})
+    with Stubber(other.hook.conn) as stub, pytest.raises(ClientError, match="Policies must be valid JSON"):
+        stub.add_client_error(
+            "put_bucket_policy", service_error_code="MalformedPolicy", service_message="Policies must be valid JSON"
+        )
+        other.execute({})
+
+
 def test_temporary_key_acts_as_the_user_and_is_deleted_afterwards(s3, aws_client, caplog):
     iam = aws_client("iam")
     IamCreateUserOperator(task_id="create", user_name=USER, inline_policies={"read": read_policy("a/")}).execute({})
