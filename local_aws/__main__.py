@@ -70,6 +70,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="stop a Lambda execution environment idle this long (default: %(default)s)",
     )
     parser.add_argument(
+        "--s3-access-log-flush-seconds",
+        type=float,
+        default=3.0,
+        help="deliver buffered S3 server access log records this often (AWS: best effort, minutes; "
+        "default: %(default)s)",
+    )
+    parser.add_argument(
         "--work-dir",
         type=Path,
         default=None,
@@ -91,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         lambda_retry_delay_seconds=args.lambda_retry_delay_seconds,
         lambda_max_environments=args.lambda_max_environments,
         lambda_idle_seconds=args.lambda_idle_seconds,
+        s3_access_log_flush_seconds=args.s3_access_log_flush_seconds,
     )
     if args.work_dir is not None:
         settings.work_dir = args.work_dir
