@@ -24,7 +24,7 @@ from moto.s3.models import FakeBucket, s3_backends
 from moto.s3.responses import S3Response
 from werkzeug.exceptions import NotFound
 
-from local_aws import config
+from local_aws import clients, config
 from local_aws.iam import principals
 from local_aws.iam.policy import ANONYMOUS, Principal, Request, decide, parse
 
@@ -333,10 +333,17 @@ def checks_for(request: Any, account: str) -> list[Check] | None:
     return checks
 
 
-def _global_context(principal: Principal, request: Any) -> dict[str, Any]:
+def _secure_transport(request: Any, access_key: str | None) -> bool:
+    """The request came over TLS, or from local AWS's own executors (Glue's Spark, Athena, crawlers),
+    which stand for AWS services: those always use TLS on AWS, so an HTTPS-only bucket policy must not
+    stop them here either."""
+    return request.scheme == "https" or access_key == clients.ACCESS_KEY
+
+
+def _global_context(principal: Principal, request: Any, secure: bool) -> dict[str, Any]:
     now = utcnow()
     context: dict[str, Any] = {
-        "aws:securetransport": "true" if request.scheme == "https" else "false",
+        "aws:securetransport": "true" if secure else "false",
         "aws:currenttime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "aws:epochtime": str(int(now.timestamp())),
         "aws:requestedregion": "us-east-1",
@@ -393,7 +400,7 @@ def authorize(response: S3Response, request: Any) -> None:
         )
     if not checks:
         return
-    base = _global_context(principal, request)
+    base = _global_context(principal, request, _secure_transport(request, access_key))
     identity = principals.identity_policies(principal)
     for check in checks:
         policy, owner = _bucket_policy(check.bucket, account) if check.bucket else (None, account)

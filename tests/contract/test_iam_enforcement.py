@@ -249,6 +249,11 @@ def test_secure_transport_condition_follows_the_real_transport(s3, user, local_a
     assert message.endswith("with an explicit deny in a resource-based policy")
     denied(s3.get_object, Bucket=BUCKET, Key="reports/2024.csv")  # root too: the policy says Principal "*"
 
+    # local AWS's executors (Glue, Athena) stand for AWS services, which use TLS: the policy does not stop them.
+    from local_aws import clients
+
+    assert clients.client("s3").get_object(Bucket=BUCKET, Key="reports/2024.csv")["Body"].read() == b"reports/2024.csv"
+
     https_endpoint = local_aws.endpoint_url.replace("http://", "https://")
     secure_root = boto3.client(
         "s3", region_name=REGION, endpoint_url=https_endpoint, verify=str(local_aws.settings.ca_bundle)
