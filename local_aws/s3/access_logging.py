@@ -5,9 +5,11 @@ placeholder object per request whose fields are invented. Here each S3 request t
 source bucket with logging enabled becomes one record in AWS's format (bucket owner, bucket, time,
 remote IP, requester, request ID, operation, key, request-URI, status, error code, bytes sent, object
 size, total and turn-around time, referer, user agent, version ID, host ID, signature version, cipher
-suite, authentication type, host header, TLS version, access point ARN, aclRequired). Records are
-buffered and delivered in batches, as AWS does (best effort, within minutes there; every
-`Settings.s3_access_log_flush_seconds` here, or at once with `flush()`), as objects named
+suite, authentication type, host header, TLS version, access point ARN, aclRequired), plus the extra
+records AWS writes: REST.COPY.OBJECT_GET in a copy source's log, BATCH.DELETE.OBJECT per key that
+DeleteObjects removed. Records are buffered and delivered in batches, as AWS does (best effort,
+within minutes there; every `Settings.s3_access_log_flush_seconds` here, or at once with `flush()`),
+as objects named
 `TargetPrefix + YYYY-mm-DD-HH-MM-SS-<16 hex>`, or with the PartitionedPrefix layout
 `TargetPrefix + account/region/bucket/YYYY/mm/DD/YYYY-mm-DD-HH-MM-SS-<16 hex>` when
 TargetObjectKeyFormat asks for it.
@@ -28,6 +30,7 @@ from __future__ import annotations
 import base64
 import fnmatch
 import functools
+import html
 import json
 import logging
 import os
@@ -312,6 +315,10 @@ def _object_size(bucket: FakeBucket | None, key: str, method: str, response_head
     return str(size) if size is not None else "-"
 
 
+# Positions of the fields that other records of the same request change
+_POSITIONS = {"bucket": 1, "operation": 6, "key": 7, "status": 9, "bytes_sent": 11, "object_size": 12}
+
+
 def _record(
     response: S3Response,
     request: Any,
@@ -320,7 +327,7 @@ def _record(
     result: tuple[int, dict, Any],
     received: datetime,
     seconds: float,
-) -> str:
+) -> list[str]:
     status, response_headers, body = result
     url = urlsplit(full_url)
     query = parse_qs(url.query, keep_blank_values=True)
@@ -363,18 +370,84 @@ def _record(
         "-",  # access point ARN
         "-",  # aclRequired: no request here is authorized by an ACL
     ]
-    return " ".join(fields)
+    return fields
+
+
+def _variant(fields: list[str], **changes: str) -> list[str]:
+    """Another record of the same request (same time, requester, request ID, URI)."""
+    variant = list(fields)
+    for name, value in changes.items():
+        variant[_POSITIONS[name]] = value
+    return variant
+
+
+def _copy_source(headers: Any) -> tuple[str, str] | None:
+    """(bucket, key) of a CopyObject / UploadPartCopy source header, e.g. /bucket/a%20b.csv?versionId=v."""
+    source = headers.get("x-amz-copy-source")
+    if not source:
+        return None
+    bucket_name, _, key = unquote(source.lstrip("/").split("?", 1)[0]).partition("/")
+    return bucket_name, key
+
+
+def _deleted_keys(request_body: bytes | str | None, response_body: Any) -> list[str]:
+    """Keys a DeleteObjects request named that the response does not report as errors."""
+    text = request_body.decode(errors="replace") if isinstance(request_body, bytes) else request_body or ""
+    answer = response_body.decode(errors="replace") if isinstance(response_body, bytes) else str(response_body)
+    failed = {html.unescape(k) for k in re.findall(r"<Error>\s*<Key>(.*?)</Key>", answer, re.S)}
+    return [key for key in map(html.unescape, re.findall(r"<Key>(.*?)</Key>", text, re.S)) if key not in failed]
 
 
 def _source_bucket(request: Any, full_url: str) -> FakeBucket | None:
     if S3Response.subdomain_based_buckets(request):
-        name = bucket_name_from_url(full_url)
-    else:
-        name = path_bucket_name_from_url(full_url)
+        return _bucket_named(bucket_name_from_url(full_url))
+    return _bucket_named(path_bucket_name_from_url(full_url))
+
+
+def _bucket_named(name: str | None) -> FakeBucket | None:
     if not name or name not in s3_backends.bucket_accounts:
         return None
     partition, account_id = s3_backends.bucket_accounts[name]
     return s3_backends[account_id][partition].buckets.get(name)
+
+
+def _log_request(
+    response: S3Response,
+    request: Any,
+    full_url: str,
+    bucket: FakeBucket | None,
+    logging_config: dict[str, Any] | None,
+    copy_from: tuple[FakeBucket, str, dict[str, Any]] | None,
+    result: tuple[int, dict, Any],
+    received: datetime,
+    started: float,
+) -> None:
+    if bucket is None or not (logging_config or copy_from):
+        return
+    fields = _record(response, request, full_url, bucket, result, received, time.monotonic() - started)
+    if logging_config:
+        destination = _destination(bucket, logging_config)
+        _add(destination, Record(received, " ".join(fields)))
+        if fields[_POSITIONS["operation"]] == "REST.POST.MULTI_OBJECT_DELETE" and result[0] == 200:
+            # AWS adds one record per deleted key.
+            for key in _deleted_keys(response.body, result[2]):
+                batch = _variant(
+                    fields, operation="BATCH.DELETE.OBJECT", key=quote(key, safe="/"), status="204", bytes_sent="-"
+                )
+                _add(destination, Record(received, " ".join(batch)))
+    if copy_from:
+        source_bucket, source_key, source_config = copy_from
+        read = _variant(
+            fields,
+            bucket=source_bucket.name,
+            operation=fields[_POSITIONS["operation"]]
+            .replace("REST.COPY.OBJECT", "REST.COPY.OBJECT_GET")
+            .replace("REST.COPY.PART", "REST.COPY.PART_GET"),
+            key=quote(source_key, safe="/"),
+            bytes_sent="-",
+            object_size=_object_size(source_bucket, source_key, "GET", {}),
+        )
+        _add(_destination(source_bucket, source_config), Record(received, " ".join(read)))
 
 
 def _logged(original):
@@ -387,18 +460,22 @@ def _logged(original):
         # Times follow local AWS's clock (local_aws/clock.py), like the timestamps moto gives objects.
         bucket = _source_bucket(request, full_url)
         logging_config = dict(bucket.logging) if bucket is not None and bucket.logging else None
+        # A copy also reads its source: AWS logs that in the source bucket's log (REST.COPY.OBJECT_GET).
+        source = _copy_source(request.headers) if request.method == "PUT" else None
+        source_bucket = _bucket_named(source[0]) if source else None
+        copy_from = (
+            (source_bucket, source[1], dict(source_bucket.logging)) if source_bucket and source_bucket.logging else None
+        )
         received, started = clock.now(), time.monotonic()
         result = original(self, request, full_url, headers)
         # S3 answers every request with these two IDs; the log record names the same ones.
         response_headers = result[1]
         response_headers.setdefault("x-amz-request-id", os.urandom(8).hex().upper())
         response_headers.setdefault("x-amz-id-2", base64.b64encode(os.urandom(48)).decode())
-        if logging_config:
-            try:
-                line = _record(self, request, full_url, bucket, result, received, time.monotonic() - started)
-                _add(_destination(bucket, logging_config), Record(received, line))
-            except Exception:  # a log record must never break the request it describes
-                log.exception("S3 access log: no record for %s %s", request.method, full_url)
+        try:
+            _log_request(self, request, full_url, bucket, logging_config, copy_from, result, received, started)
+        except Exception:  # a log record must never break the request it describes
+            log.exception("S3 access log: no record for %s %s", request.method, full_url)
         return result
 
     return respond

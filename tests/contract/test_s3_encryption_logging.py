@@ -328,6 +328,29 @@ def test_requests_become_records_in_aws_log_format(logged):
     assert s3.head_object(Bucket="logs", Key=key)["ServerSideEncryption"] == "AES256"
 
 
+def test_copies_and_batch_deletes_add_the_records_aws_adds(logged):
+    s3 = logged
+    s3.create_bucket(Bucket="other")
+    s3.put_object(Bucket="data", Key="src.csv", Body=b"0123456789")
+    s3.copy_object(Bucket="other", Key="copy.csv", CopySource={"Bucket": "data", "Key": "src.csv"})
+    s3.copy_object(Bucket="data", Key="copy 2.csv", CopySource={"Bucket": "data", "Key": "src.csv"})
+    s3.delete_objects(Bucket="data", Delete={"Objects": [{"Key": "src.csv"}, {"Key": "copy 2.csv"}], "Quiet": True})
+    access_logging.flush()
+    records = parse_log_object("".join(delivered(s3).values()))
+    assert [(r["operation"], r["bucket"], r["key"], r["http_status"], r["object_size"]) for r in records] == [
+        ("REST.PUT.OBJECT", "data", "src.csv", "200", "10"),
+        # Only the source's bucket logs: the copy read its object.
+        ("REST.COPY.OBJECT_GET", "data", "src.csv", "200", "10"),
+        ("REST.COPY.OBJECT", "data", "copy%202.csv", "200", "10"),
+        ("REST.COPY.OBJECT_GET", "data", "src.csv", "200", "10"),
+        ("REST.POST.MULTI_OBJECT_DELETE", "data", "-", "200", "-"),
+        ("BATCH.DELETE.OBJECT", "data", "src.csv", "204", "-"),
+        ("BATCH.DELETE.OBJECT", "data", "copy%202.csv", "204", "-"),
+    ]
+    copy_get = records[1]
+    assert copy_get["request_uri"] == "PUT /other/copy.csv HTTP/1.1"  # the copy request, logged where it read
+
+
 def test_delivering_and_reading_logs_writes_no_records_about_itself(logged):
     s3 = logged
     s3.put_bucket_policy(Bucket="logs", Policy=log_delivery_policy("logs", prefix="", source=["data", "logs"]))
