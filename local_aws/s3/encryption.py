@@ -6,7 +6,7 @@ What moto 5.2.5 lacks and this adds:
   DeleteBucketEncryption falls back to it.
 - SSE-KMS (request headers or bucket default) resolves the key: a key ID, alias or ARN is reported back as
   the key ARN, `aws:kms` without a key uses the AWS managed key `aws/s3`, and a missing, disabled or
-  pending-deletion key fails PutObject, CopyObject and CreateMultipartUpload with S3's
+  pending-deletion key fails PutObject, CopyObject, CreateMultipartUpload and UploadPart with S3's
   `KMS.NotFoundException` / `KMS.DisabledException` / `KMS.KMSInvalidStateException` (400).
 - GetObject of an SSE-KMS object needs its key usable (AWS decrypts the data key with it); HeadObject does not.
 
@@ -38,6 +38,7 @@ _ORIGINAL = {
     "put_object": S3Backend.put_object,
     "copy_object": S3Backend.copy_object,
     "create_multipart_upload": S3Backend.create_multipart_upload,
+    "upload_part": S3Backend.upload_part,
     "get_object": S3Response.get_object,
 }
 
@@ -140,6 +141,14 @@ def _create_multipart_upload(
     )
 
 
+def _upload_part(self: S3Backend, bucket_name: str, multipart_id: str, *args: Any, **kwargs: Any) -> Any:
+    # Each part of an SSE-KMS upload is encrypted under the upload's data key: the key must still be usable.
+    multipart = self.get_bucket(bucket_name).multiparts.get(multipart_id)
+    if multipart is not None and multipart.sse_encryption in SSE_KMS and multipart.kms_key_id:
+        kms_key_arn(self.account_id, self.region_name, multipart.kms_key_id)
+    return _ORIGINAL["upload_part"](self, bucket_name, multipart_id, *args, **kwargs)
+
+
 def _get_object(self: S3Response):
     status, headers, body = _ORIGINAL["get_object"](self)
     if status in (200, 206) and headers.get("x-amz-server-side-encryption") in SSE_KMS:
@@ -153,6 +162,7 @@ def install() -> None:
     S3Backend.put_object = functools.wraps(_ORIGINAL["put_object"])(_put_object)
     S3Backend.copy_object = functools.wraps(_ORIGINAL["copy_object"])(_copy_object)
     S3Backend.create_multipart_upload = functools.wraps(_ORIGINAL["create_multipart_upload"])(_create_multipart_upload)
+    S3Backend.upload_part = functools.wraps(_ORIGINAL["upload_part"])(_upload_part)
     S3Response.get_object = functools.wraps(_ORIGINAL["get_object"])(_get_object)
 
 

@@ -119,12 +119,17 @@ def test_a_disabled_key_blocks_writes_and_reads_but_not_head(s3, kms, lab_key):
     s3.create_bucket(Bucket="secure")
     kms_default(s3, "secure", lab_key["KeyId"])
     s3.put_object(Bucket="secure", Key="k", Body=b"secret")
+    upload = s3.create_multipart_upload(Bucket="secure", Key="big")["UploadId"]  # started while the key works
 
     kms.disable_key(KeyId=lab_key["KeyId"])
     disabled = (400, "KMS.DisabledException", f"{lab_key['Arn']} is disabled.")
     assert error_of(lambda: s3.get_object(Bucket="secure", Key="k")) == disabled
     assert error_of(lambda: s3.put_object(Bucket="secure", Key="k2", Body=b"x")) == disabled
     assert error_of(lambda: s3.create_multipart_upload(Bucket="secure", Key="big")) == disabled
+    assert (
+        error_of(lambda: s3.upload_part(Bucket="secure", Key="big", UploadId=upload, PartNumber=1, Body=b"x"))
+        == disabled
+    )
     s3.create_bucket(Bucket="other")
     assert (
         error_of(lambda: s3.copy_object(Bucket="other", Key="c", CopySource={"Bucket": "secure", "Key": "k"}))
