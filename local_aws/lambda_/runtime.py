@@ -232,6 +232,17 @@ def _now_ms() -> int:
 # ---- execution environments ----
 
 
+def _endpoint_environment() -> dict[str, str]:
+    """Where boto3 in a handler finds local AWS: https:// (trusting local AWS's CA) when it speaks TLS."""
+    settings = config.settings
+    if not settings.tls:
+        return {"AWS_ENDPOINT_URL": settings.endpoint_url}
+    return {
+        "AWS_ENDPOINT_URL": settings.endpoint_url.replace("http://", "https://", 1),
+        "AWS_CA_BUNDLE": str(settings.ca_bundle),
+    }
+
+
 class EnvironmentDied(Exception):
     pass
 
@@ -358,8 +369,9 @@ class Environment:
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
-            # boto3 inside the handler reaches local AWS, as it reaches AWS there.
-            "AWS_ENDPOINT_URL": config.settings.endpoint_url,
+            # boto3 inside the handler reaches local AWS, as it reaches AWS there: over TLS when
+            # local AWS speaks it, so bucket policies on aws:SecureTransport treat it as on AWS.
+            **_endpoint_environment(),
             # /tmp on AWS: a directory of this environment's own (tempfile and TMPDIR users get it).
             "TMPDIR": str(self.tmp_dir),
         }

@@ -18,6 +18,7 @@ import time
 import zipfile
 
 import pytest
+from botocore.exceptions import ClientError
 
 ACCOUNT = "123456789012"
 ROLE = "lambda-lab-role"
@@ -682,3 +683,24 @@ def test_failure_destination_can_be_another_function(lam, deploy, aws_client):
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["requestPayload"] == {"fail": "chain"}
     assert record["responsePayload"]["errorMessage"] == "bad input: chain"
+
+
+def test_handler_reaches_local_aws_over_tls_like_on_aws(lam, deploy, aws_client):
+    """A bucket policy that refuses plain HTTP refuses this test's http:// client, not the handler."""
+    s3 = aws_client("s3")
+    s3.create_bucket(Bucket="tls-only")
+    deny_insecure = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::tls-only/*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    s3.put_bucket_policy(Bucket="tls-only", Policy=json.dumps({"Version": "2012-10-17", "Statement": [deny_insecure]}))
+    deploy("as-role", AS_ROLE)
+
+    _, arn = invoke(lam, "as-role", {"bucket": "tls-only"})
+
+    assert s3.get_object(Bucket="tls-only", Key="from-lambda.txt")["Body"].read().decode() == arn
+    with pytest.raises(ClientError, match="AccessDenied"):
+        s3.put_object(Bucket="tls-only", Key="over-http.txt", Body=b"x")
