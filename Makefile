@@ -55,7 +55,7 @@ clock: ## advance the clock of the local AWS on PORT by DAYS (S3 lifecycle rules
 	$(PY) -m local_aws.clock --endpoint-url http://127.0.0.1:$(PORT) advance --days $(DAYS)
 
 airflow: install ## Airflow UI + scheduler on http://localhost:8080, connected to local AWS on PORT
-	AIRFLOW_CONN_AWS_DEFAULT='{"conn_type": "aws", "login": "local", "password": "local", "extra": {"endpoint_url": "http://127.0.0.1:$(PORT)", "region_name": "us-east-1"}}' \
+	AIRFLOW_CONN_AWS_DEFAULT='{"conn_type": "aws", "login": "local", "password": "local", "extra": {"endpoint_url": "http://127.0.0.1:$(PORT)", "region_name": "us-east-1", "verify": "$(CURDIR)/.local_aws/tls/ca.pem"}}' \
 	$(VENV)/bin/airflow standalone
 
 bench: install ## benchmarks, side by side with their baselines
