@@ -101,13 +101,20 @@ def runtime(monkeypatch, aws_client, function_arn):
     monkeypatch.setattr(config.settings, "lambda_poll_seconds", 0.05)
     yield fake
     lam = aws_client("lambda")
-    for mapping in lam.list_event_source_mappings(FunctionName=function_arn)["EventSourceMappings"]:
-        lam.delete_event_source_mapping(UUID=mapping["UUID"])
-    wait_for(lambda: not any(t.name.startswith("esm-") for t in threading.enumerate()))
+    mappings = [m["UUID"] for m in lam.list_event_source_mappings(FunctionName=function_arn)["EventSourceMappings"]]
+    for mapping in mappings:
+        lam.delete_event_source_mapping(UUID=mapping)
+    wait_for(lambda: not pollers_of(mappings))
 
 
 def unique() -> str:
     return uuid.uuid4().hex[:8]
+
+
+def pollers_of(mappings: list[str]) -> list[threading.Thread]:
+    """The poller threads (and their shard workers) of these mappings still alive."""
+    prefixes = tuple(f"esm-{mapping[:8]}" for mapping in mappings)
+    return [t for t in threading.enumerate() if prefixes and t.name.startswith(prefixes)]
 
 
 def wait_for(condition, timeout=10.0, interval=0.02):
@@ -747,14 +754,14 @@ def test_sns_lambda_subscription_applies_the_filter_policy_and_sends_aws_record(
 def test_delete_and_reset_stop_the_pollers(runtime, aws_client, function_arn, stream, local_aws_server):
     """Last in this module: the reset forgets the module's function too."""
     lam = aws_client("lambda")
-    uuid = lam.create_event_source_mapping(
+    deleted = lam.create_event_source_mapping(
         FunctionName=function_arn, EventSourceArn=stream.arn, StartingPosition="LATEST"
     )["UUID"]
-    wait_enabled(lam, uuid)
-    assert lam.delete_event_source_mapping(UUID=uuid)["State"] == "Deleting"
+    wait_enabled(lam, deleted)
+    assert lam.delete_event_source_mapping(UUID=deleted)["State"] == "Deleting"
     stream.put("after-delete")
-    lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=queue_of(aws_client, "q")[1])
-    wait_for(lambda: sum(t.name.startswith("esm-") for t in threading.enumerate()) == 1)
+    kept = lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=queue_of(aws_client, "q")[1])
+    wait_for(lambda: not pollers_of([deleted]) and pollers_of([kept["UUID"]]))
     local_aws_server.reset()
-    wait_for(lambda: not any(t.name.startswith("esm-") for t in threading.enumerate()))
+    wait_for(lambda: not pollers_of([kept["UUID"]]))
     assert runtime.events == []
