@@ -699,6 +699,23 @@ def test_s3_lifecycle_expiration_sends_lifecycle_events_not_object_removed(runti
     ]
 
 
+def test_s3_queue_notifications_get_the_same_complete_record(runtime, aws_client, bucket):
+    s3, sqs = aws_client("s3"), aws_client("sqs")
+    url, arn = queue_of(aws_client, "s3-events")
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={"QueueConfigurations": [{"Id": "to-sqs", "QueueArn": arn,
+                                                            "Events": ["s3:ObjectCreated:*"]}]},
+    )  # fmt: skip
+    s3.put_object(Bucket=bucket, Key="a b.csv", Body=b"x")
+    bodies = drain(sqs, url)
+    assert bodies[0]["Event"] == "s3:TestEvent"  # sent when the configuration is put, as S3 does
+    (record,) = bodies[1]["Records"]
+    assert record["eventName"] == "ObjectCreated:Put" and record["s3"]["configurationId"] == "to-sqs"
+    assert record["s3"]["object"]["key"] == "a+b.csv" and record["s3"]["object"]["sequencer"]
+    assert record["userIdentity"]["principalId"] and record["requestParameters"]["sourceIPAddress"]
+
+
 def test_s3_refuses_missing_functions_and_overlapping_configurations(runtime, aws_client, function_arn, bucket):
     s3 = aws_client("s3")
     missing = function_arn.rsplit(":", 1)[0] + ":no-such-function"
