@@ -110,9 +110,11 @@ class Poller(threading.Thread):
             except Exception as error:  # noqa: BLE001 (a failing poll is retried, never kills the poller)
                 if self.stopped:
                     break  # moto reset: the source went first
-                unexpected = not isinstance(error, LookupError)  # LookupError: the stream or queue is gone
-                log.warning("Event source mapping %s: %s", self.esm.uuid, error, exc_info=unexpected)
-                local.last_processing_result = f"PROBLEM: {error}"
+                result = f"PROBLEM: {error}"
+                if result != local.last_processing_result:  # once per problem, not on every poll
+                    unexpected = not isinstance(error, LookupError)  # LookupError: the stream or queue is gone
+                    log.warning("Event source mapping %s: %s", self.esm.uuid, error, exc_info=unexpected)
+                local.last_processing_result = result
                 busy = False
             if not busy:
                 self.sleep()
