@@ -422,6 +422,46 @@ def test_kinesis_tumbling_window_carries_state_and_ends_with_a_final_invoke(runt
     assert final["isWindowTerminatedEarly"] is False
 
 
+def test_kinesis_tumbling_window_response_without_state_is_a_failure(runtime, aws_client, function_arn, stream):
+    lam = aws_client("lambda")
+    calls = []
+
+    def handler(event):
+        calls.append(event)
+        return {"state": {"seen": 1}} if len(calls) > 1 else {"no": "state"}
+
+    runtime.handler = handler
+    stream.put("x")
+    lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=stream.arn,
+                                    StartingPosition="TRIM_HORIZON", TumblingWindowInSeconds=60)  # fmt: skip
+    wait_for(lambda: len(runtime.events) >= 2)
+    assert [datas(e) for e in runtime.events[:2]] == [["x"], ["x"]]  # retried
+    assert runtime.events[1]["state"] == {}
+
+
+def test_kinesis_tumbling_window_state_over_1_mb_ends_the_window_early(runtime, aws_client, function_arn, stream):
+    lam = aws_client("lambda")
+
+    def handler(event):
+        if event["isFinalInvokeForWindow"]:
+            return {"state": {}}
+        return {"state": {"big": "x" * (1024 * 1024)} if datas(event) == ["first"] else {"small": 1}}
+
+    runtime.handler = handler
+    if time.time() % 60 > 50:  # both records in one minute-long window
+        time.sleep(60 - time.time() % 60 + 0.1)
+    stream.put("first")
+    lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=stream.arn,
+                                    StartingPosition="TRIM_HORIZON", TumblingWindowInSeconds=60)  # fmt: skip
+    wait_for(lambda: runtime.events and runtime.events[-1]["isWindowTerminatedEarly"])
+    stream.put("second")
+    wait_for(lambda: len(runtime.events) == 3)
+    first, early, second = runtime.events
+    assert early["isFinalInvokeForWindow"] and early["Records"] == [] and len(early["state"]["big"]) == 1024 * 1024
+    assert datas(second) == ["second"] and second["state"] == {}  # the same window goes on with fresh state
+    assert second["window"] == first["window"] == early["window"]
+
+
 def test_kinesis_records_older_than_maximum_record_age_are_skipped(runtime, aws_client, function_arn, stream):
     from moto.kinesis.models import kinesis_backends
 

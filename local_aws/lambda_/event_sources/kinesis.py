@@ -21,14 +21,16 @@ disabling and enabling a mapping resumes from the checkpoints. What AWS does, do
   are passed over without an invocation;
 - TumblingWindowInSeconds: windows aligned to multiples of the window on the records' arrival time,
   a batch never spans two windows, the handler's returned {"state": ...} is passed to the next
-  invocation of the window, and a final invocation (no records, isFinalInvokeForWindow true) follows
-  the window's end.
+  invocation of the window (a response without "state" is a failed invocation), and a final
+  invocation (no records, isFinalInvokeForWindow true) follows the window's end, retried until it
+  succeeds; state over 1 MB ends the window early (isWindowTerminatedEarly, then fresh state).
 Differences from AWS: docs/local-aws/lambda-event-sources.md.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import math
 import time
@@ -48,6 +50,7 @@ log = logging.getLogger(__name__)
 
 PAYLOAD_LIMIT = 6 * 1024 * 1024
 MAX_CONCURRENT_SHARDS = 16  # batches of different shards invoked at once by one mapping
+WINDOW_STATE_LIMIT = 1024 * 1024  # bytes of tumbling-window state per shard
 RECORD_OVERHEAD = 400  # bytes of JSON around a record's data in the event
 
 
@@ -63,6 +66,7 @@ class ShardState:
     next_attempt: float = 0.0  # monotonic time before which a failed batch is not retried
     window_start: float | None = None  # tumbling window open on this shard (epoch seconds)
     window_state: Any = field(default_factory=dict)
+    terminated_early: bool = False  # the state outgrew WINDOW_STATE_LIMIT: the window ends early
 
 
 def _iso(epoch: float, milliseconds: bool = True) -> str:
@@ -147,6 +151,8 @@ class KinesisPoller(Poller):
         limit = state.batch_sizes[0] if state.batch_sizes else esm.batch_size
         records = _read(shard, state.checkpoint, limit)
         if window:
+            if state.window_start is not None and state.terminated_early:
+                return self._final_invoke(stream, shard, state, early=True)
             if state.window_start is not None:
                 ended = state.window_start + window
                 if (records and records[0].created_at >= ended) or (not records and time.time() >= ended):
@@ -268,6 +274,8 @@ class KinesisPoller(Poller):
         """None when the batch succeeded; else the index of the first record to retry (0: all)."""
         if outcome.error is not None:
             return 0
+        if self.esm.tumbling_window and not (isinstance(outcome.response, dict) and "state" in outcome.response):
+            return 0  # AWS: with tumbling windows, a response without "state" is a failed invocation
         if "ReportBatchItemFailures" not in (self.esm.function_response_types or []):
             return None
         failures = outcome.response.get("batchItemFailures") if isinstance(outcome.response, dict) else None
@@ -283,8 +291,9 @@ class KinesisPoller(Poller):
               keep_remaining: int = 0) -> None:  # fmt: skip
         state.checkpoint = records[-1].sequence_number
         if self.esm.tumbling_window and outcome is not None:
-            response = outcome.response
-            state.window_state = response.get("state", {}) if isinstance(response, dict) else {}
+            state.window_state = outcome.response["state"]
+            # AWS keeps at most 1 MB of state per shard; more ends the window early.
+            state.terminated_early = len(json.dumps(state.window_state)) > WINDOW_STATE_LIMIT
         if state.batch_sizes:
             state.batch_sizes.pop(0)
         if keep_remaining:
@@ -293,27 +302,27 @@ class KinesisPoller(Poller):
             state.retries = 0
         state.next_attempt = 0.0
 
-    def _final_invoke(self, stream: Stream, shard: Shard, state: ShardState) -> bool:
+    def _final_invoke(self, stream: Stream, shard: Shard, state: ShardState, early: bool = False) -> bool:
+        """The window's last invocation (no records, its state); retried until it succeeds, as on AWS.
+
+        early: the state outgrew 1 MB: isWindowTerminatedEarly, and the window goes on with fresh state.
+        """
         try:
             event = self._event(stream, shard, [], state)
         except Exception as error:  # noqa: BLE001 (the function is gone: retried like any invocation)
             self.esm.local.last_processing_result = f"PROBLEM: {error}"
             state.next_attempt = time.monotonic() + config.settings.lambda_poll_seconds
             return False
-        event["isFinalInvokeForWindow"] = True
+        event.update(isFinalInvokeForWindow=True, isWindowTerminatedEarly=early)
         outcome = self._call(event)
         if self.stopped:
             return False
-        maximum = self.esm.max_retry_attempts
-        if outcome.error is not None:
-            state.retries += outcome.invoked
-            if maximum is None or maximum < 0 or state.retries <= maximum:
-                state.next_attempt = time.monotonic() + config.settings.lambda_poll_seconds
-                return True
-            log.warning(
-                "Final invocation of window %s on %s failed; its state is dropped", state.window_start, shard.shard_id
-            )
-        state.window_start, state.window_state, state.retries = None, {}, 0
+        if outcome.error is not None or not (isinstance(outcome.response, dict) and "state" in outcome.response):
+            state.next_attempt = time.monotonic() + config.settings.lambda_poll_seconds
+            return False  # the shard waits for this window's final invocation to succeed
+        if not early:
+            state.window_start = None
+        state.window_state, state.terminated_early = {}, False
         return True
 
     def _discard(self, stream: Stream, shard: Shard, state: ShardState, records: list, condition: str,
