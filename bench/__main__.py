@@ -358,6 +358,10 @@ def notification_latency(endpoint: str, uploads: int) -> tuple[float, float]:
         Code={"ZipFile": package.getvalue()}, Environment={"Variables": {"STARTS": starts}},
     )["FunctionArn"]  # fmt: skip
     s3.create_bucket(Bucket="bench-notified")
+    lam.add_permission(  # S3 invokes only a function whose resource-based policy allows it, as on AWS
+        FunctionName=function, StatementId="s3-invoke", Action="lambda:InvokeFunction",
+        Principal="s3.amazonaws.com", SourceArn="arn:aws:s3:::bench-notified",
+    )  # fmt: skip
     s3.put_bucket_notification_configuration(
         Bucket="bench-notified",
         NotificationConfiguration={

@@ -35,7 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-iam-enforcement",
         dest="iam_enforcement",
         action="store_false",
-        help="let every S3 request through whatever IAM and bucket policies say (default: enforce them; "
+        help="let every S3 request through whatever IAM and bucket policies say, and let S3 and SNS invoke "
+        "functions without a resource-based permission (default: enforce them; "
         "keys not issued by IAM/STS act as the account root either way)",
     )
     parser.add_argument(

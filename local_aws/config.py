@@ -42,7 +42,8 @@ class Settings:
     # How often Lambda event source mappings poll an idle Kinesis shard or SQS queue, and wait
     # before retrying a failed batch (AWS: about once a second, with backoff); tests shorten it.
     lambda_poll_seconds: float = 0.5
-    # Enforce IAM identity policies and bucket policies on S3 requests (docs/local-aws/iam.md).
+    # Enforce IAM identity policies and bucket policies on S3 requests (docs/local-aws/iam.md), and
+    # functions' resource-based policies when S3 and SNS invoke them (docs/local-aws/lambda-event-sources.md).
     iam_enforcement: bool = True
     # Also speak TLS on the same port (self-signed CA in work_dir/tls/ca.pem), so aws:SecureTransport is real.
     tls: bool = True

@@ -21,15 +21,16 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 ANONYMOUS = "anonymous"
+SERVICE = "service"  # an AWS service acting on its own, e.g. S3 invoking a function for a notification
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who makes a request: the account root, an IAM user, an assumed-role session or anonymous."""
+    """Who makes a request: the account root, an IAM user, an assumed-role session, anonymous or a service."""
 
-    kind: str  # "root" | "user" | "assumed-role" | "anonymous"
+    kind: str  # "root" | "user" | "assumed-role" | "anonymous" | "service"
     account: str
-    arn: str  # what AWS names in error messages (for a session: the assumed-role ARN)
+    arn: str  # what AWS names in error messages (for a session: the assumed-role ARN; a service: s3.amazonaws.com)
     name: str = ""  # user name or role name
     user_id: str = ""
     role_arn: str = ""  # assumed-role sessions only
@@ -300,7 +301,7 @@ def _aws_principals(spec: Any) -> tuple[bool, list[str]]:
         if value == "*":
             return True, []
         arns.append(f"arn:aws:iam::{value}:root" if re.fullmatch(r"\d{12}", value) else value)
-    # Service, Federated and CanonicalUser principals never sign our requests: they match nobody.
+    # Federated and CanonicalUser principals never sign our requests: they match nobody.
     return False, arns
 
 
@@ -308,6 +309,8 @@ def principal_matches(spec: Any, principal: Principal, effect: str) -> bool:
     everyone, arns = _aws_principals(spec)
     if everyone:
         return True
+    if principal.kind == SERVICE:  # {"Service": "s3.amazonaws.com"} (or a list of them) names a service
+        return isinstance(spec, Mapping) and principal.arn in {str(s) for s in _as_list(spec.get("Service"))}
     if principal.kind == ANONYMOUS:
         return False
     for arn in arns:
@@ -397,6 +400,10 @@ def decide(
         return Decision(False, "with an explicit deny in a resource-based policy")
     if request.principal.kind == ANONYMOUS:
         return Decision(True) if "Allow" in resource else Decision(False, "")
+    if request.principal.kind == SERVICE:  # a service has no identity policies: only a resource policy grants it
+        if "Allow" in resource:
+            return Decision(True)
+        return Decision(False, f"because no resource-based policy allows the {action} action")
     same_account = request.principal.account == resource_account
     identity_allows = request.principal.kind == "root" or "Allow" in identity
     if same_account and (identity_allows or "Allow" in resource):

@@ -166,6 +166,14 @@ def deploy(lam, role_arn, recorder):
     wait_for(lambda: not [t for t in threading.enumerate() if mappings and t.name.startswith(tuple(mappings))])
 
 
+def allow(lam, function_arn: str, principal: str, source_arn: str) -> None:
+    """AddPermission: AWS lets S3 and SNS invoke a function only when its resource-based policy says so."""
+    lam.add_permission(
+        FunctionName=function_arn, StatementId=unique("allow"), Action="lambda:InvokeFunction",
+        Principal=principal, SourceArn=source_arn, SourceAccount=function_arn.split(":")[4],
+    )  # fmt: skip
+
+
 def wait_for(check, limit: float = 20.0, every: float = 0.05):
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -194,6 +202,7 @@ def test_s3_upload_invokes_the_function_asynchronously_with_aws_record(lam, depl
     bucket = unique("landing")
     s3.create_bucket(Bucket=bucket)
     arn = deploy("on-upload", BEHAVIOUR_RETURN_NOTHING, SLEEP="1.5")
+    allow(lam, arn, "s3.amazonaws.com", f"arn:aws:s3:::{bucket}")
     s3.put_bucket_notification_configuration(
         Bucket=bucket,
         NotificationConfiguration={
@@ -244,6 +253,7 @@ def test_s3_delete_marker_event_on_a_versioned_bucket(lam, deploy, aws_client, r
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     arn = deploy("on-delete", BEHAVIOUR_RETURN_NOTHING)
+    allow(lam, arn, "s3.amazonaws.com", f"arn:aws:s3:::{bucket}")
     s3.put_bucket_notification_configuration(
         Bucket=bucket,
         NotificationConfiguration={
@@ -268,6 +278,7 @@ def test_sns_publish_invokes_the_subscribed_function_with_the_sns_record(lam, de
     sns = aws_client("sns")
     topic = sns.create_topic(Name=unique("orders"))["TopicArn"]
     arn = deploy("on-order", BEHAVIOUR_RETURN_NOTHING)
+    allow(lam, arn, "sns.amazonaws.com", topic)
     subscription = sns.subscribe(
         TopicArn=topic, Protocol="lambda", Endpoint=arn, ReturnSubscriptionArn=True,
         Attributes={"FilterPolicy": json.dumps({"kind": ["order"]})},

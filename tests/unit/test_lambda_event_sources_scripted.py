@@ -646,10 +646,19 @@ def test_invalid_filter_pattern_is_refused(runtime, aws_client, function_arn, st
 
 
 @pytest.fixture
-def bucket(aws_client):
+def bucket(aws_client, function_arn):
+    """A bucket whose notifications may invoke the function (AddPermission, as AWS requires)."""
     name = f"uploads-{unique()}"
     aws_client("s3").create_bucket(Bucket=name)
+    allow(aws_client, function_arn, "s3.amazonaws.com", f"arn:aws:s3:::{name}")
     return name
+
+
+def allow(aws_client, function_arn, principal, source_arn):
+    aws_client("lambda").add_permission(
+        FunctionName=function_arn, StatementId=f"allow-{unique()}", Action="lambda:InvokeFunction",
+        Principal=principal, SourceArn=source_arn,
+    )  # fmt: skip
 
 
 def notify(s3, bucket, function_arn, events, **rules):
@@ -782,6 +791,7 @@ def test_s3_refuses_missing_functions_and_overlapping_configurations(runtime, aw
 def test_sns_lambda_subscription_applies_the_filter_policy_and_sends_aws_record(runtime, aws_client, function_arn):
     sns = aws_client("sns")
     topic = sns.create_topic(Name=f"orders-{unique()}")["TopicArn"]
+    allow(aws_client, function_arn, "sns.amazonaws.com", topic)
     subscription = sns.subscribe(
         TopicArn=topic, Protocol="lambda", Endpoint=function_arn,
         Attributes={"FilterPolicy": json.dumps({"kind": ["order"]})}, ReturnSubscriptionArn=True,

@@ -164,9 +164,16 @@ def test_bucket_notification_to_a_function(function_setup, aws_client):
     configuration = {
         "LambdaFunctionConfigurations": [{"Id": "move", "LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}]
     }
-    S3PutBucketNotificationOperator(
+    notify = S3PutBucketNotificationOperator(
         task_id="notify", bucket_name=BUCKET, notification_configuration=configuration
-    ).execute({})
+    )
+    with pytest.raises(Exception, match="Unable to validate the following destination configurations"):
+        notify.execute({})  # S3 may not invoke the function yet, as on AWS
+    ops.LambdaAddPermissionOperator(
+        task_id="allow_s3", function_name=FUNCTION, statement_id="s3-invoke", principal="s3.amazonaws.com",
+        source_arn=f"arn:aws:s3:::{BUCKET}", source_account="123456789012",
+    ).execute({})  # fmt: skip
+    notify.execute({})
     stored = aws_client("s3").get_bucket_notification_configuration(Bucket=BUCKET)
     assert stored["LambdaFunctionConfigurations"][0]["LambdaFunctionArn"] == arn
     assert stored["LambdaFunctionConfigurations"][0]["Events"] == ["s3:ObjectCreated:*"]

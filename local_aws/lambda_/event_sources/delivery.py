@@ -3,7 +3,8 @@
 Invocations go through the local Lambda runtime (local_aws/lambda_/invoke.py): event source
 mappings invoke synchronously and read the handler's response, as AWS's pollers do; S3 and SNS
 invoke asynchronously (InvocationType Event), so the runtime's queue, retries, destinations and
-DLQ apply to them exactly as to any other Event invocation.
+DLQ apply to them exactly as to any other Event invocation, and only when the function's
+resource-based policy lets them (local_aws/lambda_/permissions.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend
+
+from local_aws.lambda_.permissions import Source, refusal
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +88,19 @@ def invoke(account_id: str, region: str, function_arn: str, event: dict[str, Any
     )
 
 
-def invoke_async(account_id: str, region: str, function_arn: str, event: dict[str, Any]) -> str | None:
-    """Queue an Event invocation; returns its request id, or None (logged) when the function is gone."""
+def invoke_async(account_id: str, region: str, function_arn: str, event: dict[str, Any],
+                 source: Source | None = None) -> str | None:  # fmt: skip
+    """Queue an Event invocation for `source` (a service); returns its request id, or None (logged) when
+    the function is gone or its resource-based policy does not let the source invoke it."""
     try:
         function, qualifier = find_function(account_id, region, function_arn)
     except Exception as error:  # noqa: BLE001 (AWS drops events for missing functions, the source's call succeeds)
         log.warning("Event for %s dropped: %s", function_arn, error)
+        return None
+    if source is not None and (denied := refusal(function, function_arn, source)):
+        # AWS's Lambda answers AccessDeniedException; S3 and SNS drop the event (SNS: a failed delivery).
+        log.warning("Event from %s for %s dropped: %s; allow it with: %s", source.arn, function_arn, denied,
+                    source.add_permission_hint(function_arn))  # fmt: skip
         return None
     try:
         return _runtime().invoke_async(function, json.dumps(event).encode(), qualifier=qualifier)

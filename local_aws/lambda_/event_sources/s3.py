@@ -13,8 +13,11 @@ sequencer, and misses deletes on versioned buckets. install() replaces moto's
   ObjectRemoved:Delete (a version removed for good), with the version id; deletes of local AWS's
   lifecycle rules (local_aws/s3/lifecycle.py) send LifecycleExpiration:Delete /
   LifecycleExpiration:DeleteMarkerCreated instead, as on AWS;
-- PutBucketNotificationConfiguration refuses a Lambda destination that does not exist, and
-  configurations that overlap (a common event type with overlapping prefix and suffix), as AWS does.
+- PutBucketNotificationConfiguration refuses a Lambda destination that does not exist or whose
+  resource-based policy does not let s3.amazonaws.com invoke it for this bucket and account
+  (local_aws/lambda_/permissions.py), and configurations that overlap (a common event type with
+  overlapping prefix and suffix), as AWS does; an event whose function no longer allows S3 is
+  dropped (logged), as on AWS.
 Differences from AWS: docs/local-aws/lambda-event-sources.md.
 """
 
@@ -35,6 +38,7 @@ from moto.s3.models import OWNER, FakeBucket, NotificationConfiguration, S3Backe
 
 from local_aws import clock
 from local_aws.lambda_.event_sources import delivery
+from local_aws.lambda_.permissions import Source, refusal
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,7 @@ _originals: dict[str, Any] = {}
 _local = threading.local()  # .suppressed: our delete_object sends its own events
 _sequence_lock = threading.Lock()
 _last_sequence = [0]
+S3_PRINCIPAL = "s3.amazonaws.com"
 
 
 @contextmanager
@@ -115,10 +120,11 @@ def _send_event(account_id: str, event_name: Any, bucket: Any, key: Any, version
         return
     if removed is None:
         removed = name.startswith(("s3:ObjectRemoved:", "s3:LifecycleExpiration:"))
+    source = Source(S3_PRINCIPAL, bucket.arn, bucket.account_id)
     for target in configuration.cloud_function:
         if target.matches(name, key.name):
             event = {"Records": [event_record(name, bucket, key, target.id, version_id, removed)]}
-            delivery.invoke_async(account_id, target.arn.split(":")[3], target.arn, event)
+            delivery.invoke_async(account_id, target.arn.split(":")[3], target.arn, event, source=source)
     for target in configuration.queue:
         if target.matches(name, key.name):
             event = {"Records": [event_record(name, bucket, key, target.id, version_id, removed)]}
@@ -189,19 +195,31 @@ def _overlap(a: Any, b: Any) -> bool:
     return (pa.startswith(pb) or pb.startswith(pa)) and (sa.endswith(sb) or sb.endswith(sa))
 
 
+def _unable_to_validate(arn: str, configuration_id: str | None, why: str) -> InvalidArgumentError:
+    """AWS's error (its ArgumentName1/ArgumentValue1 here ArgumentName/ArgumentValue), with why after its message."""
+    return InvalidArgumentError(
+        f"Unable to validate the following destination configurations: {why}",
+        f"{arn}, {configuration_id or 'null'}",
+        f"Not authorized to invoke function [{arn}]",
+    )
+
+
 def _put_notification_configuration(backend: S3Backend, bucket_name: str, notification_config: dict[str, Any]) -> None:
     config = notification_config or {}
+    source = Source(S3_PRINCIPAL, f"arn:aws:s3:::{bucket_name}", backend.account_id)
     for target in config.get("CloudFunctionConfiguration") or []:
         arn = target["CloudFunction"]
         try:
-            delivery.find_function(backend.account_id, arn.split(":")[3], arn)
+            function, _ = delivery.find_function(backend.account_id, arn.split(":")[3], arn)
         except Exception:  # noqa: BLE001 (any lookup failure means S3 cannot validate the destination)
-            raise InvalidArgumentError(
-                f"Unable to validate the following destination configurations: {arn} does not exist; "
-                f"create the function first (CreateFunction)",
-                "CloudFunctionConfiguration",
-                arn,
+            raise _unable_to_validate(
+                arn, target.get("Id"), f"{arn} does not exist; create the function first (CreateFunction)"
             ) from None
+        # S3 checks that it may invoke the function, as it will for every event (AddPermission).
+        if denied := refusal(function, arn, source):
+            raise _unable_to_validate(
+                arn, target.get("Id"), f"{denied}; allow it first: {source.add_permission_hint(arn)}"
+            )
     if config:
         proposed = NotificationConfiguration(
             topic=config.get("TopicConfiguration"),

@@ -10,6 +10,10 @@ patches moto's Subscription.publish so that a lambda subscription
   Timestamp, SignatureVersion, Signature, SigningCertUrl, UnsubscribeUrl, MessageAttributes},
   signed like moto's HTTP/SQS deliveries (SignatureVersion 2, SHA256 over AWS's string to sign).
 Publish returns before the handler runs; the runtime's retries, destinations and DLQ apply.
+A delivery the function's resource-based policy does not allow (AddPermission for sns.amazonaws.com
+with the topic as SourceArn; local_aws/lambda_/permissions.py), or to a function that is gone, fails
+as on AWS: SNS does not retry such client-side errors, the message is not delivered, a warning is
+logged and the topic's CloudWatch metric AWS/SNS NumberOfNotificationsFailed counts it.
 Differences from AWS: docs/local-aws/lambda-event-sources.md.
 """
 
@@ -21,10 +25,12 @@ from typing import Any
 from moto.sns.models import Subscription
 
 from local_aws.lambda_.event_sources import delivery
+from local_aws.lambda_.permissions import Source
 
 log = logging.getLogger(__name__)
 
 _originals: dict[str, Any] = {}
+SNS_PRINCIPAL = "sns.amazonaws.com"
 
 
 def _attributes(message_attributes: dict[str, Any] | None) -> dict[str, Any]:
@@ -76,8 +82,21 @@ def _publish(subscription: Subscription, message: str, message_id: str, subject:
         message = subscription._parse_message_structure(message, subscription.protocol)
     event = {"Records": [event_record(subscription, message, message_id, subject, message_attributes)]}
     region = subscription.endpoint.split(":")[3]
-    delivery.invoke_async(subscription.account_id, region, subscription.endpoint, event)
+    topic_arn = subscription.topic.arn
+    source = Source(SNS_PRINCIPAL, topic_arn, topic_arn.split(":")[4])
+    if delivery.invoke_async(subscription.account_id, region, subscription.endpoint, event, source=source) is None:
+        _count_failed_notification(topic_arn)
     return None
+
+
+def _count_failed_notification(topic_arn: str) -> None:
+    """AWS/SNS NumberOfNotificationsFailed for the topic, the metric AWS shows failed deliveries in."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    _, _, _, region, account, name = topic_arn.split(":")
+    datum = {"MetricName": "NumberOfNotificationsFailed", "Value": 1.0, "Unit": "Count",
+             "Dimensions": [{"Name": "TopicName", "Value": name}]}  # fmt: skip
+    cloudwatch_backends[account][region].put_metric_data("AWS/SNS", [datum])
 
 
 def install() -> None:
