@@ -257,9 +257,12 @@ def _condition_holds(operator: str, key: str, expected: Sequence[Any], request: 
     if kind not in _POSITIVE:
         raise ValueError(f"unsupported condition operator {operator!r}")
     if actual is None:
-        # A missing key matches nothing: positive operators fail, negated ones hold (AWS's known gotcha).
+        # A missing key matches nothing: positive operators fail, negated ones hold (AWS's known gotcha);
+        # ForAllValues holds and ForAnyValue fails whatever the operator (AWS: "a null data set").
         if if_exists or set_op == "ForAllValues":
             return True
+        if set_op == "ForAnyValue":
+            return False
         return negated
 
     def matches(value: str) -> bool:

@@ -107,6 +107,15 @@ def test_policy_variables_resolve_and_match_literally():
             True,
         ),
         ({"ForAnyValue:StringEquals": {"s3:RequestObjectTagKeys": ["c"]}}, {}, False),
+        # A negated operator under ForAnyValue still needs a value to test: a missing key fails it.
+        ({"ForAnyValue:StringNotEquals": {"s3:RequestObjectTagKeys": ["c"]}}, {}, False),
+        ({"ForAnyValue:StringNotLike": {"s3:RequestObjectTagKeys": ["c*"]}}, {}, False),
+        (
+            {"ForAnyValue:StringNotEquals": {"s3:RequestObjectTagKeys": ["c"]}},
+            {"s3:requestobjecttagkeys": ["a", "c"]},
+            True,
+        ),
+        ({"ForAllValues:StringNotEquals": {"s3:RequestObjectTagKeys": ["c"]}}, {}, True),
         ({"StringEquals": {"s3:prefix": "home/${aws:username}/"}}, {"s3:prefix": "home/alice/"}, True),
         (
             {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}, "Bool": {"aws:SecureTransport": "true"}},
