@@ -17,13 +17,23 @@ ACCESS_KEY = "local-aws-executor"
 SECRET_KEY = "local-aws-executor"
 
 
-def client(service: str, region: str = "us-east-1"):
+def client(
+    service: str,
+    region: str = "us-east-1",
+    *,
+    access_key: str = ACCESS_KEY,
+    secret_key: str = SECRET_KEY,
+    session_token: str | None = None,
+):
+    """A boto3 client on local AWS; by default as the executors (the account root), or with the
+    credentials given (e.g. a Lambda function's role, with which AWS delivers its destinations)."""
     return boto3.client(
         service,
         region_name=region,
         endpoint_url=config.settings.endpoint_url,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        aws_session_token=session_token,
         config=Config(retries={"max_attempts": 2, "mode": "standard"}, s3={"addressing_style": "path"}),
     )
 

@@ -25,12 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import boto3
-from botocore.config import Config
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend, make_function_arn
 
-from local_aws import config
+from local_aws import clients, config
 from local_aws.lambda_ import code, runtime
 from local_aws.lambda_.invoke import InvokeError, InvokeResult, new_request_id
 
@@ -210,14 +208,12 @@ def destination_record(event: Event, condition: str) -> dict:
 def _role_client(function: LambdaFunction, service: str, region: str):
     """A client acting as the function's execution role: AWS delivers destinations with its permissions."""
     credentials = runtime.role_credentials(function)
-    return boto3.client(
+    return clients.client(
         service,
-        region_name=region,
-        endpoint_url=config.settings.endpoint_url,
-        aws_access_key_id=credentials.access_key_id,
-        aws_secret_access_key=credentials.secret_access_key,
-        aws_session_token=credentials.session_token,
-        config=Config(retries={"max_attempts": 2, "mode": "standard"}),
+        region,
+        access_key=credentials.access_key_id,
+        secret_key=credentials.secret_access_key,
+        session_token=credentials.session_token,
     )
 
 

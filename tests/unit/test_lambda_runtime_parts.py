@@ -77,3 +77,29 @@ def test_handler_names_resolve_like_aws_runtime(tmp_path, monkeypatch):
     finally:
         for name in [name for name in sys.modules if name.startswith("unit_lambda_pkg")]:
             del sys.modules[name]
+
+
+def test_clients_act_as_the_executors_or_as_given_credentials():
+    from local_aws import clients
+
+    default = clients.client("sqs")._get_credentials()
+    assert (default.access_key, default.token) == (clients.ACCESS_KEY, None)
+    given = clients.client("sqs", access_key="ASIAX", secret_key="s", session_token="t")._get_credentials()
+    assert (given.access_key, given.secret_key, given.token) == ("ASIAX", "s", "t")
+
+
+def test_destination_clients_act_as_the_function_role(monkeypatch):
+    from types import SimpleNamespace
+
+    from local_aws.lambda_ import async_invoke, runtime
+
+    issued = runtime.Credentials("ASIAROLE", "role-secret", "role-token", 0.0)
+    monkeypatch.setattr(runtime, "role_credentials", lambda function: issued)
+    sqs = async_invoke._role_client(SimpleNamespace(), "sqs", "eu-west-1")
+    credentials = sqs._get_credentials()
+    assert (credentials.access_key, credentials.secret_key, credentials.token) == (
+        "ASIAROLE",
+        "role-secret",
+        "role-token",
+    )
+    assert sqs.meta.region_name == "eu-west-1"
