@@ -18,8 +18,10 @@ The course's S3 encryption types and server access logging (SAL), on the nycflig
    with an encryption context, AES-256-GCM; S3 Encryption Client v2 metadata); S3 stores ciphertext,
    and downloading plus KMS Decrypt gives back the exact bytes.
 5. **Access logs**: the requests above (PUT, HEAD, GET, list) appear as log records in the logs bucket.
-   AWS delivers them best effort, usually within minutes: the sensor waits up to
-   `params.log_wait_seconds` (local AWS delivers every few seconds).
+   AWS delivers them best effort, most within a few hours, and a bucket's logging takes up to an hour
+   to take effect after it is turned on, so on a first run in an AWS account some of these requests may
+   never be logged: the sensor waits up to `params.log_wait_seconds` (local AWS delivers every few
+   seconds). A rerun finds the earlier runs' records too.
 6. **Validate** the figures; **teardown** (param `teardown`): both buckets with every object; the key
    is scheduled for deletion (7 days, AWS's minimum; a rerun in the meantime cancels the deletion).
 """

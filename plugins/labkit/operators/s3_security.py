@@ -358,8 +358,10 @@ class S3AccessLogRecordsSensor(AwsBaseSensor[S3Hook]):
     """Wait until server access log records of source_bucket in bucket_name/prefix cover `expected`.
 
     expected: [operation, key] pairs (key "-" for bucket requests), e.g. [["REST.PUT.OBJECT", "a.csv"]].
-    AWS delivers logs best effort, usually within minutes (sometimes hours), so the wait is bounded by
-    wait_timeout_seconds (templated, e.g. from a param). Returns {operation: count} over every record found.
+    AWS delivers logs best effort, most within a few hours, and only for requests made once logging has
+    taken effect (up to an hour after PutBucketLogging), so the wait is bounded by wait_timeout_seconds
+    (templated, e.g. from a param). Records of earlier requests in the same bucket and prefix count too.
+    Returns {operation: count} over every record found.
     """
 
     aws_hook_class = S3Hook
