@@ -387,8 +387,12 @@ def authorize(response: S3Response, request: Any) -> None:
     except principals.CredentialError as error:
         raise CredentialRejected(error.code, error.message) from None
     if principal.kind == "root" and "x-amz-copy-source" not in request.headers:
-        # Fast path for the usual dummy keys (every executor's S3 traffic): only a bucket policy can deny the root.
-        if not response.bucket_name or _bucket_policy(response.bucket_name, account)[0] is None:
+        # Fast path for the usual dummy keys (every executor's S3 traffic): only a bucket policy can deny
+        # the root of the bucket's own account (another account's root needs the bucket policy's Allow).
+        if not response.bucket_name:
+            return
+        bucket_policy, owner = _bucket_policy(response.bucket_name, account)
+        if bucket_policy is None and owner == account:
             return
     checks = checks_for(request, account)
     if checks is None:

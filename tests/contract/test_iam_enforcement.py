@@ -408,6 +408,37 @@ def test_anonymous_requests_need_a_public_bucket_policy(s3, local_aws):
     denied(anonymous.get_object, Bucket=BUCKET, Key="reports/2024.csv")
 
 
+def test_root_of_another_account_needs_an_allow_in_the_bucket_policy(s3, local_aws):
+    other_account = "210987654321"
+    other = boto3.client(
+        "s3",
+        region_name=REGION,
+        endpoint_url=local_aws.endpoint_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+    def as_other_account(request, **_):
+        request.headers["x-moto-account-id"] = other_account  # moto's way to act in another account
+
+    other.meta.events.register("before-sign.s3", as_other_account)
+    message = denied(other.get_object, Bucket=BUCKET, Key="shared/readme.txt")
+    assert message.startswith(f"User: arn:aws:iam::{other_account}:root is not authorized to perform: s3:GetObject")
+    assert "because no resource-based policy allows the s3:GetObject action" in message
+    put_bucket_policy(
+        s3,
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": other_account},
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{BUCKET}/shared/*",
+        },
+    )
+    assert other.get_object(Bucket=BUCKET, Key="shared/readme.txt")["Body"].read() == b"shared/readme.txt"
+    denied(other.get_object, Bucket=BUCKET, Key="reports/2024.csv")
+
+
 def test_copy_needs_read_on_the_source_and_delete_objects_checks_every_key(s3, user):
     copier = user(
         "copier",
