@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.lambda_function import LambdaHook
@@ -74,10 +74,15 @@ class LambdaCreateOrUpdateFunctionOperator(LambdaCreateFunctionOperator):
         return self._update()
 
     def _create(self, context) -> str:
+        create = super().execute
+        return self._while_role_propagates(lambda: create(context))
+
+    def _while_role_propagates(self, call: Callable[[], Any]) -> Any:
+        """call(), again every 5 s while Lambda says the role cannot be assumed, for role_propagation_timeout."""
         deadline = time.monotonic() + self.role_propagation_timeout
         while True:
             try:
-                return super().execute(context)
+                return call()
             except self.hook.conn.exceptions.InvalidParameterValueException as error:
                 if ROLE_NOT_READY not in str(error) or time.monotonic() > deadline:
                     raise
@@ -113,16 +118,9 @@ class LambdaCreateOrUpdateFunctionOperator(LambdaCreateFunctionOperator):
             **({"Description": self.description} if self.description is not None else {}),
             **({"Timeout": self.timeout} if self.timeout is not None else {}),
         }
-        deadline = time.monotonic() + self.role_propagation_timeout
-        while True:
-            try:
-                arn = conn.update_function_configuration(FunctionName=self.function_name, **settings)["FunctionArn"]
-                break
-            except conn.exceptions.InvalidParameterValueException as error:
-                if ROLE_NOT_READY not in str(error) or time.monotonic() > deadline:
-                    raise
-                self.log.info("Role %s is not assumable by Lambda yet (IAM propagation); retrying", self.role)
-                time.sleep(5)
+        arn = self._while_role_propagates(
+            lambda: conn.update_function_configuration(FunctionName=self.function_name, **settings)["FunctionArn"]
+        )
         self._wait_for_update()
         self.log.info("Function %s existed; updated its code and configuration", self.function_name)
         return arn
