@@ -139,6 +139,7 @@ with lab_dag(
         log_group=lab.log_group(FUNCTION),
         texts=[f"Moved s3://{SOURCE}/{key} to s3://{TARGET}/{key} " for key in MOVED_KEYS]
         + [f"s3://{SOURCE}/{MOVED_KEYS[0]} is already in s3://{TARGET}"],
+        start_time="{{ dag_run.start_date }}",  # the lines repeat across runs: only this run's count
         poke_interval=2,
         timeout=300,
     )

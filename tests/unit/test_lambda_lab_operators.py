@@ -195,6 +195,15 @@ def test_logs_sensor_waits_for_every_text_in_any_stream(aws_client):
     assert done.is_done is True
     assert done.xcom_value == {"req-1": ["START RequestId: req-1"], "req-2": ["[INFO] hello req-2"]}
     assert CloudWatchLogsTextSensor(task_id="w", log_group="/aws/lambda/fn", texts=["req-3"]).poke({}).is_done is False
+    # Events logged before start_time (an earlier run's lines) do not count.
+    later = CloudWatchLogsTextSensor(
+        task_id="later", log_group="/aws/lambda/fn", texts=["req-1"], start_time="2999-01-01T00:00:00+00:00"
+    )
+    assert later.poke({}).is_done is False
+    earlier = CloudWatchLogsTextSensor(
+        task_id="earlier", log_group="/aws/lambda/fn", texts=["req-1"], start_time="2020-01-01 00:00:00+00:00"
+    )
+    assert earlier.poke({}).is_done is True
     for _ in range(2):
         CloudWatchLogsDeleteLogGroupOperator(task_id="delete", log_group="/aws/lambda/fn").execute({})
     assert logs.describe_log_groups()["logGroups"] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
@@ -17,22 +18,28 @@ class CloudWatchLogsTextSensor(AwsBaseSensor[AwsLogsHook]):
 
     Log delivery is asynchronous on AWS (seconds after the function logged), and the group
     itself appears with the first line. Returns {text: [the messages that contain it]}.
-    Pick texts unique to the run (a request or message id), since the group keeps old runs' lines.
+    Pick texts unique to the run (a request or message id), since the group keeps old runs' lines; where
+    a text repeats across runs, `start_time` (templated, ISO 8601, e.g. "{{ dag_run.start_date }}") leaves
+    out events logged before it.
     """
 
     aws_hook_class = AwsLogsHook
-    template_fields: Sequence[str] = aws_template_fields("log_group", "texts")
+    template_fields: Sequence[str] = aws_template_fields("log_group", "texts", "start_time")
 
-    def __init__(self, *, log_group: str, texts: Sequence[str], **kwargs: Any):
+    def __init__(self, *, log_group: str, texts: Sequence[str], start_time: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.log_group = log_group
         self.texts = texts
+        self.start_time = start_time
 
     def poke(self, context) -> PokeReturnValue:
         conn = self.hook.conn
         found: dict[str, list[str]] = {text: [] for text in self.texts}
+        since = {}
+        if self.start_time:
+            since["startTime"] = int(datetime.fromisoformat(str(self.start_time)).timestamp() * 1000)
         try:
-            for page in conn.get_paginator("filter_log_events").paginate(logGroupName=self.log_group):
+            for page in conn.get_paginator("filter_log_events").paginate(logGroupName=self.log_group, **since):
                 for event in page["events"]:
                     for text in found:
                         if text in event["message"]:
