@@ -270,15 +270,13 @@ def handler(event, context):
 """
 
 
-def lambda_latency(endpoint: str, invokes: int) -> tuple[float, float, float]:
-    """Median seconds of a cold Invoke, a warm Invoke and a direct in-process call of the same handler."""
+def python_function(session, endpoint: str, name: str, role_name: str, source: str, **fields) -> str:
+    """Creates the python3.12 function `name` (`source` as app.py, app.handler) under a new execution role
+    `role_name` that Lambda may assume, and returns the function's ARN."""
     import io
     import json
     import zipfile
 
-    import boto3
-
-    session = boto3.Session(aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1")
     iam, lam = session.client("iam", endpoint_url=endpoint), session.client("lambda", endpoint_url=endpoint)
     trust = {
         "Version": "2012-10-17",
@@ -286,17 +284,25 @@ def lambda_latency(endpoint: str, invokes: int) -> tuple[float, float, float]:
             {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
         ],
     }
-    role = iam.create_role(RoleName="bench-lambda", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     package = io.BytesIO()
     with zipfile.ZipFile(package, "w") as archive:
-        archive.writestr("app.py", LAMBDA_HANDLER)
-    lam.create_function(
-        FunctionName="bench-sum",
-        Runtime="python3.12",
-        Role=role,
-        Handler="app.handler",
-        Code={"ZipFile": package.getvalue()},
-    )
+        archive.writestr("app.py", source)
+    return lam.create_function(
+        FunctionName=name, Runtime="python3.12", Role=role, Handler="app.handler",
+        Code={"ZipFile": package.getvalue()}, **fields,
+    )["FunctionArn"]  # fmt: skip
+
+
+def lambda_latency(endpoint: str, invokes: int) -> tuple[float, float, float]:
+    """Median seconds of a cold Invoke, a warm Invoke and a direct in-process call of the same handler."""
+    import json
+
+    import boto3
+
+    session = boto3.Session(aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1")
+    lam = session.client("lambda", endpoint_url=endpoint)
+    python_function(session, endpoint, "bench-sum", "bench-lambda", LAMBDA_HANDLER)
     event = {"values": list(range(1000))}
     payload = json.dumps(event).encode()
     expected = {"count": 1000, "total": sum(range(1000))}
@@ -333,30 +339,18 @@ def handler(event, context):
 
 def notification_latency(endpoint: str, uploads: int) -> tuple[float, float]:
     """Median seconds from PutObject to the notified handler's start, and from an Event Invoke to it."""
-    import io
     import json
-    import zipfile
 
     import boto3
 
     session = boto3.Session(aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1")
-    iam, lam = session.client("iam", endpoint_url=endpoint), session.client("lambda", endpoint_url=endpoint)
+    lam = session.client("lambda", endpoint_url=endpoint)
     s3, sqs = session.client("s3", endpoint_url=endpoint), session.client("sqs", endpoint_url=endpoint)
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-    role = iam.create_role(RoleName="bench-notified", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
     starts = sqs.create_queue(QueueName="bench-handler-starts")["QueueUrl"]
-    package = io.BytesIO()
-    with zipfile.ZipFile(package, "w") as archive:
-        archive.writestr("app.py", NOTIFIED_HANDLER)
-    function = lam.create_function(
-        FunctionName="bench-on-upload", Runtime="python3.12", Role=role, Handler="app.handler",
-        Code={"ZipFile": package.getvalue()}, Environment={"Variables": {"STARTS": starts}},
-    )["FunctionArn"]  # fmt: skip
+    function = python_function(
+        session, endpoint, "bench-on-upload", "bench-notified", NOTIFIED_HANDLER,
+        Environment={"Variables": {"STARTS": starts}},
+    )  # fmt: skip
     s3.create_bucket(Bucket="bench-notified")
     lam.add_permission(  # S3 invokes only a function whose resource-based policy allows it, as on AWS
         FunctionName=function, StatementId="s3-invoke", Action="lambda:InvokeFunction",

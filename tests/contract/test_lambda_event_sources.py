@@ -9,23 +9,17 @@ record shapes, filters, asynchrony, order, batching, checkpoints, retries, desti
 from __future__ import annotations
 
 import base64
-import io
 import json
 import textwrap
 import threading
 import time
 import urllib.parse
 import uuid
-import zipfile
 
 import pytest
 
 from local_aws import config
-
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-}
+from tests.lambda_support import create_role, wait_for, zip_of
 
 # Records the event (FIFO: invocation order), then acts on BEHAVIOUR (below) with the records' values.
 RECORDER = """
@@ -126,17 +120,7 @@ def recorder(sqs):
 
 @pytest.fixture(scope="module")
 def role_arn(aws_client) -> str:
-    iam = aws_client("iam")
-    name = unique("event-sources-role")
-    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
-    iam.put_role_policy(
-        RoleName=name,
-        PolicyName="all",
-        PolicyDocument=json.dumps(
-            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-        ),
-    )
-    return role
+    return create_role(aws_client("iam"), unique("event-sources-role"))  # allow-all inline policy
 
 
 @pytest.fixture
@@ -145,12 +129,10 @@ def deploy(lam, role_arn, recorder):
     created = []
 
     def create(name: str, behaviour: str, timeout: int = 10, **environment: str) -> str:
-        code = io.BytesIO()
-        with zipfile.ZipFile(code, "w") as archive:
-            archive.writestr("app.py", textwrap.dedent(RECORDER) + textwrap.dedent(behaviour))
+        code = zip_of({"app.py": textwrap.dedent(RECORDER) + textwrap.dedent(behaviour)})
         arn = lam.create_function(
             FunctionName=unique(name), Runtime="python3.12", Handler="app.handler", Role=role_arn, Timeout=timeout,
-            Code={"ZipFile": code.getvalue()},
+            Code={"ZipFile": code},
             Environment={"Variables": {"RECORD_TO": recorder.url, **environment}},
         )["FunctionArn"]  # fmt: skip
         created.append(arn)
@@ -172,16 +154,6 @@ def allow(lam, function_arn: str, principal: str, source_arn: str) -> None:
         FunctionName=function_arn, StatementId=unique("allow"), Action="lambda:InvokeFunction",
         Principal=principal, SourceArn=source_arn, SourceAccount=function_arn.split(":")[4],
     )  # fmt: skip
-
-
-def wait_for(check, limit: float = 20.0, every: float = 0.05):
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"condition not met within {limit} s")
 
 
 def values(event: dict) -> list[str]:

@@ -7,24 +7,18 @@ configuration, SNS and S3 drop the events, and the handler never runs.
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 import time
 import uuid
-import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
 
 from local_aws import config
+from tests.lambda_support import create_role, wait_for, zip_of
 
 ACCOUNT = "123456789012"
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-}
 # Sends what it was invoked for to RECORD_TO: the S3 key or the SNS message.
 RECORDER = """
 import os
@@ -59,14 +53,11 @@ def aws_client(local_aws_server):
 def function(aws_client):
     """(function ARN, received) for one recording function; received() returns what it got so far."""
     iam, lam, sqs = aws_client("iam"), aws_client("lambda"), aws_client("sqs")
-    role = iam.create_role(RoleName=unique("invoked-role"), AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]
+    role = create_role(iam, unique("invoked-role"), policy=None)
     queue = sqs.create_queue(QueueName=unique("invocations"))["QueueUrl"]
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("app.py", RECORDER)
     arn = lam.create_function(
-        FunctionName=unique("invoked"), Runtime="python3.12", Handler="app.handler", Role=role["Arn"],
-        Code={"ZipFile": code.getvalue()}, Environment={"Variables": {"RECORD_TO": queue}},
+        FunctionName=unique("invoked"), Runtime="python3.12", Handler="app.handler", Role=role,
+        Code={"ZipFile": zip_of({"app.py": RECORDER})}, Environment={"Variables": {"RECORD_TO": queue}},
     )["FunctionArn"]  # fmt: skip
     seen: list[str] = []
 
@@ -79,15 +70,6 @@ def function(aws_client):
 
     yield arn, received
     lam.delete_function(FunctionName=arn)
-
-
-def wait_for(check, limit: float = 20.0, every: float = 0.05):
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(every)
-    raise AssertionError(f"condition not met within {limit} s")
 
 
 def received_exactly(received, prefix: str, expected: list[str]) -> None:

@@ -12,11 +12,7 @@ import pytest
 
 from labkit import lambda_labs, paths
 from labkit.operators.packaging import zip_module
-
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-}
+from tests.lambda_support import create_role
 
 
 @pytest.fixture
@@ -25,9 +21,8 @@ def deploy(aws_client):
     iam, lam = aws_client("iam"), aws_client("lambda")
 
     def make(module: str, policy: dict, environment: dict[str, str] | None = None) -> str:
-        role = iam.create_role(RoleName=f"{module}-role", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+        role = create_role(iam, f"{module}-role", policy, policy_name="lab-access")
         iam.attach_role_policy(RoleName=f"{module}-role", PolicyArn=lambda_labs.BASIC_EXECUTION_POLICY)
-        iam.put_role_policy(RoleName=f"{module}-role", PolicyName="lab-access", PolicyDocument=json.dumps(policy))
         lam.create_function(
             FunctionName=module,
             Runtime=lambda_labs.RUNTIME,

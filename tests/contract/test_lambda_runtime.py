@@ -8,24 +8,19 @@ the role the handler acts as, and Event invocations' retries, destinations and D
 from __future__ import annotations
 
 import base64
-import io
 import json
 import os
 import re
-import textwrap
 import threading
 import time
-import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.lambda_support import TRUST, create_role, wait_for, zip_of
+
 ACCOUNT = "123456789012"
 ROLE = "lambda-lab-role"
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-}
 
 COUNTER = """
 import os
@@ -47,14 +42,6 @@ def handler(event, context):
 # ---- helpers ----
 
 
-def zip_of(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, body in files.items():
-            archive.writestr(name, textwrap.dedent(body))
-    return buffer.getvalue()
-
-
 def invoke(lam, name: str, event: dict | None = None, **kwargs) -> tuple[dict, object]:
     response = lam.invoke(FunctionName=name, Payload=json.dumps(event or {}).encode(), **kwargs)
     body = response["Payload"].read()
@@ -63,16 +50,6 @@ def invoke(lam, name: str, event: dict | None = None, **kwargs) -> tuple[dict, o
 
 def tail(response: dict) -> list[str]:
     return base64.b64decode(response["LogResult"]).decode().splitlines()
-
-
-def wait_for(check, limit: float = 20.0, every: float = 0.1):
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"condition not met within {limit} s")
 
 
 def log_events(logs, name: str) -> list[dict]:
@@ -101,16 +78,7 @@ def lam(aws_client):
 
 @pytest.fixture
 def role_arn(aws_client) -> str:
-    iam = aws_client("iam")
-    arn = iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
-    iam.put_role_policy(
-        RoleName=ROLE,
-        PolicyName="lab",
-        PolicyDocument=json.dumps(
-            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-        ),
-    )
-    return arn
+    return create_role(aws_client("iam"), ROLE)  # allow-all inline policy "lab"
 
 
 @pytest.fixture

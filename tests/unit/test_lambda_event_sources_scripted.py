@@ -8,13 +8,12 @@ tests/contract/test_lambda_event_sources.py runs the same sources through the re
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
-import io
 import json
 import threading
 import time
 import uuid
-import zipfile
 from types import SimpleNamespace
 
 import pytest
@@ -22,15 +21,11 @@ import pytest
 from local_aws import config
 from local_aws.lambda_.event_sources import delivery
 from local_aws.lambda_.invoke import InvokeError
+from tests import lambda_support
+from tests.lambda_support import create_role, zip_of
 
-ROLE_POLICY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-)
+# The scripted handler answers at once: poll often, give up sooner.
+wait_for = functools.partial(lambda_support.wait_for, limit=10.0, every=0.02)
 
 
 class ScriptedRuntime:
@@ -79,18 +74,15 @@ def aws_client(local_aws_server):
 
 @pytest.fixture(scope="module")
 def function_arn(aws_client):
-    role = aws_client("iam").create_role(RoleName=f"esm-role-{unique()}", AssumeRolePolicyDocument=ROLE_POLICY)
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("handler.py", "def handler(event, context):\n    return None\n")
+    role = create_role(aws_client("iam"), f"esm-role-{unique()}", policy=None)
     name = f"consumer-{unique()}"
     return aws_client("lambda").create_function(
         FunctionName=name,
         Runtime="python3.11",
-        Role=role["Role"]["Arn"],
+        Role=role,
         Handler="handler.handler",
         Timeout=1,  # no more than the test queues' visibility timeout, as AWS requires
-        Code={"ZipFile": code.getvalue()},
+        Code={"ZipFile": zip_of({"handler.py": "def handler(event, context):\n    return None\n"})},
     )["FunctionArn"]
 
 
@@ -115,16 +107,6 @@ def pollers_of(mappings: list[str]) -> list[threading.Thread]:
     """The poller threads (and their shard workers) of these mappings still alive."""
     prefixes = tuple(f"esm-{mapping[:8]}" for mapping in mappings)
     return [t for t in threading.enumerate() if prefixes and t.name.startswith(prefixes)]
-
-
-def wait_for(condition, timeout=10.0, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {condition}")
 
 
 def wait_enabled(lam, uuid, state="Enabled"):
@@ -412,7 +394,7 @@ def test_kinesis_tumbling_window_carries_state_and_ends_with_a_final_invoke(runt
     )  # fmt: skip
     for value in (1, 2, 3):
         stream.put(str(value))
-    final = wait_for(lambda: [e for e in runtime.events if e["isFinalInvokeForWindow"]], timeout=window + 5)[0]
+    final = wait_for(lambda: [e for e in runtime.events if e["isFinalInvokeForWindow"]], limit=window + 5)[0]
     assert final["Records"] == [] and final["state"] == {"total": 6}
     regular = [e for e in runtime.events if not e["isFinalInvokeForWindow"]]
     assert sum(len(e["Records"]) for e in regular) == 3
@@ -514,11 +496,11 @@ def test_sqs_failed_batch_returns_after_the_visibility_timeout_then_goes_to_the_
 
     runtime.handler = handler
     lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=arn)
-    wait_for(lambda: len(runtime.events) == 2, timeout=5)
+    wait_for(lambda: len(runtime.events) == 2, limit=5)
     counts = [e["Records"][0]["attributes"]["ApproximateReceiveCount"] for e in runtime.events]
     assert counts == ["1", "2"]
     assert runtime.events[0]["Records"][0]["messageId"] == runtime.events[1]["Records"][0]["messageId"]
-    dead = wait_for(lambda: sqs.receive_message(QueueUrl=dlq_url).get("Messages"), timeout=5)
+    dead = wait_for(lambda: sqs.receive_message(QueueUrl=dlq_url).get("Messages"), limit=5)
     assert [m["Body"] for m in dead] == ["poison"]
     assert len(runtime.events) == 2
 
@@ -539,7 +521,7 @@ def test_sqs_partial_batch_failure_keeps_only_the_failed_messages(runtime, aws_c
     lam.create_event_source_mapping(
         FunctionName=function_arn, EventSourceArn=arn, FunctionResponseTypes=["ReportBatchItemFailures"]
     )
-    wait_for(lambda: len(attempts) == 2, timeout=5)
+    wait_for(lambda: len(attempts) == 2, limit=5)
     assert attempts == [["fail", "ok-1", "ok-2"], ["fail"]]
     time.sleep(1.3)  # past another visibility timeout: nothing left to deliver
     assert len(attempts) == 2
