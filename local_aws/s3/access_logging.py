@@ -28,10 +28,8 @@ so requests it denies are logged with 403 AccessDenied, as on AWS.
 from __future__ import annotations
 
 import base64
-import fnmatch
 import functools
 import html
-import json
 import logging
 import os
 import re
@@ -51,6 +49,7 @@ from moto.s3.utils import bucket_name_from_url
 from moto.s3bucket_path.utils import bucket_name_from_url as path_bucket_name_from_url
 
 from local_aws import clock, config
+from local_aws.iam.policy import SERVICE, Principal, Request, decide, parse
 
 log = logging.getLogger(__name__)
 
@@ -131,49 +130,27 @@ _stop = threading.Event()
 # --- permissions -------------------------------------------------------------------------------------
 
 
-def _as_list(value: Any) -> list:
-    return value if isinstance(value, list) else [value] if value is not None else []
-
-
-def _statement_matches(statement: dict, object_arn: str, source: FakeBucket) -> bool:
-    principal = statement.get("Principal")
-    if principal != "*" and LOGGING_SERVICE not in _as_list((principal or {}).get("Service")):
-        return False
-    if not any(fnmatch.fnmatchcase("s3:putobject", a.lower()) for a in _as_list(statement.get("Action"))):
-        return False
-    if not any(fnmatch.fnmatchcase(object_arn, r) for r in _as_list(statement.get("Resource"))):
-        return False
-    # AWS's recommended policy pins the source with aws:SourceArn / aws:SourceAccount; the service writes over
-    # TLS. Conditions on other keys are not evaluated: they leave an Allow in force and a Deny out of it.
-    facts = {
-        "aws:sourcearn": f"arn:{source.partition}:s3:::{source.name}",
-        "aws:sourceaccount": source.account_id,
-        "aws:securetransport": "true",
-    }
-    for operator, conditions in (statement.get("Condition") or {}).items():
-        for condition_key, expected in conditions.items():
-            actual = facts.get(condition_key.lower())
-            if actual is None:
-                if statement.get("Effect") == "Deny":
-                    return False
-                continue
-            patterns = [str(e).lower() if isinstance(e, bool) else str(e) for e in _as_list(expected)]
-            if operator.endswith("Like"):
-                ok = any(fnmatch.fnmatchcase(actual, p) for p in patterns)
-            else:
-                ok = actual in patterns
-            if ok == operator.startswith(("StringNot", "ArnNot")):
-                return False
-    return True
-
-
 def _policy_allows(target: FakeBucket, source: FakeBucket, object_key: str) -> bool:
+    """Whether the target's bucket policy lets the logging service put this log object (local_aws/iam/policy.py).
+
+    The service writes over TLS, on behalf of the source bucket (AWS's recommended policy pins it with
+    aws:SourceArn / aws:SourceAccount); other condition keys are absent from its requests, as on AWS.
+    """
     if not target.policy:
         return False
-    policy = json.loads(target.policy.decode() if isinstance(target.policy, bytes) else target.policy)
-    object_arn = f"arn:{target.partition}:s3:::{target.name}/{object_key}"
-    matching = [s for s in _as_list(policy.get("Statement")) if _statement_matches(s, object_arn, source)]
-    return any(s.get("Effect") == "Allow" for s in matching) and not any(s.get("Effect") == "Deny" for s in matching)
+    request = Request(
+        principal=Principal(SERVICE, account="", arn=LOGGING_SERVICE),
+        action="s3:PutObject",
+        resource=f"arn:{target.partition}:s3:::{target.name}/{object_key}",
+        context={
+            "aws:sourcearn": f"arn:{source.partition}:s3:::{source.name}",
+            "aws:sourceaccount": source.account_id,
+            "aws:securetransport": "true",
+            "aws:principalservicename": LOGGING_SERVICE,
+        },
+    )
+    policy = parse(target.policy.decode() if isinstance(target.policy, bytes) else target.policy)
+    return decide(request, (), policy, target.account_id).allowed
 
 
 def delivery_allowed(target: FakeBucket, source: FakeBucket, destination: Destination) -> bool:

@@ -289,6 +289,21 @@ def test_a_target_that_denies_plain_http_still_receives_logs(s3):
     assert error_of(lambda: enable_logging(s3))[:2] == (400, "InvalidTargetBucketForLogging")
 
 
+def test_a_not_principal_deny_on_the_target_stops_the_logging_service_too(s3):
+    """A Deny for everyone but one role (NotPrincipal) covers logging.s3.amazonaws.com as well, as on AWS."""
+    s3.create_bucket(Bucket="data")
+    s3.create_bucket(Bucket="logs")
+    policy = json.loads(log_delivery_policy("logs"))
+    deny_others = {
+        "Effect": "Deny",
+        "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/log-admin"},
+        "Action": "s3:*",
+        "Resource": "arn:aws:s3:::logs/*",
+    }
+    s3.put_bucket_policy(Bucket="logs", Policy=json.dumps({**policy, "Statement": [*policy["Statement"], deny_others]}))
+    assert error_of(lambda: enable_logging(s3))[:2] == (400, "InvalidTargetBucketForLogging")
+
+
 def test_requests_become_records_in_aws_log_format(logged):
     s3 = logged
     s3.put_object(Bucket="data", Key="raw/a b.csv", Body=b"x" * 100)
