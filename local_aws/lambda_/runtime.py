@@ -537,48 +537,51 @@ class Pool:
         # another function synchronously must not wait forever for an environment it holds).
         waited_seconds = max(float(function.timeout), 3.0)
         give_up = time.monotonic() + waited_seconds
-        with self._cond:
-            while True:
-                if self._closed:
-                    raise InvokeError("ServiceException", "local AWS is shutting down", 503)
-                self._check_reserved_concurrency(function)
-                stale = [env for env in self._environments if env.key == key and env.fingerprint != current]
-                for env in stale:
-                    to_stop += self._retire(env)
-                idle = [
-                    env
-                    for env in self._environments
-                    if env.key == key
-                    and not env.busy
-                    and not env.retired
-                    and env.alive
-                    and time.monotonic() - env.created < MAX_ENVIRONMENT_AGE
-                    and time.monotonic() - env.last_used <= config.settings.lambda_idle_seconds  # else being reaped
-                ]
-                if idle:
-                    env = max(idle, key=lambda candidate: candidate.last_used)
-                    env.busy = True
-                    cold = False
-                    break
-                if len(self._environments) < config.settings.lambda_max_environments:
-                    env = Environment(function)
-                    self._environments.append(env)
-                    cold = True
-                    break
-                others_idle = [env for env in self._environments if not env.busy]
-                if others_idle:
-                    to_stop += self._retire(min(others_idle, key=lambda candidate: candidate.last_used))
-                    continue
-                if time.monotonic() > give_up:
-                    raise InvokeError(
-                        "TooManyRequestsException",
-                        f"Rate Exceeded. All {config.settings.lambda_max_environments} execution environments of "
-                        f"local AWS stayed busy for {waited_seconds:g} s; raise --lambda-max-environments",
-                        429,
-                    )
-                self._cond.wait(timeout=1.0)
-        for old in to_stop:
-            old.stop()
+        try:
+            with self._cond:
+                while True:
+                    if self._closed:
+                        raise InvokeError("ServiceException", "local AWS is shutting down", 503)
+                    self._check_reserved_concurrency(function)
+                    stale = [env for env in self._environments if env.key == key and env.fingerprint != current]
+                    for env in stale:
+                        to_stop += self._retire(env)
+                    idle = [
+                        env
+                        for env in self._environments
+                        if env.key == key
+                        and not env.busy
+                        and not env.retired
+                        and env.alive
+                        and time.monotonic() - env.created < MAX_ENVIRONMENT_AGE
+                        and time.monotonic() - env.last_used <= config.settings.lambda_idle_seconds  # else being reaped
+                    ]
+                    if idle:
+                        env = max(idle, key=lambda candidate: candidate.last_used)
+                        env.busy = True
+                        cold = False
+                        break
+                    if len(self._environments) < config.settings.lambda_max_environments:
+                        env = Environment(function)
+                        self._environments.append(env)
+                        cold = True
+                        break
+                    others_idle = [env for env in self._environments if not env.busy]
+                    if others_idle:
+                        to_stop += self._retire(min(others_idle, key=lambda candidate: candidate.last_used))
+                        continue
+                    if time.monotonic() > give_up:
+                        raise InvokeError(
+                            "TooManyRequestsException",
+                            f"Rate Exceeded. All {config.settings.lambda_max_environments} execution environments of "
+                            f"local AWS stayed busy for {waited_seconds:g} s; raise --lambda-max-environments",
+                            429,
+                        )
+                    self._cond.wait(timeout=1.0)
+        finally:
+            # Retired on the way (stale or evicted): stopped even when no environment was found.
+            for old in to_stop:
+                old.stop()
         if not cold:
             return env, False, []
         try:

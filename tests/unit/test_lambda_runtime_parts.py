@@ -103,3 +103,39 @@ def test_destination_clients_act_as_the_function_role(monkeypatch):
         "role-token",
     )
     assert sqs.meta.region_name == "eu-west-1"
+
+
+def test_an_environment_retired_while_waiting_is_stopped_even_when_the_invocation_is_throttled(monkeypatch):
+    import time
+    from types import SimpleNamespace
+
+    from local_aws import config
+    from local_aws.lambda_ import runtime
+
+    monkeypatch.setattr(config.settings, "lambda_max_environments", 1)
+    function = SimpleNamespace(
+        account_id="123456789012", region="us-east-1", function_name="f", version="$LATEST", code_digest="new",
+        handler="app.handler", run_time="python3.12", environment_vars={}, memory_size=128, timeout=1,
+        role="arn:aws:iam::123456789012:role/r", layers=[], ephemeral_storage=512, reserved_concurrency=None,
+    )  # fmt: skip
+
+    class FakeEnvironment:
+        def __init__(self, key, fingerprint, busy):
+            self.key, self.fingerprint, self.busy = key, fingerprint, busy
+            self.retired, self.alive, self.stopped = False, True, False
+            self.created = self.last_used = time.monotonic()
+
+        def stop(self):
+            self.stopped = True
+
+    stale = FakeEnvironment(runtime.environment_key(function), "code before UpdateFunctionCode", busy=False)
+    other = FakeEnvironment(("123456789012", "us-east-1", "g", "$LATEST"), "g", busy=True)
+    pool = runtime.Pool()
+    pool._environments = [stale, other]
+    try:
+        with pytest.raises(InvokeError) as throttled:
+            pool.acquire(function)  # the only slot stays busy: throttled after the wait
+        assert throttled.value.error_type == "TooManyRequestsException"
+        assert stale.stopped and stale not in pool.environments()
+    finally:
+        pool.close()
