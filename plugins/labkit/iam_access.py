@@ -2,8 +2,10 @@
 
 An access key's secret never leaves the task that uses it: `temporary_access_key` creates a key,
 yields a `UserSession` that builds clients signed with it, and deletes the key when the block ends
-(whatever happens). Nothing secret goes to XCom, logs or connections; a crashed task leaves at most
-a key that the user's teardown (IamDeleteUserOperator) deletes.
+(whatever happens). Nothing secret goes to XCom, logs or connections. A task killed before its
+cleanup leaves its key behind; since IAM allows two keys per user, the next `temporary_access_key`
+for that user deletes such leftovers first (the lab users' keys are only ever made here, one task
+at a time per user), and the user's teardown (IamDeleteUserOperator) deletes any that remain.
 
 IAM is eventually consistent on AWS: a new key is refused for a few seconds (InvalidAccessKeyId),
 and a new or changed policy takes a moment to apply. `probe` retries a call for a bounded time until
@@ -20,6 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+log = logging.getLogger(__name__)
 
 ALLOWED = "allowed"
 # Errors of a key or policy IAM has not propagated yet: never a final answer.
@@ -61,11 +65,18 @@ class UserSession:
 
 @contextmanager
 def temporary_access_key(user_name: str, aws_conn_id: str | None = "aws_default") -> Iterator[UserSession]:
-    """A new access key of `user_name` for the duration of the block, then deleted."""
+    """A new access key of `user_name` for the duration of the block, then deleted.
+
+    Keys the user already has are leftovers of a task killed before its cleanup: they are deleted
+    first, or the user's two-key limit would make CreateAccessKey fail (LimitExceeded).
+    """
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
     hook = AwsBaseHook(aws_conn_id=aws_conn_id, client_type="iam")
     iam = hook.conn
+    for leftover in iam.list_access_keys(UserName=user_name)["AccessKeyMetadata"]:
+        iam.delete_access_key(UserName=user_name, AccessKeyId=leftover["AccessKeyId"])
+        log.info("Deleted leftover access key %s of %s", leftover["AccessKeyId"], user_name)
     # botocore logs response bodies at DEBUG: keep the secret out of a debug-level task log.
     previous = logging.root.manager.disable
     logging.disable(logging.DEBUG)

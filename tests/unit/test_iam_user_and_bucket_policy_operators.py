@@ -130,6 +130,18 @@ def test_temporary_key_acts_as_the_user_and_is_deleted_afterwards(s3, aws_client
     assert iam.list_access_keys(UserName=USER)["AccessKeyMetadata"] == []
 
 
+def test_temporary_key_deletes_keys_a_killed_task_left_behind(aws_client, caplog):
+    iam = aws_client("iam")
+    IamCreateUserOperator(task_id="create", user_name=USER).execute({})
+    leftovers = {iam.create_access_key(UserName=USER)["AccessKey"]["AccessKeyId"] for _ in range(2)}  # IAM's limit
+    caplog.set_level(logging.INFO, logger="labkit.iam_access")
+    with temporary_access_key(USER) as session:
+        [key] = iam.list_access_keys(UserName=USER)["AccessKeyMetadata"]
+        assert key["AccessKeyId"] == session.access_key_id not in leftovers
+    assert iam.list_access_keys(UserName=USER)["AccessKeyMetadata"] == []
+    assert {r.args[0] for r in caplog.records if r.getMessage().startswith("Deleted leftover access key")} == leftovers
+
+
 def test_probe_waits_for_the_expected_outcome_then_reports_what_it_saw():
     answers = iter([ClientError({"Error": {"Code": "InvalidAccessKeyId", "Message": "new key"}}, "GetObject"), None])
 
