@@ -50,6 +50,9 @@ def install() -> None:
 
 
 def shutdown() -> None:
+    """Stop every executor; the next install() (a second LocalAWS.start()) starts them again."""
+    global _installed
     for name in EXECUTOR_MODULES:
         module = importlib.import_module(name)
         module.shutdown()
+    _installed = False

@@ -53,6 +53,13 @@ def publish(event: RunFinished) -> None:
     _queue.put(event)
 
 
+def reopen() -> None:
+    """Deliver events again after shutdown() (the server starts again in this process)."""
+    global _closed
+    with _lock:
+        _closed = False
+
+
 def shutdown() -> None:
     """Stop delivering: events published from now on are dropped (the server is going away)."""
     global _thread, _closed

@@ -604,7 +604,7 @@ class Scheduler:
         self._thread: threading.Thread | None = None
 
     def ensure_running(self) -> None:
-        # Started on the first activation; once stopped it stays stopped (one server per process).
+        # Started on the first activation; once stopped it stays stopped (install() starts a new one).
         if self._thread is None and not self._stop.is_set():
             self._thread = threading.Thread(target=self._serve, name="glue-trigger-scheduler", daemon=True)
             self._thread.start()
@@ -651,6 +651,12 @@ def _scheduler() -> Scheduler:
 
 def install() -> None:
     """Patch moto so triggers and workflows fire (idempotent)."""
+    global _scheduler_instance
+    events.reopen()
+    with _scheduler_lock:
+        if _scheduler_instance is not None and _scheduler_instance._stop.is_set():  # the server starts again
+            _scheduler_instance = Scheduler()
+            _scheduler_instance.ensure_running()
     if _originals:
         return
     _originals.update(
