@@ -72,6 +72,7 @@ with lab_dag(
         task_id="wait_for_logs",
         log_group=LOG_GROUP,
         texts=[f"request {REQUEST_ID}", f"REPORT RequestId: {REQUEST_ID}"],
+        start_time="{{ dag_run.start_date }}",  # only this run's lines: no paging through older runs' logs
         poke_interval=2,
         timeout=300,
     )

@@ -78,6 +78,7 @@ with lab_dag(
         task_id="wait_for_logged_message",
         log_group=lab.log_group(FUNCTION),
         texts=[f"SNS message {MESSAGE_ID} "],
+        start_time="{{ dag_run.start_date }}",  # only this run's lines: no paging through older runs' logs
         poke_interval=2,
         timeout=300,
     )
