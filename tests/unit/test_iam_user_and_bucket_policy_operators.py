@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from labkit.iam_access import ALLOWED, UserSession, attempt, probe, temporary_access_key
-from labkit.operators.iam import IamCreateUserOperator, IamDeleteUserOperator
+from labkit.operators.iam import IamCreateRoleOperator, IamCreateUserOperator, IamDeleteUserOperator
 from labkit.operators.s3_policy import S3DeleteBucketPolicyOperator, S3PutBucketPolicyOperator
 
 BUCKET = "policy-ops"
@@ -50,6 +50,43 @@ def test_create_user_is_idempotent_and_converges_on_the_given_policies(aws_clien
     stored = iam.get_user_policy(UserName=USER, PolicyName="read-a")["PolicyDocument"]
     assert stored["Statement"][0]["Resource"] == f"arn:aws:s3:::{BUCKET}/x/*"
     assert [p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=USER)["AttachedPolicies"]] == [managed]
+
+
+def test_create_role_rerun_converges_on_the_given_policies(aws_client):
+    iam = aws_client("iam")
+    managed = [
+        iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(read_policy(f"{name}/")))["Policy"]["Arn"]
+        for name in ("wide", "narrow")
+    ]
+    arn = IamCreateRoleOperator(
+        task_id="create",
+        role_name="lab-role",
+        service="glue.amazonaws.com",
+        inline_policy=read_policy(""),
+        managed_policy_arns=managed,
+    ).execute({})
+    iam.put_role_policy(RoleName="lab-role", PolicyName="added-by-hand", PolicyDocument=json.dumps(read_policy("")))
+
+    narrower = IamCreateRoleOperator(
+        task_id="again",
+        role_name="lab-role",
+        service="lambda.amazonaws.com",
+        inline_policy=read_policy("a/"),
+        managed_policy_arns=managed[1:],
+    ).execute({})
+    assert narrower == arn
+    assert iam.list_role_policies(RoleName="lab-role")["PolicyNames"] == ["lab-access"]
+    stored = iam.get_role_policy(RoleName="lab-role", PolicyName="lab-access")["PolicyDocument"]
+    assert stored["Statement"][0]["Resource"] == f"arn:aws:s3:::{BUCKET}/a/*"
+    assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName="lab-role")["AttachedPolicies"]] == [
+        managed[1]
+    ]
+    trust = iam.get_role(RoleName="lab-role")["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+
+    IamCreateRoleOperator(task_id="bare", role_name="lab-role", service="lambda.amazonaws.com").execute({})
+    assert iam.list_role_policies(RoleName="lab-role")["PolicyNames"] == []
+    assert iam.list_attached_role_policies(RoleName="lab-role")["AttachedPolicies"] == []
 
 
 def test_delete_user_removes_keys_policies_groups_and_tolerates_a_missing_user(aws_client):

@@ -18,14 +18,46 @@ def trust_policy(service: str) -> dict[str, Any]:
     }
 
 
-class IamCreateRoleOperator(AwsBaseOperator[AwsBaseHook]):
-    """Create (or bring up to date) a role a service assumes, with one inline policy and managed policies.
-
-    Idempotent: an existing role gets the given trust policy, inline policy and attachments.
-    Returns the role ARN.
-    """
+class IamBaseOperator(AwsBaseOperator[AwsBaseHook]):
+    """An operator whose `self.hook.conn` is an IAM client of the Airflow connection."""
 
     aws_hook_class = AwsBaseHook
+
+    @property
+    def _hook_parameters(self) -> dict[str, Any]:
+        return {**super()._hook_parameters, "client_type": "iam"}
+
+    def converge_policies(
+        self, kind: str, name: str, inline: dict[str, dict[str, Any] | str], managed: Sequence[str]
+    ) -> None:
+        """Give the user or role (`kind` 'user' or 'role') exactly these inline and managed policies:
+        others are deleted or detached, so a rerun with narrower permissions really narrows them."""
+        iam = self.hook.conn
+        who = {f"{kind.capitalize()}Name": name}
+        for policy_name in getattr(iam, f"list_{kind}_policies")(**who)["PolicyNames"]:
+            if policy_name not in inline:
+                getattr(iam, f"delete_{kind}_policy")(**who, PolicyName=policy_name)
+                self.log.info("Deleted inline policy %s no longer asked for", policy_name)
+        for policy_name, document in inline.items():
+            text = document if isinstance(document, str) else json.dumps(document)
+            getattr(iam, f"put_{kind}_policy")(**who, PolicyName=policy_name, PolicyDocument=text)
+        attached = {p["PolicyArn"] for p in getattr(iam, f"list_attached_{kind}_policies")(**who)["AttachedPolicies"]}
+        for policy_arn in attached - set(managed):
+            getattr(iam, f"detach_{kind}_policy")(**who, PolicyArn=policy_arn)
+            self.log.info("Detached managed policy %s no longer asked for", policy_arn)
+        for policy_arn in set(managed) - attached:
+            getattr(iam, f"attach_{kind}_policy")(**who, PolicyArn=policy_arn)
+        self.log.info("%s %s: inline policies %s, managed %s", kind.capitalize(), name, sorted(inline), list(managed))
+
+
+class IamCreateRoleOperator(IamBaseOperator):
+    """Create (or bring up to date) a role a service assumes, with one inline policy and managed policies.
+
+    Idempotent: an existing role gets exactly the given trust policy, inline policy and managed
+    policies (other inline policies are deleted and other managed policies detached, so a rerun with
+    narrower permissions really narrows them). Returns the role ARN.
+    """
+
     template_fields: Sequence[str] = aws_template_fields("role_name", "inline_policy", "managed_policy_arns")
     template_fields_renderers = {"inline_policy": "json"}
 
@@ -46,10 +78,6 @@ class IamCreateRoleOperator(AwsBaseOperator[AwsBaseHook]):
         self.inline_policy_name = inline_policy_name
         self.managed_policy_arns = managed_policy_arns
 
-    @property
-    def _hook_parameters(self) -> dict[str, Any]:
-        return {**super()._hook_parameters, "client_type": "iam"}
-
     def execute(self, context) -> str:
         iam = self.hook.conn
         trust = json.dumps(trust_policy(self.service))
@@ -59,31 +87,20 @@ class IamCreateRoleOperator(AwsBaseOperator[AwsBaseHook]):
         except iam.exceptions.EntityAlreadyExistsException:
             iam.update_assume_role_policy(RoleName=self.role_name, PolicyDocument=trust)
             arn = iam.get_role(RoleName=self.role_name)["Role"]["Arn"]
-            self.log.info("Role %s exists; trust policy updated", arn)
-        if self.inline_policy:
-            iam.put_role_policy(
-                RoleName=self.role_name,
-                PolicyName=self.inline_policy_name,
-                PolicyDocument=json.dumps(self.inline_policy),
-            )
-        for policy_arn in self.managed_policy_arns:
-            iam.attach_role_policy(RoleName=self.role_name, PolicyArn=policy_arn)
+            self.log.info("Role %s exists; trust policy updated, bringing its policies up to date", arn)
+        inline = {self.inline_policy_name: self.inline_policy} if self.inline_policy else {}
+        self.converge_policies("role", self.role_name, inline, self.managed_policy_arns)
         return arn
 
 
-class IamDeleteRoleOperator(AwsBaseOperator[AwsBaseHook]):
+class IamDeleteRoleOperator(IamBaseOperator):
     """Delete a role with its inline and attached policies; a missing role is not an error."""
 
-    aws_hook_class = AwsBaseHook
     template_fields: Sequence[str] = aws_template_fields("role_name")
 
     def __init__(self, *, role_name: str, **kwargs):
         super().__init__(**kwargs)
         self.role_name = role_name
-
-    @property
-    def _hook_parameters(self) -> dict[str, Any]:
-        return {**super()._hook_parameters, "client_type": "iam"}
 
     def execute(self, context) -> None:
         iam = self.hook.conn
@@ -98,7 +115,7 @@ class IamDeleteRoleOperator(AwsBaseOperator[AwsBaseHook]):
             self.log.info("Role %s does not exist; nothing to delete", self.role_name)
 
 
-class IamCreateUserOperator(AwsBaseOperator[AwsBaseHook]):
+class IamCreateUserOperator(IamBaseOperator):
     """Create (or bring up to date) an IAM user with inline policies and attached managed policies.
 
     Idempotent: an existing user gets exactly the given inline policies (others it has are deleted,
@@ -108,7 +125,6 @@ class IamCreateUserOperator(AwsBaseOperator[AwsBaseHook]):
     Returns the user ARN.
     """
 
-    aws_hook_class = AwsBaseHook
     template_fields: Sequence[str] = aws_template_fields("user_name", "inline_policies", "managed_policy_arns")
     template_fields_renderers = {"inline_policies": "json"}
 
@@ -129,10 +145,6 @@ class IamCreateUserOperator(AwsBaseOperator[AwsBaseHook]):
         self.path = path
         self.tags = tags or {}
 
-    @property
-    def _hook_parameters(self) -> dict[str, Any]:
-        return {**super()._hook_parameters, "client_type": "iam"}
-
     def execute(self, context) -> str:
         iam = self.hook.conn
         tags = [{"Key": k, "Value": v} for k, v in self.tags.items()]
@@ -144,40 +156,19 @@ class IamCreateUserOperator(AwsBaseOperator[AwsBaseHook]):
             if tags:
                 iam.tag_user(UserName=self.user_name, Tags=tags)
             self.log.info("User %s exists; bringing its policies up to date", arn)
-        for name in iam.list_user_policies(UserName=self.user_name)["PolicyNames"]:
-            if name not in self.inline_policies:
-                iam.delete_user_policy(UserName=self.user_name, PolicyName=name)
-                self.log.info("Deleted inline policy %s no longer asked for", name)
-        for name, document in self.inline_policies.items():
-            text = document if isinstance(document, str) else json.dumps(document)
-            iam.put_user_policy(UserName=self.user_name, PolicyName=name, PolicyDocument=text)
-        attached = {
-            p["PolicyArn"] for p in iam.list_attached_user_policies(UserName=self.user_name)["AttachedPolicies"]
-        }
-        for policy_arn in attached - set(self.managed_policy_arns):
-            iam.detach_user_policy(UserName=self.user_name, PolicyArn=policy_arn)
-        for policy_arn in set(self.managed_policy_arns) - attached:
-            iam.attach_user_policy(UserName=self.user_name, PolicyArn=policy_arn)
-        self.log.info(
-            "User %s: inline policies %s, managed %s", arn, sorted(self.inline_policies), list(self.managed_policy_arns)
-        )
+        self.converge_policies("user", self.user_name, self.inline_policies, self.managed_policy_arns)
         return arn
 
 
-class IamDeleteUserOperator(AwsBaseOperator[AwsBaseHook]):
+class IamDeleteUserOperator(IamBaseOperator):
     """Delete a user with everything IAM requires gone first: access keys, inline and attached
     policies, group memberships, login profile. A missing user is not an error."""
 
-    aws_hook_class = AwsBaseHook
     template_fields: Sequence[str] = aws_template_fields("user_name")
 
     def __init__(self, *, user_name: str, **kwargs):
         super().__init__(**kwargs)
         self.user_name = user_name
-
-    @property
-    def _hook_parameters(self) -> dict[str, Any]:
-        return {**super()._hook_parameters, "client_type": "iam"}
 
     def execute(self, context) -> None:
         iam = self.hook.conn
