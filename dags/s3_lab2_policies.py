@@ -23,7 +23,8 @@ The course's second S3 lab: who may do what with a bucket, decided by **IAM user
    never reaches XCom, logs or a connection. Calls go over HTTPS except the one that proves the
    HTTP deny, which switches the same endpoint to `http://`. IAM is eventually consistent on AWS
    (a new key or policy takes seconds), so each call is retried up to `iam_propagation_seconds`
-   until its outcome is the expected one; the outcome then reported is the one S3 gave.
+   until its outcome is the expected one, code and reason (a policy still propagating can deny
+   for another reason); the outcome then reported is the one S3 gave.
 4. **Validate**: every call came out as expected (`allowed`, or `AccessDenied` with AWS's reason:
    no identity-based policy allows it / explicit deny in a resource-based policy); the figures are
    the matrix.
@@ -253,16 +254,16 @@ with lab_dag(
     @task
     def prove_access(role: str, user_name: str, bucket: str, params=None) -> list[dict]:
         """Act as the user with a short-lived key; return each call's outcome (no secret leaves this task)."""
-        from labkit.iam_access import ALLOWED, probe, temporary_access_key
+        from labkit.iam_access import probe, temporary_access_key
 
         wait = float(params["iam_propagation_seconds"])
         outcomes = []
         with temporary_access_key(user_name) as session:
             clients = {scheme: session.client("s3", scheme=scheme) for scheme in ("https", "http")}
-            for check, operation, arguments, transport, expected, _ in MATRIX[role]:
+            for check, operation, arguments, transport, expected, reason in MATRIX[role]:
                 call = getattr(clients[transport], operation)
                 outcome = probe(
-                    lambda call=call, arguments=arguments: call(Bucket=bucket, **arguments), expected == ALLOWED, wait
+                    lambda call=call, arguments=arguments: call(Bucket=bucket, **arguments), expected, reason, wait
                 )
                 print(f"{role} {check} ({transport}): {outcome.result} {outcome.reason}".rstrip())
                 outcomes.append({"check": check, **outcome.as_dict()})

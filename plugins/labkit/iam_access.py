@@ -9,8 +9,8 @@ at a time per user), and the user's teardown (IamDeleteUserOperator) deletes any
 
 IAM is eventually consistent on AWS: a new key is refused for a few seconds (InvalidAccessKeyId),
 and a new or changed policy takes a moment to apply. `probe` retries a call for a bounded time until
-its outcome is the expected one and then reports the outcome it saw, so a lab proves the same thing
-on AWS as locally (where the first answer is already final).
+its outcome is the expected one, code and reason, and then reports the outcome it saw, so a lab
+proves the same thing on AWS as locally (where the first answer is already final).
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ from urllib.parse import urlsplit, urlunsplit
 log = logging.getLogger(__name__)
 
 ALLOWED = "allowed"
-# Errors of a key or policy IAM has not propagated yet: never a final answer.
-NOT_YET_PROPAGATED = {"InvalidAccessKeyId", "InvalidClientTokenId", "SignatureDoesNotMatch"}
 
 
 class UserSession:
@@ -49,7 +47,7 @@ class UserSession:
         """A client for `service`; scheme 'https' or 'http' switches the endpoint's transport (same host and port)."""
         from botocore.config import Config
 
-        # One attempt per call: probe() does the retrying, and knows which errors are worth it.
+        # One attempt per call: probe() does the retrying, until the outcome is the expected one.
         single = Config(retries={"max_attempts": 1})
         config = self._hook.config.merge(single) if self._hook.config else single
         endpoint = self._hook.conn_config.get_service_endpoint_url(service_name=service)
@@ -124,14 +122,16 @@ def attempt(call: Callable[[], Any]) -> Outcome:
     return Outcome(ALLOWED)
 
 
-def probe(call: Callable[[], Any], expect_allowed: bool, wait_seconds: float = 60.0) -> Outcome:
-    """Call until the outcome is the expected one and final, or wait_seconds pass; return the last outcome."""
+def probe(call: Callable[[], Any], expected: str = ALLOWED, reason: str = "", wait_seconds: float = 60.0) -> Outcome:
+    """Call until the outcome is `expected` ('allowed' or an error code) and, when `reason` is given, AWS's
+    reason is that one too (a changed policy may still deny for the old reason), or wait_seconds pass;
+    return the last outcome, which is what the caller reports."""
     deadline = time.monotonic() + wait_seconds
     delay, attempts = 1.0, 0
     while True:
         outcome = attempt(call)
         attempts += 1
-        settled = outcome.result not in NOT_YET_PROPAGATED and (outcome.result == ALLOWED) == expect_allowed
+        settled = outcome.result == expected and (not reason or outcome.reason == reason)
         if settled or time.monotonic() + delay > deadline:
             outcome.attempts = attempts
             return outcome
