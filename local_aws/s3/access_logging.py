@@ -125,6 +125,7 @@ _lock = threading.Lock()
 _pending: dict[Destination, list[Record]] = defaultdict(list)
 _flusher: threading.Thread | None = None
 _stop = threading.Event()
+_closed = False  # after shutdown() records wait in _pending, and no flusher starts, until install()
 
 
 # --- permissions -------------------------------------------------------------------------------------
@@ -477,7 +478,7 @@ def _add(destination: Destination, record: Record) -> None:
     global _flusher
     with _lock:
         _pending[destination].append(record)
-        if _flusher is None or not _flusher.is_alive():
+        if not _closed and (_flusher is None or not _flusher.is_alive()):
             _stop.clear()
             _flusher = threading.Thread(target=_flush_periodically, name="s3-access-log-delivery", daemon=True)
             _flusher.start()
@@ -543,6 +544,9 @@ def _reset(self: S3Backend) -> None:
 
 
 def install() -> None:
+    global _closed
+    with _lock:
+        _closed = False
     S3Response.bucket_response = _logged(_ORIGINAL["bucket_response"])
     S3Response.key_response = _logged(_ORIGINAL["key_response"])
     S3Response.get_bucket_logging = functools.wraps(_ORIGINAL["get_bucket_logging"])(_get_bucket_logging)
@@ -553,10 +557,15 @@ def install() -> None:
 
 
 def shutdown() -> None:
-    global _flusher
+    """Stop the flusher and deliver what it had not delivered yet."""
+    global _flusher, _closed
+    with _lock:
+        _closed = True
     _stop.set()
     if _flusher is not None:
         _flusher.join(timeout=10)
         _flusher = None
-    with _lock:
-        _pending.clear()
+    try:
+        flush()
+    except Exception:
+        log.exception("S3 access log delivery at shutdown failed")
