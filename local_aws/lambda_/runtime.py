@@ -169,11 +169,15 @@ class LogShipper:
         self._queue: queue.Queue = queue.Queue()
         self._known: set[tuple] = set()  # (generation, region, group, stream) created already
         self._clients: dict = {}  # region -> logs client (only this thread uses them)
+        self._stopped = False
         self._thread = threading.Thread(target=self._serve, name="lambda-log-shipper", daemon=True)
         self._thread.start()
 
     def ship(self, generation: int, region: str, group: str, stream: str, events: list[tuple[int, str]]) -> None:
-        """Queue an environment's log events; generation: the shipper's when the environment started."""
+        """Queue an environment's log events; generation: the shipper's when the environment started.
+        After stop() (local AWS shut down) they are dropped."""
+        if self._stopped:
+            return
         self._queue.put(LogBatch(generation, region, group, stream, events))
 
     def reset(self) -> None:
@@ -185,7 +189,10 @@ class LogShipper:
         done.wait(timeout)
 
     def stop(self) -> None:
+        if self._stopped:
+            return
         self.flush()
+        self._stopped = True
         self._queue.put(None)
         self._thread.join(timeout=5)
 
@@ -620,7 +627,7 @@ class Pool:
         with self._cond:
             env.busy = False
             env.last_used = time.monotonic()
-            stop = not keep or env.retired or not env.alive
+            stop = not keep or env.retired or not env.alive or self._closed
             if stop and env in self._environments:
                 self._environments.remove(env)
             self._cond.notify_all()
@@ -682,13 +689,19 @@ class Pool:
 
 _pool: Pool | None = None
 _shipper: LogShipper | None = None
+# After shutdown() the closed pool and stopped shipper stay in place, so an invocation still running then
+# releases its environment to a closed pool (which stops it) and its logs are dropped: nothing restarts.
+_closed = False
 _singletons_lock = threading.Lock()
+_SHUTTING_DOWN = ("ServiceException", "local AWS is shutting down", 503)
 
 
 def pool() -> Pool:
     global _pool
     with _singletons_lock:
         if _pool is None:
+            if _closed:
+                raise InvokeError(*_SHUTTING_DOWN)
             _pool = Pool()
         return _pool
 
@@ -697,6 +710,8 @@ def shipper() -> LogShipper:
     global _shipper
     with _singletons_lock:
         if _shipper is None:
+            if _closed:
+                raise InvokeError(*_SHUTTING_DOWN)
             _shipper = LogShipper()
         return _shipper
 
@@ -871,11 +886,20 @@ def quiesce() -> None:
         _credentials.clear()
 
 
-def shutdown() -> None:
-    global _pool, _shipper
+def reopen() -> None:
+    """install(): the server starts again in this process, so the next invocation gets a new pool and shipper."""
+    global _pool, _shipper, _closed
     with _singletons_lock:
-        pool_, _pool = _pool, None
-        shipper_, _shipper = _shipper, None
+        if _closed:
+            _pool = _shipper = None
+            _closed = False
+
+
+def shutdown() -> None:
+    global _closed
+    with _singletons_lock:
+        _closed = True
+        pool_, shipper_ = _pool, _shipper
     if pool_ is not None:
         pool_.close()
     if shipper_ is not None:

@@ -180,6 +180,7 @@ def _moto_reset(self) -> None:
 
 def install() -> None:
     """Patch moto's Lambda so invocations run locally (idempotent)."""
+    runtime.reopen()
     if _originals:
         return
     _originals.update(
