@@ -17,14 +17,13 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from moto.core.routing import get_service_router
-from moto.core.utils import utcnow
 from moto.iam.access_control import PermissionResult
 from moto.s3.exceptions import S3ClientError
 from moto.s3.models import FakeBucket, s3_backends
 from moto.s3.responses import S3Response
 from werkzeug.exceptions import NotFound
 
-from local_aws import clients, config
+from local_aws import clients, clock, config
 from local_aws.iam import principals
 from local_aws.iam.policy import ANONYMOUS, Principal, Request, decide, parse
 
@@ -341,7 +340,7 @@ def _secure_transport(request: Any, access_key: str | None) -> bool:
 
 
 def _global_context(principal: Principal, request: Any, secure: bool) -> dict[str, Any]:
-    now = utcnow()
+    now = clock.now()  # local AWS's time, as on the objects' timestamps
     context: dict[str, Any] = {
         "aws:securetransport": "true" if secure else "false",
         "aws:currenttime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),

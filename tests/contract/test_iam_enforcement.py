@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from local_aws import config
+from local_aws import clock, config
 
 REGION = "us-east-1"
 BUCKET = "iam-contract-data"
@@ -496,3 +497,24 @@ def test_enforcement_off_lets_everything_through(s3, user, monkeypatch):
     monkeypatch.setattr(config.settings, "iam_enforcement", False)
     assert nobody.get_object(Bucket=BUCKET, Key="reports/2024.csv")["Body"].read() == b"reports/2024.csv"
     nobody.put_object(Bucket=BUCKET, Key="reports/2026.csv", Body=b"x")
+
+
+def test_current_time_conditions_follow_the_local_aws_clock(s3, user, local_aws):
+    until = (clock.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    temporary = user(
+        "temporary",
+        policy(
+            {
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{BUCKET}/*",
+                "Condition": {"DateLessThan": {"aws:CurrentTime": until}},
+            }
+        ),
+    )
+    assert temporary.get_object(Bucket=BUCKET, Key="shared/readme.txt")["Body"].read() == b"shared/readme.txt"
+    clock.advance(days=3)
+    try:
+        assert "s3:GetObject" in denied(temporary.get_object, Bucket=BUCKET, Key="shared/readme.txt")
+    finally:
+        clock.reset()
