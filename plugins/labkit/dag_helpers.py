@@ -46,6 +46,8 @@ def lab_dag(
         schedule=kwargs.pop("schedule", None),
         start_date=START_DATE,
         catchup=False,
+        # A run's resources have fixed names (labkit.naming): two runs at once would share them.
+        max_active_runs=kwargs.pop("max_active_runs", 1),
         default_args=DEFAULT_ARGS,
         tags=[*TAGS_COMMON, *tags],
         template_searchpath=[str(paths.SQL_DIR)],

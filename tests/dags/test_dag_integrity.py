@@ -36,6 +36,7 @@ def test_dags_have_docs_tags_owner_and_teardown_param(dagbag):
         assert dag.doc_md and len(dag.doc_md) > 200, f"{dag.dag_id} needs doc_md"
         assert "aws-course" in dag.tags and len(dag.tags) >= 2, f"{dag.dag_id} tags: {dag.tags}"
         assert "teardown" in dag.params, f"{dag.dag_id} needs a teardown param"
+        assert dag.max_active_runs == 1, f"{dag.dag_id}: runs share resource names, one at a time"
         for task in dag.tasks:
             assert task.owner == "data-engineering", f"{dag.dag_id}.{task.task_id} owner"
 
