@@ -1,7 +1,9 @@
 """Who signed a request: the principal behind its access key, and that principal's identity policies.
 
 Keys IAM issued (CreateAccessKey) act as their user, STS AssumeRole credentials as the
-assumed-role session. Any other key - the dummy `testing` credentials every local tool
+assumed-role session, STS GetSessionToken credentials as whoever asked for them (as on AWS).
+GetFederationToken credentials are refused: local AWS does not model federated users, and
+granting them anything would be a guess. Any other key - the dummy `testing` credentials every local tool
 uses - acts as the account's root, so local AWS keeps working for everything that never
 asked for IAM. A key IAM issued and then deleted, or deactivated, is rejected as on AWS.
 """
@@ -11,10 +13,16 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from moto.core.utils import utcnow
 from moto.iam.models import IAMBackend, iam_backends
+from moto.iam.utils import random_access_key, random_alphanumeric
 from moto.sts.models import sts_backends
+from moto.sts.responses import TokenResponse
+from moto.sts.utils import random_session_token
 
 from local_aws.iam.policy import ANONYMOUS, Principal, parse
 
@@ -26,6 +34,23 @@ _SIGV2 = re.compile(r"^AWS ([^:\s]+):")
 # Keys IAM issued and then deleted: they must not fall back to root.
 _retired_keys: set[str] = set()
 _retired_lock = threading.Lock()
+
+FEDERATION_REFUSED = (
+    "Credentials from STS GetFederationToken are not supported by local AWS (it does not model federated "
+    "users and their policy intersection); use an IAM user's keys, GetSessionToken or AssumeRole instead."
+)
+
+
+@dataclass(frozen=True)
+class _TemporaryKey:
+    """A key STS GetSessionToken / GetFederationToken issued; principal None: a federated user (refused)."""
+
+    principal: Principal | None
+    session_token: str
+    expiration: datetime  # naive UTC, as moto keeps it
+
+
+_temporary_keys: dict[str, _TemporaryKey] = {}
 
 
 class CredentialError(Exception):
@@ -64,6 +89,14 @@ def retire_key(access_key_id: str) -> None:
 def resolve(access_key_id: str | None, account: str, session_token: str | None) -> Principal:
     if access_key_id is None:
         return Principal(ANONYMOUS, account="", arn=ANONYMOUS)
+    if (temporary := _temporary_keys.get(access_key_id)) is not None:
+        if session_token != temporary.session_token:
+            raise CredentialError("InvalidToken", "The provided token is malformed or otherwise invalid.")
+        if temporary.expiration < utcnow():
+            raise CredentialError("ExpiredToken", "The provided token has expired.")
+        if temporary.principal is None:
+            raise CredentialError("InvalidToken", FEDERATION_REFUSED)
+        return temporary.principal
     iam = iam_backend(account)
     key = iam.access_keys.get(access_key_id)
     if key is None:
@@ -86,8 +119,6 @@ def resolve(access_key_id: str | None, account: str, session_token: str | None) 
         return Principal("root", account=account, arn=f"arn:aws:iam::{account}:root", user_id=account)
     if session_token != session.session_token:
         raise CredentialError("InvalidToken", "The provided token is malformed or otherwise invalid.")
-    from moto.core.utils import utcnow
-
     if session.expiration < utcnow():
         raise CredentialError("ExpiredToken", "The provided token has expired.")
     role_name = session.role_arn.split("/")[-1]
@@ -130,8 +161,45 @@ def identity_policies(principal: Principal) -> list[dict[str, Any]]:
     return []
 
 
+def _issue(response: TokenResponse, original: Any, federated: bool) -> Any:
+    """moto hands every caller the same fixed key, which would act as root: issue a key of our own,
+    remembered with the principal it acts as (the caller; None for a federated user)."""
+    result = original(response)
+    principal = None
+    if not federated:
+        try:
+            principal = resolve(
+                response.get_access_key(), response.current_account, response.headers.get("X-Amz-Security-Token")
+            )
+        except CredentialError:
+            principal = None  # invalid credentials get nothing usable
+    credentials = result.result["Credentials"]
+    credentials.update(
+        AccessKeyId="ASIA" + random_access_key(),
+        SecretAccessKey=random_alphanumeric(40),
+        SessionToken=random_session_token(),
+    )
+    _temporary_keys[credentials["AccessKeyId"]] = _TemporaryKey(
+        principal, credentials["SessionToken"], credentials["Expiration"]
+    )
+    return result
+
+
 def install() -> None:
-    """Remember keys IAM deletes, so a deleted key is rejected rather than taken for root."""
+    """Remember keys IAM deletes, so a deleted key is rejected rather than taken for root; STS
+    GetSessionToken / GetFederationToken issue keys of their own (see _issue)."""
+    if not getattr(TokenResponse.get_session_token, "_local_aws", False):
+        session, federation = TokenResponse.get_session_token, TokenResponse.get_federation_token
+
+        def get_session_token(self: TokenResponse) -> Any:
+            return _issue(self, session, federated=False)
+
+        def get_federation_token(self: TokenResponse) -> Any:
+            return _issue(self, federation, federated=True)
+
+        get_session_token._local_aws = True  # type: ignore[attr-defined]
+        TokenResponse.get_session_token = get_session_token
+        TokenResponse.get_federation_token = get_federation_token
     if getattr(IAMBackend.delete_access_key_by_name, "_local_aws", False):
         return
     original = IAMBackend.delete_access_key_by_name

@@ -518,3 +518,45 @@ def test_current_time_conditions_follow_the_local_aws_clock(s3, user, local_aws)
         assert "s3:GetObject" in denied(temporary.get_object, Bucket=BUCKET, Key="shared/readme.txt")
     finally:
         clock.reset()
+
+
+def sts_as(endpoint_url: str, credentials: dict):
+    return boto3.client(
+        "sts",
+        region_name=REGION,
+        endpoint_url=endpoint_url,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+    )
+
+
+def test_session_token_credentials_act_as_the_user_and_federation_tokens_are_refused(s3, aws_client, local_aws):
+    iam = aws_client("iam")
+    iam.create_user(UserName="analyst")
+    iam.put_user_policy(
+        UserName="analyst",
+        PolicyName="read-reports",
+        PolicyDocument=policy(
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/reports/*"}
+        ),
+    )
+    key = iam.create_access_key(UserName="analyst")["AccessKey"]
+    sts = sts_as(local_aws.endpoint_url, key)
+
+    # GetSessionToken gives the user's own permissions, never more (it used to act as root).
+    session = s3_as(local_aws.endpoint_url, sts.get_session_token()["Credentials"])
+    assert session.get_object(Bucket=BUCKET, Key="reports/2024.csv")["Body"].read() == b"reports/2024.csv"
+    message = denied(session.get_object, Bucket=BUCKET, Key="raw/events.json")
+    assert message.startswith(f"User: arn:aws:iam::{ACCOUNT}:user/analyst is not authorized to perform: s3:GetObject")
+    denied(session.put_object, Bucket=BUCKET, Key="reports/2026.csv", Body=b"x")
+    forged = s3_as(local_aws.endpoint_url, {**sts.get_session_token()["Credentials"], "SessionToken": "forged"})
+    with pytest.raises(ClientError) as error:
+        forged.get_object(Bucket=BUCKET, Key="reports/2024.csv")
+    assert error.value.response["Error"]["Code"] == "InvalidToken"
+
+    # GetFederationToken: local AWS does not model federated users, so S3 refuses their keys, saying so.
+    federated = s3_as(local_aws.endpoint_url, sts.get_federation_token(Name="guest")["Credentials"])
+    with pytest.raises(ClientError) as error:
+        federated.get_object(Bucket=BUCKET, Key="reports/2024.csv")
+    assert error.value.response["Error"]["Code"] == "InvalidToken"
+    assert "GetFederationToken are not supported by local AWS" in error.value.response["Error"]["Message"]
