@@ -93,13 +93,8 @@ OBJECT_SUBRESOURCES = {
     "uploads": "UPLOADS",
 }
 
-_ORIGINAL = {
-    "bucket_response": S3Response.bucket_response,
-    "key_response": S3Response.key_response,
-    "get_bucket_logging": S3Response.get_bucket_logging,
-    "set_logging": FakeBucket.set_logging,
-    "reset": S3Backend.reset,
-}
+# moto's methods as install() found them (patched by the executors installed before this one).
+_ORIGINAL: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -547,6 +542,15 @@ def install() -> None:
     global _closed
     with _lock:
         _closed = False
+    if _ORIGINAL:
+        return
+    _ORIGINAL.update(
+        bucket_response=S3Response.bucket_response,
+        key_response=S3Response.key_response,
+        get_bucket_logging=S3Response.get_bucket_logging,
+        set_logging=FakeBucket.set_logging,
+        reset=S3Backend.reset,
+    )
     S3Response.bucket_response = _logged(_ORIGINAL["bucket_response"])
     S3Response.key_response = _logged(_ORIGINAL["key_response"])
     S3Response.get_bucket_logging = functools.wraps(_ORIGINAL["get_bucket_logging"])(_get_bucket_logging)

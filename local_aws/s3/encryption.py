@@ -33,14 +33,8 @@ DEFAULT_ENCRYPTION = {
     "Rule": {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": SSE_S3}, "BucketKeyEnabled": False}
 }
 
-_ORIGINAL = {
-    "get_bucket_encryption": S3Backend.get_bucket_encryption,
-    "put_object": S3Backend.put_object,
-    "copy_object": S3Backend.copy_object,
-    "create_multipart_upload": S3Backend.create_multipart_upload,
-    "upload_part": S3Backend.upload_part,
-    "get_object": S3Response.get_object,
-}
+# moto's methods as install() found them (patched by the executors installed before this one).
+_ORIGINAL: dict[str, Any] = {}
 
 
 class KMSError(S3ClientError):
@@ -158,6 +152,17 @@ def _get_object(self: S3Response):
 
 
 def install() -> None:
+    """Patch moto's S3 (idempotent); the methods are wrapped as earlier executors left them (registry order)."""
+    if _ORIGINAL:
+        return
+    _ORIGINAL.update(
+        get_bucket_encryption=S3Backend.get_bucket_encryption,
+        put_object=S3Backend.put_object,
+        copy_object=S3Backend.copy_object,
+        create_multipart_upload=S3Backend.create_multipart_upload,
+        upload_part=S3Backend.upload_part,
+        get_object=S3Response.get_object,
+    )
     S3Backend.get_bucket_encryption = functools.wraps(_ORIGINAL["get_bucket_encryption"])(_get_bucket_encryption)
     S3Backend.put_object = functools.wraps(_ORIGINAL["put_object"])(_put_object)
     S3Backend.copy_object = functools.wraps(_ORIGINAL["copy_object"])(_copy_object)
