@@ -14,6 +14,8 @@ from moto.core.exceptions import JsonRESTError
 from moto.kms.exceptions import NotFoundException
 from moto.kms.models import Key, KmsBackend, kms_backends
 
+from local_aws.arns import Arn
+
 _ORIGINAL = {name: getattr(KmsBackend, name) for name in ("encrypt", "decrypt")}
 
 
@@ -56,10 +58,13 @@ def usable_key(account_id: str, region: str, key_id: str) -> Key:
     The AWS managed alias aws/s3 is created on first use, as AWS does.
     """
     if key_id.startswith("arn:"):
-        parts = key_id.split(":", 5)
-        if len(parts) != 6 or parts[2] != "kms" or not parts[5].startswith(("key/", "alias/")):
+        try:
+            arn = Arn.parse(key_id)
+        except ValueError:
+            arn = None
+        if arn is None or arn.service != "kms" or not arn.resource.startswith(("key/", "alias/")):
             raise NotFoundException(f"Invalid arn {key_id}")
-        region, account_id = parts[3], parts[4]
+        region, account_id = arn.region, arn.account
     backend: KmsBackend = kms_backends[account_id][region]
     alias = backend.get_alias_name(key_id)
     if alias.startswith("alias/"):

@@ -29,6 +29,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend, make_function_arn
 
 from local_aws import clients, config
+from local_aws.arns import Arn
 from local_aws.lambda_ import code, runtime
 from local_aws.lambda_.invoke import InvokeError, InvokeResult, new_request_id
 
@@ -219,11 +220,11 @@ def _role_client(function: LambdaFunction, service: str, region: str):
 
 def _send(function: LambdaFunction, target_arn: str, body: str, attributes: dict | None = None, detail_type: str = ""):
     """Deliver one message to an SQS queue, SNS topic, Lambda function or EventBridge bus by ARN."""
-    parts = target_arn.split(":")
-    service, region, account = parts[2], parts[3], parts[4]
-    client = _role_client(function, service, region)
+    arn = Arn.parse(target_arn)
+    service = arn.service
+    client = _role_client(function, service, arn.region)
     if service == "sqs":
-        url = client.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=account)["QueueUrl"]
+        url = client.get_queue_url(QueueName=arn.resource, QueueOwnerAWSAccountId=arn.account)["QueueUrl"]
         client.send_message(QueueUrl=url, MessageBody=body, **({"MessageAttributes": attributes} if attributes else {}))
     elif service == "sns":
         client.publish(TopicArn=target_arn, Message=body, **({"MessageAttributes": attributes} if attributes else {}))

@@ -20,6 +20,7 @@ from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend
 
 from local_aws import config
+from local_aws.arns import Arn, split_function_arn
 from local_aws.iam.policy import SERVICE, Principal, Request, decide
 
 ACTION = "lambda:InvokeFunction"
@@ -43,10 +44,11 @@ class Source:
 
 def _policy(function: LambdaFunction, function_arn: str) -> Mapping[str, Any]:
     """The function's statements; versions and aliases may hold a policy object of their own in moto."""
-    parts = function_arn.split(":")
+    arn = Arn.parse(function_arn)
+    unqualified, qualifier = split_function_arn(function_arn)
     policies = {id(function.policy): function.policy}
-    if len(parts) == 8:  # qualified: the unqualified function's statements name their own Resource
-        latest = get_backend(parts[4], parts[3]).get_function(":".join(parts[:7]))
+    if qualifier is not None:  # qualified: the unqualified function's statements name their own Resource
+        latest = get_backend(arn.account, arn.region).get_function(unqualified)
         policies.setdefault(id(latest.policy), latest.policy)
     return {"Statement": [statement for policy in policies.values() for statement in policy.statements]}
 
@@ -66,7 +68,7 @@ def refusal(function: LambdaFunction, function_arn: str, source: Source) -> str 
             "aws:principalservicename": source.service,
         },
     )
-    decision = decide(request, (), _policy(function, function_arn), resource_account=resource.split(":")[4])
+    decision = decide(request, (), _policy(function, function_arn), resource_account=Arn.parse(resource).account)
     if decision.allowed:
         return None
     return f"User: {source.service} is not authorized to perform: {ACTION} on resource: {resource} {decision.reason}"

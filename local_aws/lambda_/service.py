@@ -22,11 +22,13 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
+from moto.awslambda.exceptions import InvalidParameterValueException
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda.responses import LambdaResponse
 from moto.core.responses import BaseResponse
 from moto.moto_api._internal.models import MotoAPIBackend
 
+from local_aws.arns import function_name_and_qualifier
 from local_aws.lambda_ import async_invoke, code, runtime
 from local_aws.lambda_.invoke import invoke, invoke_async
 
@@ -51,14 +53,11 @@ def _as_bytes(body: Any) -> bytes:
 
 
 def _split_name(name: str) -> tuple[str, str | None]:
-    """A FunctionName as Invoke accepts it (name, name:qualifier, ARN, qualified ARN) -> (name, qualifier)."""
-    if name.startswith("arn:"):
-        parts = name.split(":")
-        return parts[6], (parts[7] if len(parts) > 7 else None)
-    if ":" in name:
-        name, qualifier = name.split(":", 1)
-        return name, qualifier
-    return name, None
+    """A FunctionName as Invoke accepts it (name, name:qualifier, partial or full ARN) -> (name, qualifier)."""
+    try:
+        return function_name_and_qualifier(name)
+    except ValueError as error:
+        raise InvalidParameterValueException(str(error)) from None
 
 
 # ---- Invoke / InvokeAsync ----

@@ -343,6 +343,18 @@ def test_invoke_api_errors_dry_run_and_event(lam, deploy, role_arn):
         lam.invoke(FunctionName="plain", Payload=b"{}")
 
 
+def test_invoke_accepts_every_function_name_form_lambda_does(lam, deploy):
+    deploy("named", "def handler(e, c):\n    return e\n")
+    lam.publish_version(FunctionName="named")
+    arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:named"
+    for name, version in [("named", "$LATEST"), ("named:1", "1"), (f"{ACCOUNT}:function:named", "$LATEST"),
+                          (f"{ACCOUNT}:function:named:1", "1"), (arn, "$LATEST"), (f"{arn}:1", "1")]:  # fmt: skip
+        response = lam.invoke(FunctionName=name, Payload=b'{"n": 1}')
+        assert (response["ExecutedVersion"], json.loads(response["Payload"].read())) == (version, {"n": 1}), name
+    with pytest.raises(lam.exceptions.InvalidParameterValueException, match="is not a function name"):
+        lam.invoke(FunctionName=f"{ACCOUNT}:layer:named", Payload=b"{}")
+
+
 # ---- what the handler sees: environment, context, role ----
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend
 
+from local_aws.arns import Arn, split_function_arn
 from local_aws.lambda_.permissions import Source, refusal
 
 log = logging.getLogger(__name__)
@@ -43,14 +44,6 @@ class Outcome:
         if self.error is None:
             return "OK"
         return "PROBLEM: Function call failed" if self.invoked else f"PROBLEM: {self.error}"
-
-
-def split_function_arn(function_arn: str) -> tuple[str, str | None]:
-    """(unqualified ARN, qualifier or None) of arn:aws:lambda:region:account:function:name[:qualifier]."""
-    parts = function_arn.split(":")
-    if len(parts) == 8:
-        return ":".join(parts[:7]), parts[7]
-    return function_arn, None
 
 
 def find_function(account_id: str, region: str, function_arn: str) -> tuple[LambdaFunction, str | None]:
@@ -121,21 +114,21 @@ def _parse(payload: bytes | str | None) -> Any:
 def send_to_destination(account_id: str, destination_arn: str, document: dict[str, Any], s3_key: str = "") -> None:
     """Deliver an OnFailure record to an SQS queue, SNS topic or S3 bucket (s3_key) by ARN; logs when it cannot."""
     body = json.dumps(document)
-    parts = destination_arn.split(":")
-    service, region = parts[2], parts[3]
     try:
+        arn = Arn.parse(destination_arn)
+        service, region = arn.service, arn.region
         if service == "sqs":
             from moto.sqs.models import sqs_backends
 
-            sqs_backends[parts[4] or account_id][region].send_message(parts[5], body)
+            sqs_backends[arn.account or account_id][region].send_message(arn.resource, body)
         elif service == "sns":
             from moto.sns.models import sns_backends
 
-            sns_backends[parts[4] or account_id][region].publish(body, arn=destination_arn)
+            sns_backends[arn.account or account_id][region].publish(body, arn=destination_arn)
         elif service == "s3":
             from moto.s3.models import s3_backends
 
-            s3_backends[account_id]["aws"].put_object(parts[5], s3_key, body.encode())
+            s3_backends[account_id]["aws"].put_object(arn.resource, s3_key, body.encode())
         else:
             raise ValueError(f"unsupported destination service {service}")
     except Exception as error:  # noqa: BLE001 (a lost failure record is logged, never fatal to the poller)

@@ -31,6 +31,7 @@ from moto.awslambda.models import EventSourceMapping, LambdaBackend
 from moto.events.models import EventPattern
 
 from local_aws import config
+from local_aws.arns import Arn
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,10 @@ def parse_json(text: str) -> Any:
 
 
 def _source(arn: str) -> str:
-    service = arn.split(":")[2].lower() if arn.count(":") >= 5 else ""
+    try:
+        service = Arn.parse(arn).service.lower()
+    except ValueError:
+        service = ""
     return "sqs-fifo" if service == "sqs" and arn.endswith(".fifo") else service
 
 

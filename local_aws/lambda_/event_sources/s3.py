@@ -37,6 +37,7 @@ from moto.s3.exceptions import InvalidArgumentError
 from moto.s3.models import OWNER, FakeBucket, NotificationConfiguration, S3Backend
 
 from local_aws import clock
+from local_aws.arns import Arn
 from local_aws.lambda_.event_sources import delivery
 from local_aws.lambda_.permissions import Source, refusal
 
@@ -124,15 +125,16 @@ def _send_event(account_id: str, event_name: Any, bucket: Any, key: Any, version
     for target in configuration.cloud_function:
         if target.matches(name, key.name):
             event = {"Records": [event_record(name, bucket, key, target.id, version_id, removed)]}
-            delivery.invoke_async(account_id, target.arn.split(":")[3], target.arn, event, source=source)
+            delivery.invoke_async(account_id, Arn.parse(target.arn).region, target.arn, event, source=source)
     for target in configuration.queue:
         if target.matches(name, key.name):
             event = {"Records": [event_record(name, bucket, key, target.id, version_id, removed)]}
-            notifications._send_sqs_message(account_id, event, target.arn.split(":")[-1], target.arn.split(":")[3])
+            queue = Arn.parse(target.arn)
+            notifications._send_sqs_message(account_id, event, queue.resource, queue.region)
     for target in configuration.topic:
         if target.matches(name, key.name):
             event = {"Records": [event_record(name, bucket, key, target.id, version_id, removed)]}
-            notifications._send_sns_message(account_id, event, target.arn, target.arn.split(":")[3])
+            notifications._send_sns_message(account_id, event, target.arn, Arn.parse(target.arn).region)
     if configuration.event_bridge is not None:
         notifications._send_event_bridge_message(account_id, bucket, name, key)
 
@@ -210,7 +212,7 @@ def _put_notification_configuration(backend: S3Backend, bucket_name: str, notifi
     for target in config.get("CloudFunctionConfiguration") or []:
         arn = target["CloudFunction"]
         try:
-            function, _ = delivery.find_function(backend.account_id, arn.split(":")[3], arn)
+            function, _ = delivery.find_function(backend.account_id, Arn.parse(arn).region, arn)
         except Exception:  # noqa: BLE001 (any lookup failure means S3 cannot validate the destination)
             raise _unable_to_validate(
                 arn, target.get("Id"), f"{arn} does not exist; create the function first (CreateFunction)"

@@ -24,6 +24,7 @@ from typing import Any
 
 from moto.sns.models import Subscription
 
+from local_aws.arns import Arn
 from local_aws.lambda_.event_sources import delivery
 from local_aws.lambda_.permissions import Source
 
@@ -47,7 +48,7 @@ def _attributes(message_attributes: dict[str, Any] | None) -> dict[str, Any]:
 def event_record(subscription: Subscription, message: str, message_id: str, subject: str | None,
                  message_attributes: dict[str, Any] | None) -> dict[str, Any]:  # fmt: skip
     signed = subscription.get_post_data(message, message_id, subject)
-    region = subscription.topic.arn.split(":")[3]
+    region = Arn.parse(subscription.topic.arn).region
     return {
         "EventSource": "aws:sns",
         "EventVersion": "1.0",
@@ -81,9 +82,9 @@ def _publish(subscription: Subscription, message: str, message_id: str, subject:
     if message_structure == "json":
         message = subscription._parse_message_structure(message, subscription.protocol)
     event = {"Records": [event_record(subscription, message, message_id, subject, message_attributes)]}
-    region = subscription.endpoint.split(":")[3]
     topic_arn = subscription.topic.arn
-    source = Source(SNS_PRINCIPAL, topic_arn, topic_arn.split(":")[4])
+    source = Source(SNS_PRINCIPAL, topic_arn, Arn.parse(topic_arn).account)
+    region = Arn.parse(subscription.endpoint).region
     if delivery.invoke_async(subscription.account_id, region, subscription.endpoint, event, source=source) is None:
         _count_failed_notification(topic_arn)
     return None
@@ -93,10 +94,10 @@ def _count_failed_notification(topic_arn: str) -> None:
     """AWS/SNS NumberOfNotificationsFailed for the topic, the metric AWS shows failed deliveries in."""
     from moto.cloudwatch.models import cloudwatch_backends
 
-    _, _, _, region, account, name = topic_arn.split(":")
+    topic = Arn.parse(topic_arn)
     datum = {"MetricName": "NumberOfNotificationsFailed", "Value": 1.0, "Unit": "Count",
-             "Dimensions": [{"Name": "TopicName", "Value": name}]}  # fmt: skip
-    cloudwatch_backends[account][region].put_metric_data("AWS/SNS", [datum])
+             "Dimensions": [{"Name": "TopicName", "Value": topic.resource}]}  # fmt: skip
+    cloudwatch_backends[topic.account][topic.region].put_metric_data("AWS/SNS", [datum])
 
 
 def install() -> None:
