@@ -324,7 +324,7 @@ class _CrawlRun:
         try:
             self.glue = clients.client("glue", self.region)
             self.s3 = clients.client("s3", self.region)
-            self._check_database()
+            self._ensure_database()
             tables, include_uris = self._scan()
             self._check_stop()
             self.log("BENCHMARK", f"Classification complete, writing results to database {self.database}")
@@ -367,16 +367,19 @@ class _CrawlRun:
         if self.crawl.stop_requested.is_set() or not self._still_current():
             raise CrawlCancelled()
 
-    def _check_database(self) -> None:
+    def _ensure_database(self) -> None:
+        """AWS crawlers create their DatabaseName when it does not exist, then crawl into it."""
         try:
             self.glue.get_database(Name=self.database)
         except ClientError as error:
             if _code(error) != "EntityNotFoundException":
                 raise
-            raise CrawlError(
-                f"Database {self.database} does not exist: create it (Glue CreateDatabase, or Athena "
-                f"CREATE DATABASE) before running crawler {self.name}, or change the crawler's DatabaseName"
-            ) from None
+            try:
+                self.glue.create_database(DatabaseInput={"Name": self.database})
+            except ClientError as create_error:
+                if _code(create_error) != "AlreadyExistsException":  # created meanwhile: fine
+                    raise
+            self.log("INFO", f"Created database {self.database}")
 
     # -- scanning S3 ---------------------------------------------------------------------------
 
@@ -401,6 +404,8 @@ class _CrawlRun:
 
     def _crawl_target(self, target: dict[str, Any]) -> tuple[str, list[CrawledFile]]:
         path = target.get("Path") or ""
+        if path and "://" not in path:  # AWS reads a Path without a scheme (bucket/prefix) as s3://bucket/prefix
+            path = f"s3://{path}"
         try:
             bucket, key = clients.split_s3_uri(path)
         except ValueError as error:

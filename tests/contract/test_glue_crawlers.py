@@ -291,18 +291,6 @@ def test_missing_bucket_fails_the_crawl_with_the_reason(glue):
     assert "no-such-bucket" in message and "does not exist" in message
 
 
-def test_missing_database_fails_the_crawl(aws_client, s3):
-    glue = aws_client("glue")
-    put(s3, "raw/flights/flights.csv", FLIGHTS_CSV)
-    glue.create_crawler(Name="nodb", Role="r", DatabaseName="missing_db",
-                        Targets={"S3Targets": [{"Path": f"s3://{BUCKET}/raw/flights/"}]})  # fmt: skip
-
-    crawler = crawl(glue, "nodb")
-
-    assert crawler["LastCrawl"]["Status"] == "FAILED"
-    assert "Database missing_db does not exist" in crawler["LastCrawl"]["ErrorMessage"]
-
-
 def test_unreadable_file_fails_the_crawl_naming_the_file(glue, s3):
     put(s3, "curated/flights/part-0.parquet", b"PAR1 this is not a parquet file")
     create_crawler(glue, "broken", f"s3://{BUCKET}/curated/flights/")

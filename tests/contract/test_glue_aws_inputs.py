@@ -1,0 +1,56 @@
+"""Inputs AWS Glue accepts (or refuses) that DAGs written for AWS send unchanged: local AWS must
+accept what AWS accepts and refuse what AWS refuses, with AWS's words (issue 8, item 8)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.contract.test_glue_crawlers import crawl
+
+BUCKET = "lake"
+ROLE = "arn:aws:iam::123456789012:role/glue"
+FLIGHTS_CSV = b"year,month,carrier,flight,dep_delay\n2013,1,UA,1545,2.5\n2013,1,AA,1141,-4.0\n2013,2,B6,725,13.0\n"
+
+
+@pytest.fixture
+def s3(aws_client):
+    client = aws_client("s3")
+    client.create_bucket(Bucket=BUCKET)
+    client.put_object(Bucket=BUCKET, Key="raw/flights/flights.csv", Body=FLIGHTS_CSV)
+    return client
+
+
+@pytest.fixture
+def glue(aws_client):
+    return aws_client("glue")
+
+
+# ---- crawlers ----
+
+
+def test_crawler_creates_its_missing_database_and_crawls_into_it(glue, s3):
+    glue.create_crawler(Name="raw", Role=ROLE, DatabaseName="not_yet_there",
+                        Targets={"S3Targets": [{"Path": f"s3://{BUCKET}/raw/flights/"}]})  # fmt: skip
+
+    crawler = crawl(glue, "raw")
+
+    assert crawler["LastCrawl"]["Status"] == "SUCCEEDED", crawler["LastCrawl"].get("ErrorMessage")
+    assert glue.get_database(Name="not_yet_there")["Database"]["Name"] == "not_yet_there"
+    table = glue.get_table(DatabaseName="not_yet_there", Name="flights")["Table"]
+    assert table["StorageDescriptor"]["Location"] == f"s3://{BUCKET}/raw/flights/"
+    assert table["Parameters"]["recordCount"] == "3"
+
+
+def test_s3_target_path_without_scheme_is_read_as_s3(glue, s3):
+    glue.create_database(DatabaseInput={"Name": "labdb"})
+    glue.create_crawler(Name="raw", Role=ROLE, DatabaseName="labdb",
+                        Targets={"S3Targets": [{"Path": f"{BUCKET}/raw/flights"}]})  # fmt: skip
+
+    crawler = crawl(glue, "raw")
+
+    assert crawler["LastCrawl"]["Status"] == "SUCCEEDED", crawler["LastCrawl"].get("ErrorMessage")
+    table = glue.get_table(DatabaseName="labdb", Name="flights")["Table"]
+    assert table["StorageDescriptor"]["Location"] == f"s3://{BUCKET}/raw/flights/"
+    assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == [
+        "year", "month", "carrier", "flight", "dep_delay",
+    ]  # fmt: skip
