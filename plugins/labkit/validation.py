@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import itertools
 import json
+from collections.abc import Iterable, Iterator
+from fractions import Fraction
 
 from labkit.athena import fetch_rows
+from labkit.datasets import FLIGHTS_COLUMNS
 
 
 class ValidationError(AssertionError):
@@ -25,42 +31,157 @@ def count_json_lines(bucket: str, prefix: str, aws_conn_id: str = "aws_default")
     return total
 
 
-def reconcile_flights(
-    staged: dict, raw_query_id: str, curated_query_id: str, bucket: str, bad_records_prefix: str, database: str
-) -> dict:
-    """Raw table == staged rows; curated rows + quarantined == raw; same aggregates when nothing was quarantined."""
-    from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
+# The flights CSV's contract (what glue_jobs/etl/flights.py enforces), restated here so the check is
+# independent of the job's code: 19 fields a line; blank means null; the whole-number columns hold
+# at most 9 digits with an optional sign; time_hour is 'YYYY-MM-DD HH:MM:SS'. Any other row is
+# malformed: the job must quarantine it to bad_records/ and leave it out of the Parquet.
+FLIGHTS_WHOLE_NUMBER_COLUMNS = (
+    "year", "month", "day", "dep_time", "sched_dep_time", "dep_delay", "arr_time", "sched_arr_time",
+    "arr_delay", "flight", "air_time", "distance", "hour", "minute",
+)  # fmt: skip
+FLIGHTS_WHOLE_NUMBER = r"[+-]?\d{1,9}"
+FLIGHTS_TIME_HOUR_FORMAT = "%Y-%m-%d %H:%M:%S"
 
-    (raw,) = fetch_rows(raw_query_id)
-    (curated,) = fetch_rows(curated_query_id)
-    quarantined = count_json_lines(bucket, bad_records_prefix)
+
+def _has_flights_fields(line: str) -> bool:
+    if '"' not in line:
+        return line.count(",") == len(FLIGHTS_COLUMNS) - 1
+    return len(next(csv.reader([line]))) == len(FLIGHTS_COLUMNS)
+
+
+def flights_source_profile(lines: Iterable[str], chunk_lines: int = 500_000) -> dict:
+    """sql/glue_lab1/flights_profile.sql computed with pandas over the well-formed rows of the raw
+    flights CSV (its lines, header first), plus `rows` (every data row) and `malformed`.
+
+    Independent of Spark, Glue and Athena: what the curated table must hold. Reads the lines in
+    chunks, so any number of rows needs little memory. The mean arrival delay is also given exactly
+    (`arr_delay_sum`, `arr_delay_count`).
+    """
+    import pandas as pd
+
+    lines = iter(lines)
+    next(lines, None)  # the header
+    rows = malformed = flights = with_arrival = distance = arr_delay_sum = air_time_sum = air_times = 0
+    carriers, origins, months, max_dep_delay = set(), set(), set(), None
+    while chunk := list(itertools.islice(lines, chunk_lines)):
+        chunk = [line for line in chunk if line]  # Spark skips blank lines
+        well_formed = [line for line in chunk if _has_flights_fields(line)]
+        text = io.StringIO("\n".join(well_formed))
+        frame = (
+            pd.read_csv(text, header=None, names=FLIGHTS_COLUMNS, dtype=str, keep_default_na=False)
+            if well_formed
+            else pd.DataFrame(columns=FLIGHTS_COLUMNS, dtype=str)
+        )
+        frame = frame.apply(lambda column: column.str.strip(" ").where(lambda value: value != ""))  # blank: null
+        bad = pd.Series(False, index=frame.index)
+        for column in FLIGHTS_WHOLE_NUMBER_COLUMNS:
+            bad |= frame[column].notna() & ~frame[column].fillna("0").str.fullmatch(FLIGHTS_WHOLE_NUMBER)
+        time_hour = pd.to_datetime(frame["time_hour"], format=FLIGHTS_TIME_HOUR_FORMAT, errors="coerce")
+        bad |= frame["time_hour"].notna() & time_hour.isna()
+        good = frame[~bad]
+        number = {c: good[c].astype("Int64") for c in ("month", "dep_delay", "arr_delay", "air_time", "distance")}
+        rows += len(chunk)
+        malformed += len(chunk) - len(good)
+        flights += len(good)
+        carriers.update(good["carrier"].dropna().unique())
+        origins.update(good["origin"].dropna().unique())
+        months.update(number["month"].dropna().unique())
+        with_arrival += int(number["arr_delay"].count())
+        arr_delay_sum += int(number["arr_delay"].sum())
+        distance += int(number["distance"].sum())
+        air_time_sum += int(number["air_time"].sum())
+        air_times += int(number["air_time"].count())
+        if number["dep_delay"].count():
+            chunk_max = int(number["dep_delay"].max())
+            max_dep_delay = chunk_max if max_dep_delay is None else max(max_dep_delay, chunk_max)
+    return {
+        "rows": rows,
+        "malformed": malformed,
+        "flights": flights,
+        "carriers": len(carriers),
+        "origins": len(origins),
+        "months": len(months),
+        "flights_with_arrival": with_arrival,
+        "total_distance": distance,
+        "avg_arr_delay": round(arr_delay_sum / with_arrival, 4) if with_arrival else None,
+        "arr_delay_sum": arr_delay_sum,
+        "arr_delay_count": with_arrival,
+        "max_dep_delay": max_dep_delay,
+        # Athena divides a bigint sum by a bigint count in whole numbers, truncating toward zero.
+        "avg_air_time_whole_minutes": int(Fraction(air_time_sum, air_times)) if air_times else None,
+    }
+
+
+def flights_profile_differences(profile: dict[str, str | None], source: dict) -> list[str]:
+    """What in an Athena profile of a flights table (strings, as Athena returns them) differs from
+    flights_source_profile's figures. avg_arr_delay must be the exact mean rounded to 4 places."""
+    differences = []
+    for figure, value in profile.items():
+        expected = source[figure]
+        if figure == "avg_arr_delay" and value is not None and expected is not None:
+            exact = source["arr_delay_sum"] / source["arr_delay_count"]
+            same = abs(float(value) - exact) <= 0.00005 + 1e-9
+        else:  # whole numbers, printed as Athena prints a bigint
+            same = value == (None if expected is None else str(expected))
+        if not same:
+            differences.append(f"{figure} {value} (pandas on the source: {expected})")
+    return differences
+
+
+def check_flights(staged_rows: int, raw: dict, curated: dict, source: dict, quarantined: int, partitions: int) -> dict:
+    """The curated flights against pandas on the source CSV (flights_source_profile), accounting for
+    every row: staged = raw table = source rows; quarantined = malformed source rows; the curated
+    profile (Athena) = the source's well-formed rows; one partition per month. The raw table's profile
+    is compared too when no row is malformed (Athena reads a malformed field as NULL, the job refuses
+    the row). Returns the key figures or raises ValidationError naming every difference."""
     raw_rows, curated_rows = int(raw["flights"]), int(curated["flights"])
     problems = []
-    if raw_rows != staged["rows"]:
-        problems.append(f"raw table has {raw_rows} rows but {staged['rows']} were staged")
-    if curated_rows + quarantined != raw_rows:
-        problems.append(f"curated {curated_rows} + quarantined {quarantined} != raw {raw_rows}")
-    if quarantined == 0:
-        for figure, value in raw.items():
-            if value is None or curated[figure] is None:
-                same = value == curated[figure]
-            else:
-                same = float(value) == float(curated[figure])
-            if not same:
-                problems.append(f"{figure}: raw {value} != curated {curated[figure]}")
-    partitions = GlueCatalogHook().get_partitions(database, "curated_flights")
-    if len(partitions) != int(raw["months"]):
-        problems.append(f"curated_flights has {len(partitions)} partitions, expected one per month ({raw['months']})")
+    if not raw_rows == staged_rows == source["rows"]:
+        problems.append(
+            f"raw table has {raw_rows} rows, {staged_rows} were staged, the source CSV has {source['rows']}"
+        )
+    if quarantined != source["malformed"]:
+        problems.append(f"{quarantined} rows quarantined, but {source['malformed']} source rows are malformed")
+    problems += [f"curated {difference}" for difference in flights_profile_differences(curated, source)]
+    if source["malformed"] == 0:
+        problems += [f"raw {difference}" for difference in flights_profile_differences(raw, source)]
+    if partitions != source["months"]:
+        problems.append(f"curated_flights has {partitions} partitions, expected one per month ({source['months']})")
     if problems:
         raise ValidationError("flights do not reconcile: " + "; ".join(problems))
     return {
         "raw_rows": raw_rows,
         "parquet_rows": curated_rows,
         "quarantined": quarantined,
-        "partitions": len(partitions),
-        "carriers": int(raw["carriers"]),
-        "avg_arr_delay": float(raw["avg_arr_delay"]),
+        "partitions": partitions,
+        "carriers": int(curated["carriers"]),
+        "avg_arr_delay": float(curated["avg_arr_delay"]),
     }
+
+
+def s3_lines(uri: str, aws_conn_id: str = "aws_default") -> Iterator[str]:
+    """The lines of a text object, streamed (through the provider's S3 hook)."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    hook = S3Hook(aws_conn_id=aws_conn_id)
+    bucket, key = hook.parse_s3_url(uri)
+    body = hook.get_key(key, bucket_name=bucket).get()["Body"]
+    return (line.decode() for line in body.iter_lines(chunk_size=1 << 20))
+
+
+def reconcile_flights(
+    staged: dict, raw_query_id: str, curated_query_id: str, bucket: str, bad_records_prefix: str, database: str
+) -> dict:
+    """check_flights with the Athena profiles of raw_flights and curated_flights, pandas on the staged
+    CSV (read from S3), the records in bad_records_prefix and curated_flights' catalog partitions."""
+    from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
+
+    (raw,) = fetch_rows(raw_query_id)
+    (curated,) = fetch_rows(curated_query_id)
+    source = flights_source_profile(s3_lines(staged["uri"]))
+    quarantined = count_json_lines(bucket, bad_records_prefix)
+    partitions = len(GlueCatalogHook().get_partitions(database, "curated_flights"))
+    return check_flights(staged["rows"], raw, curated, source, quarantined, partitions)
 
 
 WEATHER_KEY = ["origin", "year", "month", "day", "hour"]
