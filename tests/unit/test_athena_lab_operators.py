@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from labkit.dag_helpers import lab_dag
 from labkit.operators.athena import AthenaCreateWorkGroupOperator, AthenaDeleteWorkGroupOperator
 from labkit.operators.glue_catalog import GlueCatalogCreateTableOperator
 
@@ -23,6 +24,29 @@ def test_workgroup_is_created_with_an_enforced_output_location_updated_and_delet
     AthenaDeleteWorkGroupOperator(task_id="delete_missing", workgroup="lab").execute({})  # no error
 
 
-def test_create_table_renders_its_table_input():
-    assert "table_input" in GlueCatalogCreateTableOperator.template_fields
-    assert {"database_name", "table_name"} <= set(GlueCatalogCreateTableOperator.template_fields)
+def test_create_table_renders_its_table_input(monkeypatch):
+    """Rendered as a task run renders it: the lab DAG's Jinja environment (its `names` macro) and a context."""
+    monkeypatch.setenv("AIRFLOW_VAR_AWS_NAME_PREFIX", "acme")  # the Variable `names` reads
+    with lab_dag("render_athena_lab", lab="athena-lab2", description="", doc_md=None, tags=[]):
+        create = GlueCatalogCreateTableOperator(
+            task_id="create_airports",
+            database_name="{{ names.database }}",
+            table_name="{{ params.table }}",
+            table_input={
+                "Name": "{{ params.table }}",
+                "StorageDescriptor": {
+                    "Columns": [{"Name": "faa", "Type": "string"}],
+                    "Location": "s3://{{ names.bucket('data') }}/raw/{{ params.table }}/",
+                },
+            },
+        )
+    create.render_template_fields({"params": {"table": "airports"}})
+
+    assert (create.database_name, create.table_name) == ("acme_athena_lab2", "airports")
+    assert create.table_input == {
+        "Name": "airports",
+        "StorageDescriptor": {
+            "Columns": [{"Name": "faa", "Type": "string"}],
+            "Location": "s3://acme-athena-lab2-data/raw/airports/",
+        },
+    }

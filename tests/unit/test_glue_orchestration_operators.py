@@ -9,6 +9,7 @@ import pytest
 from airflow.sdk import PokeReturnValue
 from airflow.sdk.exceptions import AirflowFailException
 
+from labkit.dag_helpers import lab_dag
 from labkit.operators import glue_orchestration as ops
 
 BUCKET = "lake"
@@ -224,12 +225,58 @@ def test_delete_operators_remove_and_accept_what_is_already_gone(glue):
     assert glue.list_workflows()["Workflows"] == []
 
 
-def test_names_and_definitions_are_templated():
-    assert {"trigger_name", "actions", "predicate", "schedule", "workflow_name"} <= set(
-        ops.GlueCreateOrUpdateTriggerOperator.template_fields
-    )
-    assert {"job_name", "trigger_name", "started_after"} <= set(ops.GlueTriggeredJobRunSensor.template_fields)
-    assert {"workflow_name", "run_id"} <= set(ops.GlueWorkflowRunSensor.template_fields)
-    assert {"workflow_name", "run_properties"} <= set(ops.GlueStartWorkflowRunOperator.template_fields)
-    for operator in (ops.GlueStartTriggerOperator, ops.GlueCreateOrUpdateJobOperator, ops.GlueDeleteWorkflowOperator):
-        assert "aws_conn_id" in operator.template_fields and "region_name" in operator.template_fields
+def test_names_and_definitions_render_from_a_lab_dags_templates(monkeypatch):
+    """Rendered as a task run renders them: the lab DAG's Jinja environment (its `names` macro) and a context."""
+    monkeypatch.setenv("AIRFLOW_VAR_AWS_NAME_PREFIX", "acme")  # the Variable `names` reads
+    job, data = "{{ names.resource('csv-to-parquet') }}", "s3://{{ names.bucket('data') }}"
+    aws = {"aws_conn_id": "{{ params.conn }}", "region_name": "{{ params.region }}"}
+    with lab_dag("render_glue_lab", lab="glue-lab2", description="", doc_md=None, tags=[]):
+        trigger = ops.GlueCreateOrUpdateTriggerOperator(
+            task_id="trigger",
+            trigger_name="{{ names.resource('after-job') }}",
+            trigger_type="CONDITIONAL",
+            actions=[{"JobName": job, "Arguments": {"--source_path": f"{data}/raw/"}}, {"CrawlerName": "c"}],
+            predicate={"Conditions": [{"LogicalOperator": "EQUALS", "JobName": job, "State": "SUCCEEDED"}]},
+            schedule="cron(0 {{ params.hour }} * * ? *)",
+            workflow_name="{{ names.resource('flow') }}",
+        )
+        job_run = ops.GlueTriggeredJobRunSensor(
+            task_id="job_run", job_name=job, trigger_name="{{ names.resource('on-demand') }}",
+            started_after="{{ params.started['StartedAt'] }}",
+        )  # fmt: skip
+        workflow_run = ops.GlueWorkflowRunSensor(task_id="run", workflow_name="{{ names.resource('flow') }}",
+                                                 run_id="{{ params.run_id }}")  # fmt: skip
+        start = ops.GlueStartWorkflowRunOperator(
+            task_id="start", workflow_name="{{ names.resource('flow') }}", run_properties={"day": "{{ ds }}"}
+        )
+        fire = ops.GlueStartTriggerOperator(task_id="fire", trigger_name="{{ names.resource('on-demand') }}", **aws)
+        define = ops.GlueCreateOrUpdateJobOperator(
+            task_id="define", job_name=job, script_location=f"{data}/scripts/job.py",
+            iam_role_arn="{{ params.role }}", create_job_kwargs={"DefaultArguments": {"--TempDir": f"{data}/tmp/"}},
+            **aws,
+        )  # fmt: skip
+        delete = ops.GlueDeleteWorkflowOperator(task_id="delete", workflow_name="{{ names.resource('flow') }}", **aws)
+    params = {"conn": "aws_lab", "region": "eu-west-1", "hour": 6, "run_id": "wr_1", "role": "arn:role/glue",
+              "started": {"StartedAt": "2026-01-02T06:00:00+00:00"}}  # fmt: skip
+    for operator in (trigger, job_run, workflow_run, start, fire, define, delete):
+        operator.render_template_fields({"params": params, "ds": "2026-01-02"})
+
+    assert (trigger.trigger_name, trigger.workflow_name) == ("acme-glue-lab2-after-job", "acme-glue-lab2-flow")
+    assert trigger.actions == [
+        {"JobName": "acme-glue-lab2-csv-to-parquet", "Arguments": {"--source_path": "s3://acme-glue-lab2-data/raw/"}},
+        {"CrawlerName": "c"},
+    ]
+    assert trigger.predicate["Conditions"][0]["JobName"] == "acme-glue-lab2-csv-to-parquet"
+    assert trigger.schedule == "cron(0 6 * * ? *)"
+    assert (job_run.job_name, job_run.trigger_name) == ("acme-glue-lab2-csv-to-parquet", "acme-glue-lab2-on-demand")
+    assert job_run.started_after == "2026-01-02T06:00:00+00:00"
+    assert (workflow_run.workflow_name, workflow_run.run_id) == ("acme-glue-lab2-flow", "wr_1")
+    assert (start.workflow_name, start.run_properties) == ("acme-glue-lab2-flow", {"day": "2026-01-02"})
+    assert fire.trigger_name == "acme-glue-lab2-on-demand"
+    assert (define.job_name, define.script_location, define.iam_role_arn) == (
+        "acme-glue-lab2-csv-to-parquet", "s3://acme-glue-lab2-data/scripts/job.py", "arn:role/glue",
+    )  # fmt: skip
+    assert define.create_job_kwargs == {"DefaultArguments": {"--TempDir": "s3://acme-glue-lab2-data/tmp/"}}
+    assert delete.workflow_name == "acme-glue-lab2-flow"
+    for operator in (fire, define, delete):
+        assert (operator.aws_conn_id, operator.region_name) == ("aws_lab", "eu-west-1")
