@@ -1,13 +1,24 @@
-"""Shared fixtures: one local AWS server per test session, reset between tests that need isolation."""
+"""Shared fixtures: one local AWS server per test session, reset between tests that need isolation.
+
+The tests run Airflow in a home of their own, new for each session (TEST_AIRFLOW_HOME names a
+lasting one): their DAG runs never show up in the UI of `make airflow`, which serves .airflow/, nor in
+a metadata DB the shell's AIRFLOW__DATABASE__SQL_ALCHEMY_CONN points at. tests/e2e/conftest.py
+migrates it.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# Airflow reads these at import time: the project's own home, DAGs and plugins.
-os.environ.setdefault("AIRFLOW_HOME", str(REPO_ROOT / ".airflow"))
+TEST_AIRFLOW_HOME = Path(os.environ.get("TEST_AIRFLOW_HOME") or tempfile.mkdtemp(prefix="ade-tests-airflow-"))
+# Airflow reads these at import time: the tests' own home and metadata DB, the project's DAGs and plugins.
+os.environ["AIRFLOW_HOME"] = str(TEST_AIRFLOW_HOME)
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{TEST_AIRFLOW_HOME / 'airflow.db'}"
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO_ROOT / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(REPO_ROOT / "plugins"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
@@ -19,6 +30,15 @@ from local_aws import config  # noqa: E402 (Airflow's environment first)
 from local_aws.server import LocalAWS  # noqa: E402 (Airflow's environment first)
 
 REGION = "us-east-1"
+
+# py4j logs every connection's close at INFO, also from __del__ at interpreter exit: after pytest has
+# closed the stream Airflow's root log handler writes to, that ends a clean run with "--- Logging error ---".
+logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+def pytest_unconfigure(config):
+    if not os.environ.get("TEST_AIRFLOW_HOME"):
+        shutil.rmtree(TEST_AIRFLOW_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

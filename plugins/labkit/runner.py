@@ -21,6 +21,7 @@ class RunReport:
     dag_id: str
     state: str
     seconds: float
+    run_id: str | None = None
     task_states: dict[str, str] = field(default_factory=dict)
     figures: dict[str, Any] | None = None
 
@@ -148,6 +149,7 @@ def run_dag(
         dag_id=dag_id,
         state=str(dag_run.state.value if hasattr(dag_run.state, "value") else dag_run.state),
         seconds=time.monotonic() - clock,
+        run_id=dag_run.run_id,
         task_states=states,
         figures=_figures(dag_id, dag_run.run_id),
     )

@@ -7,6 +7,8 @@ import re
 import boto3
 import pytest
 
+from tests.lab_runs import assert_recorded_only_in_the_tests_airflow_home
+
 pytestmark = pytest.mark.e2e
 
 REGION = "us-east-1"
@@ -35,6 +37,7 @@ def assert_cleaned_up(endpoint: str, lab: str) -> None:
 def test_lambda_lab1_invokes_a_configured_function_and_reads_its_logs(local_aws):
     report = run("lambda_lab1_basics", {"teardown": False, "greeting": "Bonjour", "name": "pipeline"})
     assert set(report.task_states.values()) == {"success", "skipped"}
+    assert_recorded_only_in_the_tests_airflow_home(report)
 
     figures = dict(report.figures)
     assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}", figures.pop("log_stream"))  # AWS's naming
