@@ -14,6 +14,7 @@ EXECUTOR_MODULES = (
     "local_aws.glue.triggers",
     "local_aws.glue.jobs",
     "local_aws.glue.job_definitions",
+    "local_aws.glue.catalog",
     "local_aws.glue.crawlers",
     "local_aws.athena.executor",
     # Lambda event sources before the Lambda runtime, so pollers stop before execution environments do.

@@ -4,6 +4,7 @@ accept what AWS accepts and refuse what AWS refuses, with AWS's words (issue 8, 
 from __future__ import annotations
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.contract.test_glue_crawlers import crawl
 
@@ -23,6 +24,12 @@ def s3(aws_client):
 @pytest.fixture
 def glue(aws_client):
     return aws_client("glue")
+
+
+def error_of(call, **kwargs) -> tuple[str, str]:
+    with pytest.raises(ClientError) as caught:
+        call(**kwargs)
+    return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
 
 
 # ---- crawlers ----
@@ -54,3 +61,40 @@ def test_s3_target_path_without_scheme_is_read_as_s3(glue, s3):
     assert [c["Name"] for c in table["StorageDescriptor"]["Columns"]] == [
         "year", "month", "carrier", "flight", "dep_delay",
     ]  # fmt: skip
+
+
+def test_unknown_crawler_errors_use_aws_words(glue):
+    assert error_of(glue.start_crawler, Name="nope") == (
+        "EntityNotFoundException",
+        "Crawler with name nope does not exist",
+    )
+    assert error_of(glue.get_crawler, Name="nope") == (
+        "EntityNotFoundException",
+        "Crawler entry with name nope does not exist",
+    )
+
+
+# ---- Data Catalog ----
+
+
+def test_database_and_table_names_are_folded_to_lowercase(glue):
+    glue.create_database(DatabaseInput={"Name": "LabDB"})
+    glue.create_table(
+        DatabaseName="LabDB",
+        TableInput={"Name": "Flights", "StorageDescriptor": {"Columns": [{"Name": "carrier", "Type": "string"}]}},
+    )
+
+    table = glue.get_table(DatabaseName="labdb", Name="flights")["Table"]
+    assert (table["DatabaseName"], table["Name"]) == ("labdb", "flights")
+    assert glue.get_table(DatabaseName="LABDB", Name="FLIGHTS")["Table"]["Name"] == "flights"
+    assert [d["Name"] for d in glue.get_databases()["DatabaseList"]] == ["labdb"]
+    assert [t["Name"] for t in glue.get_tables(DatabaseName="labdb")["TableList"]] == ["flights"]
+    assert error_of(glue.create_table, DatabaseName="labdb", TableInput={"Name": "FLIGHTS"})[0] == (
+        "AlreadyExistsException"
+    )
+
+    glue.update_table(DatabaseName="LabDb", TableInput={"Name": "FLIGHTS", "Description": "nycflights13"})
+    assert glue.get_table(DatabaseName="labdb", Name="flights")["Table"]["Name"] == "flights"
+    glue.delete_table(DatabaseName="LABDB", Name="Flights")
+    glue.delete_database(Name="LabDB")
+    assert glue.get_databases()["DatabaseList"] == []

@@ -416,9 +416,9 @@ def test_running_crawler_refuses_start_update_delete_and_stops_as_cancelled(glue
     crawler = glue.get_crawler(Name="raw")["Crawler"]
     assert crawler["State"] == "RUNNING" and "LastCrawl" not in crawler
     assert crawler["CrawlElapsedTime"] >= 0
-    with pytest.raises(ClientError, match="CrawlerRunningException"):
+    with pytest.raises(ClientError, match="CrawlerRunningException.*Crawler with name raw has already started"):
         glue.start_crawler(Name="raw")
-    with pytest.raises(ClientError, match="CrawlerRunningException"):
+    with pytest.raises(ClientError, match="InvalidInputException.*Cannot update Crawler while running. Please stop"):
         glue.update_crawler(Name="raw", TablePrefix="x_")
     with pytest.raises(ClientError, match="CrawlerRunningException"):
         glue.delete_crawler(Name="raw")
