@@ -141,6 +141,9 @@ def install() -> None:
     GlueBackend._moto_delete_crawler = GlueBackend.delete_crawler
     GlueBackend.delete_crawler = _delete_crawler
     GlueBackend.update_crawler = _update_crawler
+    GlueBackend._moto_get_crawler = GlueBackend.get_crawler
+    GlueBackend.get_crawler = _get_crawler
+    GlueBackend.start_crawler = _start_crawler_by_name
     GlueBackend.get_crawler_metrics = _get_crawler_metrics
     GlueResponse.update_crawler = _respond_update_crawler
     GlueResponse.get_crawler_metrics = _respond_get_crawler_metrics
@@ -204,6 +207,18 @@ def _start_crawler(crawler: FakeCrawler) -> None:
     thread.start()
 
 
+def _get_crawler(backend: GlueBackend, name: str) -> FakeCrawler:
+    if name not in backend.crawlers:  # AWS's words (moto says "Crawler X not found.")
+        raise moto_errors.EntityNotFoundException(f"Crawler entry with name {name} does not exist")
+    return backend._moto_get_crawler(name)
+
+
+def _start_crawler_by_name(backend: GlueBackend, name: str) -> None:
+    if name not in backend.crawlers:  # StartCrawler words it differently from GetCrawler on AWS
+        raise moto_errors.EntityNotFoundException(f"Crawler with name {name} does not exist")
+    backend.crawlers[name].start_crawler()
+
+
 def _stop_crawler(crawler: FakeCrawler) -> None:
     crawl = _current_crawl(crawler)
     if crawl is None:
@@ -243,7 +258,10 @@ _UPDATABLE = {
 def _update_crawler(backend: GlueBackend, name: str, changes: dict[str, Any]) -> None:
     crawler = backend.get_crawler(name)
     if crawler.status != "READY":
-        raise moto_errors.CrawlerRunningException("Cannot update Crawler while running. Please try again later.")
+        raise moto_errors.InvalidInputException(
+            "UpdateCrawler",
+            "Cannot update Crawler while running. Please stop crawl or wait until it completes to update.",
+        )
     for key, attribute in _UPDATABLE.items():
         if key in changes:
             setattr(crawler, attribute, changes[key])
