@@ -22,6 +22,7 @@ from local_aws import config
 from local_aws.lambda_.event_sources import delivery
 from local_aws.lambda_.invoke import InvokeError
 from tests import lambda_support
+from tests.event_source_support import count_poller_rounds, tumbling_windows, windows_closed
 from tests.lambda_support import create_role, zip_of
 
 # The scripted handler answers at once: poll often, give up sooner.
@@ -163,8 +164,9 @@ def test_kinesis_batches_in_order_from_trim_horizon_and_checkpoints(runtime, aws
     assert created["MaximumRetryAttempts"] == -1 and created["BisectBatchOnFunctionError"] is False
     wait_for(lambda: len(runtime.events) == 3)
     assert [datas(e) for e in runtime.events] == [["r0", "r1"], ["r2", "r3"], ["r4"]]
-    time.sleep(0.3)  # several idle polls: the checkpoint holds, nothing is delivered twice
-    assert len(runtime.events) == 3
+    stream.put("r5")  # the shard is read in order: anything delivered twice would come before r5
+    wait_for(lambda: len(runtime.events) >= 4)
+    assert [datas(e) for e in runtime.events] == [["r0", "r1"], ["r2", "r3"], ["r4"], ["r5"]]
     record = runtime.events[0]["Records"][0]
     assert record["eventID"] == f"shardId-000000000000:{record['kinesis']['sequenceNumber']}"
     assert record["eventSourceARN"] == stream.arn
@@ -174,8 +176,9 @@ def test_kinesis_batches_in_order_from_trim_horizon_and_checkpoints(runtime, aws
 
 
 def test_kinesis_latest_skips_earlier_records_and_disable_keeps_the_checkpoint(runtime, aws_client, function_arn,
-                                                                               stream):  # fmt: skip
+                                                                               stream, monkeypatch):  # fmt: skip
     lam = aws_client("lambda")
+    rounds = count_poller_rounds(monkeypatch)
     stream.put("old")
     uuid = lam.create_event_source_mapping(
         FunctionName=function_arn, EventSourceArn=stream.arn, StartingPosition="LATEST"
@@ -188,7 +191,8 @@ def test_kinesis_latest_skips_earlier_records_and_disable_keeps_the_checkpoint(r
     assert lam.update_event_source_mapping(UUID=uuid, Enabled=False)["State"] == "Disabling"
     wait_enabled(lam, uuid, "Disabled")
     stream.put("while-disabled")
-    time.sleep(0.3)
+    since = rounds(uuid)
+    wait_for(lambda: rounds(uuid) >= since + 2)  # two rounds of the disabled poller
     assert len(runtime.events) == 1
     lam.update_event_source_mapping(UUID=uuid, Enabled=True)
     wait_for(lambda: len(runtime.events) == 2)
@@ -201,16 +205,21 @@ def test_kinesis_reads_every_shard_in_order_once(runtime, aws_client, function_a
     kinesis.create_stream(StreamName=name, ShardCount=2)
     arn = kinesis.describe_stream(StreamName=name)["StreamDescription"]["StreamARN"]
     put = {}
-    for i in range(40):
-        key = f"user-{i % 4}"
-        shard = kinesis.put_record(StreamName=name, Data=f"{key}:{i}".encode(), PartitionKey=key)["ShardId"]
-        put.setdefault(key, []).append(f"{key}:{i}")
-        put.setdefault(f"shard:{shard}", []).append(key)
+
+    def put_records(numbers):
+        for i in numbers:
+            key = f"user-{i % 4}"
+            shard = kinesis.put_record(StreamName=name, Data=f"{key}:{i}".encode(), PartitionKey=key)["ShardId"]
+            put.setdefault(key, []).append(f"{key}:{i}")
+            put.setdefault(f"shard:{shard}", []).append(key)
+
+    put_records(range(40))
     assert len([k for k in put if k.startswith("shard:")]) == 2  # the keys spread over both shards
     lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=arn, StartingPosition="TRIM_HORIZON",
                                     BatchSize=7)  # fmt: skip
     wait_for(lambda: sum(len(e["Records"]) for e in runtime.events) == 40)
-    time.sleep(0.2)
+    put_records(range(40, 44))  # one more per key: each shard is read in order, so a repeat would come first
+    wait_for(lambda: {v for e in runtime.events for v in datas(e)} >= {f"user-{i % 4}:{i}" for i in range(40, 44)})
     got = {}
     for event in runtime.events:
         assert len({r["eventID"].split(":")[0] for r in event["Records"]}) == 1  # a batch comes from one shard
@@ -226,18 +235,20 @@ def test_kinesis_invokes_for_several_shards_at_once(runtime, aws_client, functio
     arn = kinesis.describe_stream(StreamName=name)["StreamDescription"]["StreamARN"]
     shards = {kinesis.put_record(StreamName=name, Data=b"x", PartitionKey=f"k{i}")["ShardId"] for i in range(8)}
     assert len(shards) == 2
-    spans = []
+    both_running = threading.Barrier(2, timeout=60)  # each shard's handler waits for the other's
+    met = []
 
     def handler(event):
-        started = time.monotonic()
-        time.sleep(0.4)
-        spans.append((started, time.monotonic()))
+        try:
+            both_running.wait()
+            met.append(True)
+        except threading.BrokenBarrierError:  # one shard after the other: never inside at the same time
+            met.append(False)
 
     runtime.handler = handler
     lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=arn, StartingPosition="TRIM_HORIZON")
-    wait_for(lambda: len(spans) == 2)
-    (first_start, first_end), (second_start, second_end) = sorted(spans)
-    assert second_start < first_end  # the two shards' batches ran at the same time
+    wait_for(lambda: len(met) >= 2, limit=120)
+    assert met[:2] == [True, True]  # the two shards' batches ran at the same time
 
 
 def test_kinesis_at_timestamp_starts_at_the_first_record_since(runtime, aws_client, function_arn, stream):
@@ -250,8 +261,9 @@ def test_kinesis_at_timestamp_starts_at_the_first_record_since(runtime, aws_clie
     lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=stream.arn,
                                     StartingPosition="AT_TIMESTAMP", StartingPositionTimestamp=since)  # fmt: skip
     wait_for(lambda: runtime.events)
-    time.sleep(0.2)
-    assert [datas(e) for e in runtime.events] == [["after"]]
+    stream.put("later")  # read in order after anything the mapping was going to deliver
+    wait_for(lambda: ["later"] in [datas(e) for e in runtime.events])
+    assert [datas(e) for e in runtime.events] == [["after"], ["later"]]
 
 
 def test_kinesis_bisects_a_failing_batch_and_sends_the_bad_record_to_on_failure(runtime, aws_client, function_arn,
@@ -354,8 +366,9 @@ def test_kinesis_report_batch_item_failures_retries_from_the_lowest_failed_recor
         FunctionResponseTypes=["ReportBatchItemFailures"],
     )  # fmt: skip
     wait_for(lambda: len(runtime.events) == 2)
-    time.sleep(0.2)
-    assert [datas(e) for e in runtime.events] == [["r0", "r1", "r2", "r3", "r4"], ["r2", "r3", "r4"]]
+    stream.put("r5")  # the shard goes on after the retried batch: nothing before r5 comes again
+    wait_for(lambda: len(runtime.events) >= 3)
+    assert [datas(e) for e in runtime.events] == [["r0", "r1", "r2", "r3", "r4"], ["r2", "r3", "r4"], ["r5"]]
 
 
 def test_kinesis_unknown_item_identifier_fails_the_whole_batch(runtime, aws_client, function_arn, stream):
@@ -386,22 +399,18 @@ def test_kinesis_tumbling_window_carries_state_and_ends_with_a_final_invoke(runt
 
     runtime.handler = handler
     window = 2
-    # Start just after a window boundary so all records land in one window.
-    time.sleep(window - time.time() % window + 0.05)
     lam.create_event_source_mapping(
         FunctionName=function_arn, EventSourceArn=stream.arn, StartingPosition="TRIM_HORIZON", BatchSize=2,
         TumblingWindowInSeconds=window,
     )  # fmt: skip
-    for value in (1, 2, 3):
+    for value in (1, 2, 3):  # usually in one window; a slow machine may spread them over two
         stream.put(str(value))
-    final = wait_for(lambda: [e for e in runtime.events if e["isFinalInvokeForWindow"]], limit=window + 5)[0]
-    assert final["Records"] == [] and final["state"] == {"total": 6}
-    regular = [e for e in runtime.events if not e["isFinalInvokeForWindow"]]
-    assert sum(len(e["Records"]) for e in regular) == 3
-    assert [e["state"].get("total", 0) for e in regular][0] == 0  # a window starts with empty state
-    assert {e["window"]["start"] for e in runtime.events} == {final["window"]["start"]}
-    assert final["shardId"] == "shardId-000000000000" and final["eventSourceARN"] == stream.arn
-    assert final["isWindowTerminatedEarly"] is False
+    wait_for(lambda: windows_closed(runtime.events, records=3), limit=2 * window + 30)
+    batches = tumbling_windows(
+        runtime.events, window, datas, lambda seen: {"total": sum(map(int, seen))} if seen else {}
+    )
+    assert [v for window_batches in batches for batch in window_batches for v in batch] == ["1", "2", "3"]
+    assert {(e["shardId"], e["eventSourceARN"]) for e in runtime.events} == {("shardId-000000000000", stream.arn)}
 
 
 def test_kinesis_tumbling_window_response_without_state_is_a_failure(runtime, aws_client, function_arn, stream):
@@ -430,11 +439,12 @@ def test_kinesis_tumbling_window_state_over_1_mb_ends_the_window_early(runtime, 
         return {"state": {"big": "x" * (1024 * 1024)} if datas(event) == ["first"] else {"small": 1}}
 
     runtime.handler = handler
-    if time.time() % 60 > 50:  # both records in one minute-long window
-        time.sleep(60 - time.time() % 60 + 0.1)
+    window = 900  # AWS's longest: both records in one window unless it ends within the next minute
+    if window - time.time() % window < 60:
+        time.sleep(window - time.time() % window + 0.1)
     stream.put("first")
     lam.create_event_source_mapping(FunctionName=function_arn, EventSourceArn=stream.arn,
-                                    StartingPosition="TRIM_HORIZON", TumblingWindowInSeconds=60)  # fmt: skip
+                                    StartingPosition="TRIM_HORIZON", TumblingWindowInSeconds=window)  # fmt: skip
     wait_for(lambda: runtime.events and runtime.events[-1]["isWindowTerminatedEarly"])
     stream.put("second")
     wait_for(lambda: len(runtime.events) == 3)
@@ -523,8 +533,10 @@ def test_sqs_partial_batch_failure_keeps_only_the_failed_messages(runtime, aws_c
     )
     wait_for(lambda: len(attempts) == 2, limit=5)
     assert attempts == [["fail", "ok-1", "ok-2"], ["fail"]]
-    time.sleep(1.3)  # past another visibility timeout: nothing left to deliver
-    assert len(attempts) == 2
+    counts = ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible")
+    wait_for(lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(counts))["Attributes"]
+             == dict.fromkeys(counts, "0"))  # fmt: skip
+    assert len(attempts) == 2  # every message deleted: nothing left to deliver
 
 
 def test_sqs_batching_window_gathers_more_than_ten_messages(runtime, aws_client, function_arn):
@@ -594,8 +606,9 @@ def test_filter_criteria_pass_over_kinesis_records_and_delete_sqs_messages(runti
         FunctionName=function_arn, EventSourceArn=stream.arn, StartingPosition="TRIM_HORIZON", FilterCriteria=only_big
     )
     wait_for(lambda: runtime.events)
-    time.sleep(0.2)
-    assert [[json.loads(d)["amount"] for d in datas(e)] for e in runtime.events] == [[500, 900]]
+    stream.put(json.dumps({"amount": 1000}))  # read after whatever the filter let through before it
+    wait_for(lambda: len(runtime.events) >= 2)
+    assert [[json.loads(d)["amount"] for d in datas(e)] for e in runtime.events] == [[500, 900], [1000]]
 
     runtime.events.clear()
     url, arn = queue_of(aws_client, "filtered")
