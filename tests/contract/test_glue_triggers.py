@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ClientError
@@ -295,30 +296,36 @@ def test_update_trigger_changes_schedule_actions_and_description(glue):
 
 
 def test_scheduled_triggers_fire_at_the_minute_while_activated(glue):
-    for name in ("every-minute", "never-started", "stopped", "workflow-crawl"):
+    for name in ("scheduled", "never-started", "stopped", "workflow-crawl"):
         create_crawler(glue, name)
-    every_minute = "cron(* * * * ? *)"
-    glue.create_trigger(Name="active", Type="SCHEDULED", Schedule=every_minute, StartOnCreation=True,
-                        Actions=[{"CrawlerName": "every-minute"}])  # fmt: skip
-    glue.create_trigger(Name="created", Type="SCHEDULED", Schedule=every_minute,
+    # The cron names a minute at least 10 s ahead (and the next, should a slow machine create the
+    # triggers after it began): nothing may fire before that minute starts.
+    due = (datetime.now(UTC) + timedelta(seconds=70)).replace(second=0, microsecond=0)
+    schedule = f"cron({due.minute},{(due.minute + 1) % 60} * * * ? *)"
+    glue.create_trigger(Name="active", Type="SCHEDULED", Schedule=schedule, StartOnCreation=True,
+                        Actions=[{"CrawlerName": "scheduled"}])  # fmt: skip
+    glue.create_trigger(Name="created", Type="SCHEDULED", Schedule=schedule,
                         Actions=[{"CrawlerName": "never-started"}])  # fmt: skip
-    glue.create_trigger(Name="deactivated", Type="SCHEDULED", Schedule=every_minute,
+    glue.create_trigger(Name="deactivated", Type="SCHEDULED", Schedule=schedule,
                         Actions=[{"CrawlerName": "stopped"}])  # fmt: skip
     glue.start_trigger(Name="deactivated")
     glue.stop_trigger(Name="deactivated")
     glue.create_workflow(Name="flow", DefaultRunProperties={"source": "schedule"})
-    glue.create_trigger(Name="flow-start", WorkflowName="flow", Type="SCHEDULED", Schedule=every_minute,
+    glue.create_trigger(Name="flow-start", WorkflowName="flow", Type="SCHEDULED", Schedule=schedule,
                         Actions=[{"CrawlerName": "workflow-crawl"}])  # fmt: skip
     glue.start_trigger(Name="flow-start")
 
-    [crawl] = when(lambda: crawls(glue, "every-minute"), "the scheduled crawl", timeout=75)
+    wait = (due - datetime.now(UTC)).total_seconds() + 180
+    [crawl] = when(lambda: crawls(glue, "scheduled"), "the scheduled crawl", timeout=wait)
     [run] = when(lambda: [r for r in glue.get_workflow_runs(Name="flow")["Runs"] if r["Status"] == "COMPLETED"],
-                 "the scheduled workflow run", timeout=15)  # fmt: skip
+                 "the scheduled workflow run", timeout=120)  # fmt: skip
 
-    assert crawl["State"] == "COMPLETED" and crawl["StartTime"].second <= 10  # at the start of the minute
+    assert crawl["State"] == "COMPLETED" and crawl["StartTime"] >= due  # not before its minute
+    assert run["StartedOn"] >= due
     assert run["WorkflowRunProperties"] == {"source": "schedule"} and run["Statistics"]["SucceededActions"] == 1
-    time.sleep(2)  # the same pass went over the other triggers
-    assert crawls(glue, "never-started") == [] and crawls(glue, "stopped") == []
+    # flow-start, created last, fired in the pass over that minute's triggers: the pass had gone over the others.
+    assert glue.list_crawls(CrawlerName="never-started")["Crawls"] == []
+    assert glue.list_crawls(CrawlerName="stopped")["Crawls"] == []
     states = {t["Name"]: t["State"] for t in glue.get_triggers()["Triggers"]}
     assert states == {
         "active": "ACTIVATED",
