@@ -7,13 +7,18 @@ VENV := .venv
 PY := $(VENV)/bin/python
 JARS_DIR := .tools/sagemaker_pyspark/sagemaker_pyspark/jars
 PORT ?= 4566
+AIRFLOW_PORT ?= 8080
 DAYS ?= 1
 
+# The project's own Airflow home, whatever the shell's AIRFLOW_HOME (`make airflow AIRFLOW_HOME=...` for
+# another). The tests use one of their own (tests/conftest.py).
 export AIRFLOW_HOME := $(CURDIR)/.airflow
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export PYTHONPATH := $(CURDIR):$(CURDIR)/plugins
+# Targets work from a plain shell: whatever they start by name (airflow, aws) is the venv's.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help install test test-fast demo local-aws clock airflow bench lint lock clean
 
@@ -54,9 +59,8 @@ local-aws: install ## serve local AWS in the foreground on PORT (default 4566)
 clock: ## advance the clock of the local AWS on PORT by DAYS (S3 lifecycle rules run), e.g. make clock DAYS=31
 	$(PY) -m local_aws.clock --endpoint-url http://127.0.0.1:$(PORT) advance --days $(DAYS)
 
-airflow: install ## Airflow UI + scheduler on http://localhost:8080, connected to local AWS on PORT
-	AIRFLOW_CONN_AWS_DEFAULT='{"conn_type": "aws", "login": "local", "password": "local", "extra": {"endpoint_url": "http://127.0.0.1:$(PORT)", "region_name": "us-east-1", "verify": "$(CURDIR)/.local_aws/tls/ca.pem"}}' \
-	$(VENV)/bin/airflow standalone
+airflow: install ## local AWS on PORT and Airflow's UI on http://127.0.0.1:AIRFLOW_PORT (8080); prints the login
+	$(PY) -m labkit.local_airflow --aws-port $(PORT) --port $(AIRFLOW_PORT)
 
 bench: install ## benchmarks, side by side with their baselines
 	$(PY) -m bench

@@ -11,10 +11,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,40 +22,26 @@ os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(ROOT / "plugins"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
+from labkit import local_services  # noqa: E402 (after sys.path and Airflow's environment)
+
 SYMBOLS = {"success": "ok", "failed": "FAILED", "upstream_failed": "upstream failed", "skipped": "skipped"}
 
 
-def serving(endpoint: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 @contextlib.contextmanager
-def local_aws(port: int, log_dir: Path):
-    """Yield the endpoint of a local AWS on port, starting one (and stopping it after) if needed."""
+def local_aws(port: int):
+    """Yield the endpoint of a local AWS on port, starting one (and stopping it after) if none serves there."""
     endpoint = f"http://127.0.0.1:{port}"
-    if serving(endpoint):
+    if local_services.serving(endpoint):
         print(f"using local AWS already serving at {endpoint}")
         yield endpoint
         return
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log = open(log_dir / "demo-local-aws.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "local_aws", "--port", str(port), "--warm-spark"],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    log = local_services.WORK_DIR / "demo-local-aws.log"
     try:
-        deadline = time.monotonic() + 60
-        while not serving(endpoint):
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"local AWS did not start; see {log.name}")
-            time.sleep(0.2)
-        print(f"started local AWS at {endpoint} (log: {log.name})")
+        server = local_services.start_local_aws(port, log)
+    except RuntimeError as error:
+        raise SystemExit(str(error)) from None
+    print(f"started local AWS at {endpoint} (log: {log})")
+    try:
         yield endpoint
     finally:
         server.terminate()
@@ -97,18 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="skip teardown, keep what the DAGs created")
     args = parser.parse_args(argv)
 
-    log_dir = ROOT / ".local_aws"
-    with local_aws(args.port, log_dir) as endpoint:
-        # Trust local AWS's TLS certificate (docs/local-aws/iam.md): labs that prove HTTPS-only policies use it.
-        ca_bundle = log_dir / "tls" / "ca.pem"
-        verify = f', "verify": "{ca_bundle}"' if ca_bundle.exists() else ""
-        os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = (
-            '{"conn_type": "aws", "login": "local", "password": "local", '
-            f'"extra": {{"endpoint_url": "{endpoint}", "region_name": "us-east-1"{verify}}}}}'
-        )
+    with local_aws(args.port) as endpoint:
+        os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = local_services.aws_connection(endpoint)
         from labkit import runner
 
-        airflow_log = log_dir / "demo-airflow.log"
+        airflow_log = local_services.WORK_DIR / "demo-airflow.log"
         airflow_log.write_text("")
         reports = []
         with quiet_output(airflow_log) as out:
