@@ -16,7 +16,14 @@ BUCKET = "lake"
 DATABASE = "labdb"
 ROLE = "arn:aws:iam::123456789012:role/glue"
 SCRIPTS = {
-    "slow": "import time\ntime.sleep(3)\nprint('done')\n",
+    # Runs until the test uploads s3://lake/release (a minute at most): the test decides when it ends.
+    "slow": (
+        "import time, boto3\n"
+        "s3, deadline = boto3.client('s3'), time.monotonic() + 60\n"
+        "while time.monotonic() < deadline and not s3.list_objects_v2(Bucket='lake', Prefix='release').get('Contents'):\n"
+        "    time.sleep(0.2)\n"
+        "print('done')\n"
+    ),
     "failing": 'raise ValueError("bad input row 7")\n',
 }
 
@@ -116,7 +123,7 @@ def test_trigger_operator_refuses_to_change_type_or_workflow(glue):
     assert glue.get_trigger(Name="t")["Trigger"]["Type"] == "ON_DEMAND"
 
 
-def test_start_trigger_and_the_sensor_for_the_job_run_it_caused(glue):
+def test_start_trigger_and_the_sensor_for_the_job_run_it_caused(glue, aws_client):
     define_job("slow", concurrent_run_limit=2)
     define_job("failing")
     create_trigger("run-slow", "ON_DEMAND", [{"JobName": "slow"}])
@@ -129,7 +136,8 @@ def test_start_trigger_and_the_sensor_for_the_job_run_it_caused(glue):
 
     assert started["TriggerName"] == "run-slow"
     sensor.started_after = started["StartedAt"]
-    assert sensor.poke({}) is False  # queued behind the manual run, or running
+    assert sensor.poke({}) is False  # queued behind the manual run, or running: both wait for the release
+    aws_client("s3").put_object(Bucket=BUCKET, Key="release", Body=b"")
     result = poke_until_done(sensor)
     assert isinstance(result, PokeReturnValue)
     runs = {r["Id"]: r for r in glue.get_job_runs(JobName="slow")["JobRuns"]}
