@@ -34,13 +34,15 @@ from moto.moto_api._internal.managed_state_model import ManagedState
 
 from local_aws import config
 from local_aws.glue import bookmarks, events
-from local_aws.glue.script_run import ERROR_LOG_GROUP, RunRequest
+from local_aws.glue.run_logs import ERROR_LOG_GROUP
+from local_aws.glue.script_run import RunRequest
 from local_aws.glue.spark_worker import DriverStartError, SparkWorker
 from local_aws.logs import writer
 
 log = logging.getLogger(__name__)
 
 LOG_GROUP = "/aws-glue/jobs"  # GetJobRun's LogGroupName; the provider reads <group>/output and <group>/error
+DEFAULT_GLUE_VERSION = "0.9"  # AWS: "Jobs that are created without specifying a Glue version default to Glue 0.9"
 DEFAULT_TIMEOUT_MINUTES = 2880  # Glue's default job Timeout (48 hours)
 HARD_STOP_GRACE_SECONDS = 10  # after a cancel, how long a script may take to stop before the driver is killed
 POLL_SECONDS = 0.2
@@ -225,6 +227,7 @@ def _request(run: FakeJobRun) -> RunRequest:
         script_location=(job.command or {}).get("ScriptLocation") or "",
         arguments=dict(run.arguments or {}),
         region=run.local.region,
+        glue_version=job.glue_version or DEFAULT_GLUE_VERSION,
         bookmark=dict(bookmark.sources) if (bookmark := _job_bookmark(job)) else {},
     )
 

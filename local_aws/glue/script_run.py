@@ -8,14 +8,12 @@ its Hadoop configuration and anything a script changes in the interpreter beyond
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import re
 import shutil
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -24,12 +22,8 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from local_aws import clients
-from local_aws.glue import bookmarks
-from local_aws.logs import writer
+from local_aws.glue import bookmarks, run_logs
 
-OUTPUT_LOG_GROUP = "/aws-glue/jobs/output"
-ERROR_LOG_GROUP = "/aws-glue/jobs/error"
-LOG_FLUSH_SECONDS = 1.0
 MAX_ERROR_MESSAGE = 2000
 EXTRA_PY_SUFFIXES = (".py", ".zip", ".whl")
 
@@ -42,6 +36,7 @@ class RunRequest:
     script_location: str
     arguments: dict[str, str]  # DefaultArguments merged with the run's Arguments (run wins)
     region: str
+    glue_version: str = "0.9"  # the job's GlueVersion (AWS's default when a job names none); decides where logs go
     bookmark: dict[str, dict] = field(default_factory=dict)  # the job's saved bookmark: transformation_ctx -> state
 
 
@@ -72,63 +67,6 @@ def error_summary(error: BaseException) -> str:
         except Exception:
             message = message.strip().splitlines()[0] if message.strip() else message
     return f"{type(error).__name__}: {message}".strip()[:MAX_ERROR_MESSAGE]
-
-
-class CloudWatchStream(io.TextIOBase):
-    """A text stream whose lines go to one CloudWatch Logs stream, with a copy to the driver log."""
-
-    encoding = "utf-8"
-
-    def __init__(self, group: str, stream: str, region: str, echo):
-        self.group, self.stream, self.region = group, stream, region
-        self._echo = echo
-        self._lock = threading.Lock()
-        self._pending: list[str] = []
-        self._partial = ""
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        with self._lock:
-            *lines, self._partial = (self._partial + text).split("\n")
-            self._pending.extend(lines)
-        self._echo.write(text)
-        return len(text)
-
-    def send(self, final: bool = False) -> None:
-        with self._lock:
-            lines, self._pending = self._pending, []
-            if final and self._partial:
-                lines, self._partial = [*lines, self._partial], ""
-        if not lines:
-            return
-        try:
-            writer.write_lines(self.group, self.stream, lines, self.region)
-        except Exception as error:  # losing log lines must not fail the run
-            self._echo.write(f"local AWS: could not write {len(lines)} lines to {self.group}/{self.stream}: {error}\n")
-
-
-class RunLogs:
-    """stdout -> /aws-glue/jobs/output, stderr -> /aws-glue/jobs/error, stream = run id, sent every second."""
-
-    def __init__(self, run_id: str, region: str):
-        self.output = CloudWatchStream(OUTPUT_LOG_GROUP, run_id, region, sys.__stdout__)
-        self.error = CloudWatchStream(ERROR_LOG_GROUP, run_id, region, sys.__stderr__)
-        self._stop = threading.Event()
-        self._sender = threading.Thread(target=self._send_periodically, name=f"logs-{run_id[:12]}", daemon=True)
-        self._sender.start()
-
-    def _send_periodically(self) -> None:
-        while not self._stop.wait(LOG_FLUSH_SECONDS):
-            self.output.send()
-            self.error.send()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._sender.join()
-        self.output.send(final=True)
-        self.error.send(final=True)
 
 
 class _InterpreterState:
@@ -191,6 +129,11 @@ def _download(s3, uri: str, folder: Path, what: str) -> Path:
     return target
 
 
+def _driver_log(session, level: str, message: str) -> None:
+    """A line of local AWS's own in the driver's log4j log (logger LocalAWS), which goes where AWS's system lines go."""
+    getattr(session._jvm.org.apache.logging.log4j.LogManager.getLogger("LocalAWS"), level)(message)
+
+
 def _apply_spark_conf(session, conf: str | None) -> None:
     """--conf 'k=v --conf k2=v2': set what a running driver can change, warn about the rest."""
     for item in re.split(r"\s*--conf\s+", (conf or "").strip()):
@@ -200,10 +143,7 @@ def _apply_spark_conf(session, conf: str | None) -> None:
         try:
             session.conf.set(key.strip(), value.strip())
         except Exception as error:
-            print(
-                f"local AWS: --conf {key.strip()} is ignored: the warm driver cannot change it ({error})",
-                file=sys.stderr,
-            )
+            _driver_log(session, "warn", f"--conf {key.strip()} is ignored: the warm driver cannot change it ({error})")
 
 
 def _prepare(request: RunRequest, run_dir: Path, session) -> Path:
@@ -219,10 +159,11 @@ def _prepare(request: RunRequest, run_dir: Path, session) -> Path:
     for uri in _split(request.arguments.get("--extra-files")):
         _download(s3, uri, run_dir, "--extra-files")
     if request.arguments.get("--additional-python-modules"):
-        print(
-            "local AWS: --additional-python-modules is not installed at run time; "
-            "the modules must already be in the local AWS virtualenv",
-            file=sys.stderr,
+        _driver_log(
+            session,
+            "warn",
+            "--additional-python-modules is not installed at run time; the modules must already be in the "
+            "local AWS virtualenv",
         )
     _apply_spark_conf(session, request.arguments.get("--conf"))
     sys.path.insert(0, str(run_dir))
@@ -233,12 +174,12 @@ def _prepare(request: RunRequest, run_dir: Path, session) -> Path:
     return script
 
 
-def _print_traceback(error: BaseException, run_id: str) -> None:
+def _script_traceback(error: BaseException, run_id: str) -> str:
     """The traceback from the script's first frame on (the driver's own frames say nothing to the user)."""
     frames = error.__traceback__
     while frames is not None and run_id not in frames.tb_frame.f_code.co_filename:
         frames = frames.tb_next
-    traceback.print_exception(type(error), error, frames or error.__traceback__)
+    return "".join(traceback.format_exception(type(error), error, frames or error.__traceback__))
 
 
 def _spark_usable(spark) -> bool:
@@ -248,19 +189,24 @@ def _spark_usable(spark) -> bool:
         return False
 
 
-def execute(spark, request: RunRequest, interrupter, runs_dir: Path) -> RunResult:
-    """Run one job script on a new session of `spark`; never raises, always reports an outcome."""
+def execute(spark, request: RunRequest, interrupter, runs_dir: Path, driver_log: Path) -> RunResult:
+    """Run one job script on a new session of `spark`; never raises, always reports an outcome.
+
+    `driver_log` is the file log4j appends the driver's log to (spark_worker.log4j_properties).
+    """
     started = time.monotonic()
     run_dir = runs_dir / request.run_id
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     saved = _InterpreterState()
-    logs = RunLogs(request.run_id, request.region)
+    logs = run_logs.RunLogs(request.run_id, request.glue_version, request.arguments, request.region, driver_log)
+    run_logs.begin(logs)
     state, message = "SUCCEEDED", None
     interrupter.begin(request.run_id)
     bookmarks.begin(request.arguments, request.bookmark, request.region)
     try:
         sys.stdout, sys.stderr = logs.output, logs.error
+        spark.sparkContext.setLogLevel("INFO")  # the driver log's level, whatever an earlier run set
         os.environ.update(AWS_REGION=request.region, AWS_DEFAULT_REGION=request.region)
         session = spark.newSession()
         _use_session(session)
@@ -273,14 +219,22 @@ def execute(spark, request: RunRequest, interrupter, runs_dir: Path) -> RunResul
             print(f"SystemExit: {exit_.code!r}", file=sys.stderr)
             state, message = "FAILED", f"SystemExit: the script exited with code {exit_.code!r}"
     except BaseException as error:
-        _print_traceback(error, request.run_id)
-        state, message = (interrupter.reason, None) if interrupter.reason else ("FAILED", error_summary(error))
+        if interrupter.reason:  # local AWS stopped it: where the script was goes to the driver log, not its stderr
+            state, message = interrupter.reason, None
+            try:
+                _driver_log(spark, "warn", _script_traceback(error, request.run_id).rstrip())
+            except Exception:
+                pass
+        else:  # an uncaught exception: Python prints its traceback to stderr
+            print(_script_traceback(error, request.run_id), end="", file=sys.stderr)
+            state, message = "FAILED", error_summary(error)
     finally:
         interrupter.end()
         committed = bookmarks.end()
         saved.restore(run_dir)
         if _spark_usable(spark):
             _use_session(spark)
+        run_logs.end()
         logs.close()
         shutil.rmtree(run_dir, ignore_errors=True)
     usable = _spark_usable(spark)

@@ -56,6 +56,41 @@ def driver_log_path(settings: config.Settings) -> Path:
     return driver_dir(settings) / "spark-driver.log"
 
 
+def run_log_path(settings: config.Settings) -> Path:
+    """The file log4j appends the driver's log to at INFO; each run sends what it wrote to CloudWatch (run_logs.py)."""
+    return driver_dir(settings) / "run-driver-log4j.log"
+
+
+def log4j_properties(settings: config.Settings) -> str:
+    """log4j2 configuration of the driver JVM: Spark's default levels and pattern (also continuous logging's
+    default conversion pattern), INFO into run_log_path, WARN and above to the console (spark-driver.log)."""
+    pattern = "%d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex"
+    return f"""\
+rootLogger.level = info
+rootLogger.appenderRef.console.ref = console
+rootLogger.appenderRef.run.ref = run
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = {pattern}
+appender.console.filter.threshold.type = ThresholdFilter
+appender.console.filter.threshold.level = warn
+appender.run.type = File
+appender.run.name = run
+appender.run.fileName = {run_log_path(settings)}
+appender.run.append = true
+appender.run.layout.type = PatternLayout
+appender.run.layout.pattern = {pattern}
+logger.jetty.name = org.sparkproject.jetty
+logger.jetty.level = warn
+logger.parquet1.name = org.apache.parquet
+logger.parquet1.level = error
+logger.parquet2.name = parquet
+logger.parquet2.level = error
+"""
+
+
 def spark_conf(settings: config.Settings) -> dict[str, str]:
     """The driver's Spark configuration: local[2], quiet, s3:// and s3a:// through S3A on local S3."""
     work = driver_dir(settings)
@@ -80,6 +115,7 @@ def spark_conf(settings: config.Settings) -> dict[str, str]:
         "spark.hadoop.fs.s3a.secret.key": clients.SECRET_KEY,
         # Algorithm 2 commits task output in place: fewer S3 copies than v1's job-level rename.
         "spark.hadoop.mapreduce.fileoutputcommitter.algorithm.version": "2",
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={work / 'log4j2.properties'}",
     }
 
 
@@ -287,11 +323,13 @@ def start_spark(settings: config.Settings):
     started = time.monotonic()
     os.environ["PYSPARK_PYTHON"] = sys.executable  # Python workers for UDFs use this venv
     _reuse_warm_context()
+    work = driver_dir(settings)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "log4j2.properties").write_text(log4j_properties(settings))
     builder = SparkSession.builder
     for key, value in spark_conf(settings).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("WARN")
     print(f"SparkSession up in {time.monotonic() - started:.1f} s", flush=True)
     _prime(spark, settings)
     print(f"Spark primed in {time.monotonic() - started:.1f} s", flush=True)
@@ -344,7 +382,7 @@ def main() -> None:
     conn.send(("ready", None))
     runs_dir = driver_dir(settings) / "runs"
     while (request := requests.get()) is not None:
-        result = script_run.execute(spark, request, interrupter, runs_dir)
+        result = script_run.execute(spark, request, interrupter, runs_dir, run_log_path(settings))
         conn.send(("finished", result))
         if result.driver_exits:
             print(f"Spark is no longer usable after run {request.run_id}; this driver exits", flush=True)

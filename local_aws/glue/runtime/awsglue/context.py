@@ -7,36 +7,33 @@ have not read.
 
 from __future__ import annotations
 
-import sys
-from datetime import UTC, datetime
-
 from pyspark.sql import DataFrameReader, SparkSession, SQLContext
 from pyspark.sql.types import StructType
 
 from awsglue import _catalog
 from awsglue.dynamicframe import DynamicFrame, DynamicFrameReader, DynamicFrameWriter
-from local_aws.glue import bookmarks
+from local_aws.glue import bookmarks, run_logs
 
 S3_FORMATS = ("csv", "json", "parquet", "glueparquet")
 
 
 class GlueLogger:
-    """Glue's driver logger; its lines go to stderr, i.e. the run's /aws-glue/jobs/error stream."""
+    """Glue's driver logger: a log4j logger of the driver's JVM, so its lines are in the driver log
+    (the run's /aws-glue/jobs/error stream) and follow the log level, as on AWS."""
 
-    def _log(self, level: str, message) -> None:
-        stamp = datetime.now(UTC).strftime("%y/%m/%d %H:%M:%S")
-        print(f"{stamp} {level} GlueLogger: {message}", file=sys.stderr, flush=True)
+    def __init__(self, jvm):
+        self._log4j = jvm.org.apache.logging.log4j.LogManager.getLogger("GlueLogger")
 
     def info(self, message) -> None:
-        self._log("INFO", message)
+        self._log4j.info(str(message))
 
     def warn(self, message) -> None:
-        self._log("WARN", message)
+        self._log4j.warn(str(message))
 
     warning = warn
 
     def error(self, message) -> None:
-        self._log("ERROR", message)
+        self._log4j.error(str(message))
 
 
 class GlueContext(SQLContext):
@@ -48,7 +45,8 @@ class GlueContext(SQLContext):
         self.spark_session = session
         self.create_dynamic_frame = DynamicFrameReader(self)
         self.write_dynamic_frame = DynamicFrameWriter(self)
-        self._logger = GlueLogger()
+        self._logger = GlueLogger(session._jvm)
+        run_logs.glue_context_created(session.sparkContext)  # continuous logging's progress bar starts
 
     def get_logger(self) -> GlueLogger:
         return self._logger
