@@ -33,6 +33,14 @@ def handler(event, context):
     if event.get("sleep"):
         import time
         time.sleep(event["sleep"])
+    if event.get("gather"):  # wait, 30 s at most, until `count` invocations have arrived
+        import time, boto3
+        s3, spec = boto3.client("s3"), event["gather"]
+        s3.put_object(Bucket=spec["bucket"], Key=spec["prefix"] + context.aws_request_id, Body=b"")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and s3.list_objects_v2(
+                Bucket=spec["bucket"], Prefix=spec["prefix"])["KeyCount"] < spec["count"]:
+            time.sleep(0.05)
     if event.get("fail"):
         raise ValueError(f"bad input: {event['fail']}")
     return {"invocations": invocations, "pid": os.getpid(), "stream": context.log_stream_name}
@@ -114,12 +122,13 @@ def test_warm_invocations_reuse_the_environment_and_its_module_state(lam, deploy
         assert re.search(r"\tBilled Duration: \d+ ms\tMemory Size: 128 MB\tMax Memory Used: \d+ MB", report)
 
 
-def test_concurrent_invocations_run_in_separate_environments(lam, deploy):
-    deploy("concurrent", COUNTER)
+def test_concurrent_invocations_run_in_separate_environments(lam, deploy, aws_client):
+    deploy("concurrent", COUNTER, Timeout=45)
+    aws_client("s3").create_bucket(Bucket="arrivals")
     results = []
 
-    def call():
-        results.append(invoke(lam, "concurrent", {"sleep": 1.0})[1])
+    def call():  # each handler waits until all three are running: one environment could not hold them
+        results.append(invoke(lam, "concurrent", {"gather": {"bucket": "arrivals", "prefix": "in/", "count": 3}})[1])
 
     threads = [threading.Thread(target=call) for _ in range(3)]
     for thread in threads:
