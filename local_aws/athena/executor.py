@@ -30,7 +30,7 @@ from moto.core.exceptions import JsonRESTError
 from sqlglot import exp
 
 from local_aws import clients, config
-from local_aws.athena import ddl, results, statements, tables, translate
+from local_aws.athena import api, ddl, results, statements, tables, translate
 from local_aws.athena.storage import CountingS3FileSystem
 from local_aws.athena.translate import AthenaError
 
@@ -210,17 +210,17 @@ def submit(backend: AthenaBackend, execution: Execution, base: str, workgroup: s
 
 
 def prepared_statements(backend: AthenaBackend, workgroup: str) -> dict[str, Any]:
-    """PREPARE/EXECUTE/DEALLOCATE on moto's prepared statements (the ones CreatePreparedStatement makes)."""
+    """PREPARE/EXECUTE/DEALLOCATE on the workgroup's prepared statements (the ones CreatePreparedStatement makes)."""
 
     def prepared(name: str) -> str | None:
-        statement = backend.prepared_statements.get(name)
-        return statement.query_statement if statement is not None and statement.workgroup == workgroup else None
+        statement = api.prepared_statement(backend, workgroup, name)
+        return statement.query_statement if statement is not None else None
 
     def store(name: str, sql: str) -> None:
-        backend.create_prepared_statement(statement_name=name, workgroup=workgroup, query_statement=sql, description="")
+        api.store_prepared_statement(backend, workgroup, name, sql)
 
     def remove(name: str) -> bool:
-        return prepared(name) is not None and backend.prepared_statements.pop(name, None) is not None
+        return api.remove_prepared_statement(backend, workgroup, name)
 
     return {"prepared": prepared, "store": store, "remove": remove}
 
@@ -457,9 +457,10 @@ def install() -> None:
     original_runtime_statistics = AthenaResponse.get_query_runtime_statistics
 
     def start_query_execution(self, query, context, config, workgroup, execution_parameters):
+        workgroup = workgroup or api.PRIMARY  # a query naming no workgroup runs in primary, as on AWS
         base = output_base(self, config, workgroup)
         execution_id = original_start(self, query, context, config, workgroup, execution_parameters)
-        submit(self, self.executions[execution_id], base, workgroup or "primary")
+        submit(self, self.executions[execution_id], base, workgroup)
         return execution_id
 
     def stop_query_execution(self, exec_id):
@@ -476,12 +477,17 @@ def install() -> None:
         if execution_id not in self.athena_backend.executions:
             return self.error(f"QueryExecution {execution_id} was not found", 400)
         body = json.loads(original_get_execution(self))
+        execution = self.athena_backend.executions[execution_id]
+        if getattr(execution, "result_reuse", None):
+            body["QueryExecution"]["ResultReuseConfiguration"] = execution.result_reuse
         if run is not None:
             body["QueryExecution"].update(run.describe())
         return json.dumps(body)
 
     def get_query_results(self):
         execution_id, run = _run_of(self)
+        if execution_id not in self.athena_backend.executions:
+            return self.error(f"QueryExecution {execution_id} was not found", 400)
         if run is None:
             return original_get_results(self)
         if run.state != SUCCEEDED:
@@ -547,6 +553,7 @@ def install() -> None:
     AthenaResponse.get_query_execution = get_query_execution
     AthenaResponse.get_query_results = get_query_results
     AthenaResponse.get_query_runtime_statistics = get_query_runtime_statistics
+    api.install(AthenaResponse.start_query_execution, get_query_execution)
     AthenaBackend._local_aws_athena = True
 
 

@@ -23,9 +23,9 @@ from pyarrow import fs as pafs
 from sqlglot import exp
 
 from local_aws.athena import ddl, results
+from local_aws.athena.storage import split_location
 from local_aws.athena.tables import HIVE_DEFAULT_PARTITION, JSON_SERDES, TEXT_SERDE, CatalogTable, ident
 from local_aws.athena.translate import CATALOG, DIALECT, AthenaError, parse
-from local_aws.clients import split_s3_uri
 
 VIEW_PREFIX, VIEW_SUFFIX = "/* Presto View: ", " */"
 FORMATS = {  # CTAS/UNLOAD format -> (InputFormat, OutputFormat, SerDe)
@@ -295,7 +295,7 @@ def write_query(
         if partition_names
         else [()]
     )
-    bucket, prefix = split_s3_uri(location if location.endswith("/") else location + "/")
+    bucket, prefix = split_location(location if location.endswith("/") else location + "/")
     written: dict[tuple[str, ...], str] = {}
     for index, values in enumerate(sorted(groups, key=lambda v: [partition_text(x) for x in v])):
         where = (
@@ -331,7 +331,7 @@ def results_literal(value: str) -> str:
 
 
 def require_empty(s3: pafs.S3FileSystem, location: str, what: str) -> None:
-    bucket, prefix = split_s3_uri(location if location.endswith("/") else location + "/")
+    bucket, prefix = split_location(location if location.endswith("/") else location + "/")
     found = s3.get_file_info(pafs.FileSelector(f"{bucket}/{prefix}".rstrip("/"), recursive=True, allow_not_found=True))
     if any(info.type == pafs.FileType.File for info in found):
         raise AthenaError(

@@ -8,6 +8,7 @@ info/glob/exists calls from the listing it made, instead of asking S3 each time.
 
 from __future__ import annotations
 
+import re
 import threading
 
 from fsspec.implementations.arrow import ArrowFile, ArrowFSWrapper
@@ -22,10 +23,20 @@ def _hidden(relative_path: str) -> bool:
     return any(part.startswith(("_", ".")) for part in relative_path.split("/")) or relative_path.endswith("_$folder$")
 
 
+def split_location(location: str) -> tuple[str, str]:
+    """(bucket, key prefix) of a table, partition or write location as Athena reads it.
+
+    Athena drops empty path segments: 's3://bucket/prefix//prefix/' is read as
+    's3://bucket/prefix/prefix/' (AWS's "Specify a table location in Amazon S3").
+    """
+    bucket, key = split_s3_uri(location)
+    return bucket, re.sub("/{2,}", "/", key).lstrip("/")
+
+
 def list_data_files(s3: pafs.FileSystem, location: str) -> list[pafs.FileInfo]:
     """The data files under location (recursively, sorted by path), as Athena reads a table or partition."""
     try:
-        bucket, prefix = split_s3_uri(location)
+        bucket, prefix = split_location(location)
     except ValueError as error:
         raise AthenaError("HIVE_INVALID_METADATA", f"table location {location!r} is not an S3 URI: {error}") from None
     base = f"{bucket}/{prefix}".rstrip("/")

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 from sqlglot import exp
 
-from local_aws.athena.storage import CountingS3FileSystem
+from local_aws.athena.storage import CountingS3FileSystem, split_location
 from local_aws.athena.translate import AthenaError
 
 FILE_COLUMN = "__athena_file"  # the data file each row came from; joins rows to their partition's values
@@ -212,9 +212,12 @@ def partition_files(
 
 
 def s3_folder(location: str) -> str:
-    """'s3a://bucket/prefix' -> 's3://bucket/prefix/', the form listings use."""
-    scheme, separator, rest = location.partition("://")
-    return f"s3://{rest.rstrip('/')}/" if separator and scheme in ("s3", "s3a", "s3n") else location
+    """'s3a://bucket/prefix' -> 's3://bucket/prefix/', the form listings use (empty segments dropped, as Athena does)."""
+    try:
+        bucket, prefix = split_location(location)
+    except ValueError:
+        return location
+    return f"s3://{bucket}/{prefix.rstrip('/')}/" if prefix.strip("/") else f"s3://{bucket}/"
 
 
 def partition_value(value: str | None, key: Column) -> str:

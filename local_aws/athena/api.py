@@ -1,0 +1,242 @@
+"""Athena's request handling where moto's differs from AWS: workgroups as AWS applies them,
+idempotent StartQueryExecution, BatchGetQueryExecution and prepared statements per workgroup.
+
+Nothing here runs queries (executor.py does); these are moto response patches, installed by
+executor.install(). What each call answers follows the Athena API reference.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Any
+
+from moto.athena.models import AthenaBackend, PreparedStatement
+from moto.athena.responses import AthenaResponse
+
+PRIMARY = "primary"  # the workgroup of a request that names none
+LIST_MAX_RESULTS = 50  # ListQueryExecutions/ListPreparedStatements: default and maximum page size
+
+
+def _error(code: str, message: str) -> tuple[str, dict[str, int]]:
+    return json.dumps({"__type": code, "Message": message}), {"status": 400}
+
+
+def _missing_workgroup(response: AthenaResponse, name: str | None) -> tuple[str, dict[str, int]] | None:
+    """AWS's answer when a named workgroup does not exist, else None."""
+    if name and name not in response.athena_backend.work_groups:
+        return _error("InvalidRequestException", f"WorkGroup {name} is not found.")
+    return None
+
+
+def _page(items: list[Any], response: AthenaResponse, what: str) -> tuple[list[Any], str | None]:
+    """One page of items for MaxResults/NextToken (AWS's tokens are opaque; these encode the offset)."""
+    size = int(response._get_param("MaxResults") or LIST_MAX_RESULTS)
+    token = response._get_param("NextToken")
+    start = 0
+    if token:
+        try:
+            kind, _, offset = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+            start = int(offset) if kind == what else -1
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            start = -1
+        if start < 0:
+            raise ValueError(f"Invalid NextToken {token!r}")
+    end = start + size
+    following = base64.urlsafe_b64encode(f"{what}:{end}".encode()).decode() if end < len(items) else None
+    return items[start:end], following
+
+
+def _statements(backend: AthenaBackend) -> dict[tuple[str, str], PreparedStatement]:
+    """Prepared statements keyed by (workgroup, name): AWS keeps a namespace per workgroup (moto keys by name)."""
+    return backend.__dict__.setdefault("local_prepared_statements", {})
+
+
+def prepared_statement(backend: AthenaBackend, workgroup: str, name: str) -> PreparedStatement | None:
+    return _statements(backend).get((workgroup, name))
+
+
+def store_prepared_statement(
+    backend: AthenaBackend, workgroup: str, name: str, sql: str, description: str = ""
+) -> None:
+    _statements(backend)[workgroup, name] = PreparedStatement(
+        statement_name=name, workgroup=workgroup, query_statement=sql, description=description
+    )
+
+
+def remove_prepared_statement(backend: AthenaBackend, workgroup: str, name: str) -> bool:
+    return _statements(backend).pop((workgroup, name), None) is not None
+
+
+def install(original_start, get_query_execution) -> None:
+    """Patch moto's Athena responses; original_start and get_query_execution are the executor's handlers."""
+
+    def start_query_execution(self):
+        workgroup = self._get_param("WorkGroup")
+        if workgroup and workgroup not in self.athena_backend.work_groups:
+            return _error("InvalidRequestException", "WorkGroup is not found.")
+        # Same ClientRequestToken and same request: the same query (boto3 sends a new token per call).
+        token = self._get_param("ClientRequestToken")
+        request = {
+            key: self._get_param(key)
+            for key in (
+                "QueryString",
+                "QueryExecutionContext",
+                "ResultConfiguration",
+                "WorkGroup",
+                "ExecutionParameters",
+                "ResultReuseConfiguration",
+            )
+        }
+        tokens = self.athena_backend.__dict__.setdefault("local_request_tokens", {})
+        if token and token in tokens:
+            earlier, execution_id = tokens[token]
+            if earlier != request:
+                return _error("InvalidRequestException", "Idempotent parameters do not match")
+            return json.dumps({"QueryExecutionId": execution_id})
+        body = original_start(self)
+        if isinstance(body, str):
+            execution_id = json.loads(body)["QueryExecutionId"]
+            execution = self.athena_backend.executions[execution_id]
+            execution.result_reuse = request["ResultReuseConfiguration"]
+            if token:
+                tokens[token] = (request, execution_id)
+        return body
+
+    def list_query_executions(self):
+        workgroup = self._get_param("WorkGroup") or PRIMARY
+        if error := _missing_workgroup(self, workgroup):
+            return error
+        executions = [
+            e
+            for e in self.athena_backend.executions.values()
+            if (e.workgroup.name if e.workgroup else PRIMARY) == workgroup
+        ]
+        executions.sort(key=lambda e: e.start_time, reverse=True)  # newest first, as the console lists them
+        try:
+            page, token = _page([e.id for e in executions], self, "executions")
+        except ValueError as error:
+            return _error("InvalidRequestException", str(error))
+        return json.dumps({"QueryExecutionIds": page, **({"NextToken": token} if token else {})})
+
+    def batch_get_query_execution(self):
+        found, unprocessed = [], []
+        for execution_id in self._get_param("QueryExecutionIds") or []:
+            if execution_id not in self.athena_backend.executions:
+                unprocessed.append(
+                    {
+                        "QueryExecutionId": execution_id,
+                        "ErrorCode": "INVALID_INPUT",
+                        "ErrorMessage": f"QueryExecution {execution_id} was not found",
+                    }
+                )
+                continue
+            self.querystring["QueryExecutionId"] = [execution_id]  # read before the JSON body by _get_param
+            found.append(json.loads(get_query_execution(self))["QueryExecution"])
+        self.querystring.pop("QueryExecutionId", None)
+        return json.dumps({"QueryExecutions": found, "UnprocessedQueryExecutionIds": unprocessed})
+
+    def get_work_group(self):
+        name = self._get_param("WorkGroup")
+        return _missing_workgroup(self, name) or original_get_work_group(self)
+
+    def delete_work_group(self):
+        name = self._get_param("WorkGroup")
+        return _missing_workgroup(self, name) or original_delete_work_group(self)
+
+    def list_named_queries(self):
+        return _missing_workgroup(self, self._get_param("WorkGroup")) or original_list_named_queries(self)
+
+    def create_prepared_statement(self):
+        workgroup, name = self._get_param("WorkGroup"), self._get_param("StatementName")
+        if error := _missing_workgroup(self, workgroup):
+            return error
+        if prepared_statement(self.athena_backend, workgroup, name):
+            return _error(
+                "InvalidRequestException", f"Prepared statement {name} already exists in WorkGroup {workgroup}"
+            )
+        store_prepared_statement(
+            self.athena_backend,
+            workgroup,
+            name,
+            self._get_param("QueryStatement"),
+            self._get_param("Description") or "",
+        )
+        return "{}"
+
+    def _existing_statement(self):
+        workgroup, name = self._get_param("WorkGroup"), self._get_param("StatementName")
+        if error := _missing_workgroup(self, workgroup):
+            return None, error
+        statement = prepared_statement(self.athena_backend, workgroup, name)
+        if statement is None:
+            return None, _error(
+                "ResourceNotFoundException", f"Prepared statement {name} not found in WorkGroup {workgroup}"
+            )
+        return statement, None
+
+    def get_prepared_statement(self):
+        statement, error = _existing_statement(self)
+        if error:
+            return error
+        return json.dumps(
+            {
+                "PreparedStatement": {
+                    "StatementName": statement.statement_name,
+                    "QueryStatement": statement.query_statement,
+                    "WorkGroupName": statement.workgroup,
+                    "Description": statement.description,
+                    "LastModifiedTime": statement.last_modified_time.timestamp(),
+                }
+            }
+        )
+
+    def update_prepared_statement(self):
+        statement, error = _existing_statement(self)
+        if error:
+            return error
+        statement.query_statement = self._get_param("QueryStatement")
+        statement.description = self._get_param("Description") or ""
+        statement.last_modified_time = datetime.now()
+        return "{}"
+
+    def delete_prepared_statement(self):
+        statement, error = _existing_statement(self)
+        if error:
+            return error
+        remove_prepared_statement(self.athena_backend, statement.workgroup, statement.statement_name)
+        return "{}"
+
+    def list_prepared_statements(self):
+        workgroup = self._get_param("WorkGroup")
+        if error := _missing_workgroup(self, workgroup):
+            return error
+        statements = sorted(
+            (s for (group, _), s in _statements(self.athena_backend).items() if group == workgroup),
+            key=lambda s: s.statement_name,
+        )
+        try:
+            page, token = _page(statements, self, "statements")
+        except ValueError as error:
+            return _error("InvalidRequestException", str(error))
+        summaries = [
+            {"StatementName": s.statement_name, "LastModifiedTime": s.last_modified_time.timestamp()} for s in page
+        ]
+        return json.dumps({"PreparedStatements": summaries, **({"NextToken": token} if token else {})})
+
+    original_get_work_group = AthenaResponse.get_work_group
+    original_delete_work_group = AthenaResponse.delete_work_group
+    original_list_named_queries = AthenaResponse.list_named_queries
+    AthenaResponse.start_query_execution = start_query_execution
+    AthenaResponse.list_query_executions = list_query_executions
+    AthenaResponse.batch_get_query_execution = batch_get_query_execution
+    AthenaResponse.get_work_group = get_work_group
+    AthenaResponse.delete_work_group = delete_work_group
+    AthenaResponse.list_named_queries = list_named_queries
+    AthenaResponse.create_prepared_statement = create_prepared_statement
+    AthenaResponse.get_prepared_statement = get_prepared_statement
+    AthenaResponse.update_prepared_statement = update_prepared_statement
+    AthenaResponse.delete_prepared_statement = delete_prepared_statement
+    AthenaResponse.list_prepared_statements = list_prepared_statements
