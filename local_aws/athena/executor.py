@@ -79,7 +79,7 @@ class QueryRun:
     database: str
     region: str
     workgroup: str
-    output_location: str  # the result file: <OutputLocation>/<QueryExecutionId>.csv (or .txt for DDL)
+    output_location: str  # <OutputLocation>/<id>.csv (.txt for DDL; no extension for CTAS, INSERT, UNLOAD)
     statement_type: str
     statement: exp.Expression | None = None
     tables_location: str = ""  # where CTAS puts a table without external_location: <output>/tables/<id>/
@@ -92,6 +92,7 @@ class QueryRun:
     finished: float | None = None
     bytes_scanned: int = 0
     output_bytes: int = 0
+    written_files: list[str] | None = None  # CTAS, INSERT INTO, UNLOAD: the data files, listed in the manifest
     result: results.QueryResult | None = None
     connection: duckdb.DuckDBPyConnection | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -138,6 +139,8 @@ class QueryRun:
             "ServiceProcessingTimeInMillis": millis(self.executed, self.finished),
             "ResultReuseInformation": {"ReusedPreviousResult": False},
         }
+        if self.written_files is not None and self.state == SUCCEEDED:
+            statistics["DataManifestLocation"] = results.manifest_location(self.output_location)
         other_settings = {k: v for k, v in (self.execution.config or {}).items() if k != "OutputLocation"}
         return {
             "StatementType": self.statement_type,
@@ -193,7 +196,7 @@ def submit(backend: AthenaBackend, execution: Execution, base: str, workgroup: s
         database=(context.get("Database") or "default").lower(),
         region=backend.region_name,
         workgroup=workgroup,
-        output_location=f"{base}{execution.id}.{'csv' if statement_type == 'DML' else 'txt'}",
+        output_location=output_location(base, execution.id, statement, statement_type),
         statement_type=statement_type,
         statement=statement,
         tables_location=f"{base}tables/{execution.id}/",
@@ -207,6 +210,15 @@ def submit(backend: AthenaBackend, execution: Execution, base: str, workgroup: s
         return
     _active_runs.add(run)
     workers().submit(execute, run)
+
+
+def output_location(base: str, query_id: str, statement: exp.Expression | None, statement_type: str) -> str:
+    """Where Athena puts a query's result: <id>.csv for queries, <id>.txt for DDL and utility statements; for
+    statements that write data, <id> with no extension (its <id>.metadata and <id>-manifest.csv beside), CTAS
+    in the tables/ folder ("Files associated with a CREATE TABLE AS SELECT query are stored in a tables sub-folder")."""
+    if statements.writes_data(statement):
+        return f"{base}tables/{query_id}" if isinstance(statement, exp.Create) else f"{base}{query_id}"
+    return f"{base}{query_id}.{'csv' if statement_type == 'DML' else 'txt'}"
 
 
 def prepared_statements(backend: AthenaBackend, workgroup: str) -> dict[str, Any]:
@@ -289,7 +301,7 @@ def run_statement(run: QueryRun) -> results.QueryResult:
     if isinstance(statement, exp.Create) and (statement.kind or "").upper() == "VIEW":
         statements.create_view(statement, run.sql, run.database, catalog, query)
         return results.empty_result()
-    written = 0
+    written = None
     if isinstance(statement, exp.Create):
         written = statements.create_table_as(
             statement, run.database, catalog, s3, query, run.execution.id, run.tables_location
@@ -301,7 +313,9 @@ def run_statement(run: QueryRun) -> results.QueryResult:
     elif statement.name.upper() == "UNLOAD":
         written = statements.unload(statement, s3, query, run.execution.id)
     result = results.empty_result()
-    result.update_count = written
+    if written is not None:
+        result.update_count = written.rows
+        run.written_files = written.files
     return result
 
 
@@ -413,6 +427,8 @@ def node_position(run: QueryRun, kind: type[exp.Expression], name: str) -> str:
 
 def write_results(run: QueryRun) -> int:
     try:
+        if run.written_files is not None:
+            return results.write_manifest(s3_filesystem(run.region), run.output_location, run.written_files, run.result)
         return results.write(s3_filesystem(run.region), run.output_location, run.result)
     except OSError as error:
         bucket = clients.split_s3_uri(run.output_location)[0]

@@ -220,3 +220,21 @@ def write(s3: pafs.S3FileSystem, output_location: str, result: QueryResult) -> i
     with s3.open_output_stream(path + ".metadata") as out:
         out.write(json.dumps({"ColumnInfo": result.column_info, "RowCount": result.row_count}).encode())
     return size
+
+
+def manifest_location(output_location: str) -> str:
+    """The data manifest of a CTAS, INSERT INTO or UNLOAD query: <QueryID>-manifest.csv beside its <QueryID>."""
+    return f"{output_location}-manifest.csv"
+
+
+def write_manifest(s3: pafs.S3FileSystem, output_location: str, files: list[str], result: QueryResult) -> int:
+    """What Athena writes for a statement that writes data: the data manifest, one s3:// URI of a written file
+    a line, and <QueryID>.metadata (JSON here, binary on Athena). Returns the manifest's size."""
+    bucket, key = split_s3_uri(manifest_location(output_location))
+    data = "".join(f"{path}\n" for path in files).encode()
+    with s3.open_output_stream(f"{bucket}/{key}") as out:
+        out.write(data)
+    bucket, key = split_s3_uri(output_location + ".metadata")
+    with s3.open_output_stream(f"{bucket}/{key}") as out:
+        out.write(json.dumps({"ColumnInfo": result.column_info, "RowCount": 0, "UpdateCount": result.update_count}).encode())
+    return len(data)

@@ -39,6 +39,15 @@ MAX_VIEW_DEPTH = 10
 QueryRunner = Callable[[exp.Expression, Callable[[duckdb.DuckDBPyConnection, str], Any]], Any]
 
 
+def writes_data(statement: exp.Expression | None) -> bool:
+    """CTAS, INSERT INTO and UNLOAD: the statements that write data files (and so a data manifest)."""
+    if isinstance(statement, exp.Insert):
+        return True
+    if isinstance(statement, exp.Create):
+        return statement.args.get("expression") is not None and (statement.kind or "").upper() == "TABLE"
+    return isinstance(statement, exp.Command) and statement.name.upper() == "UNLOAD"
+
+
 def handles(statement: exp.Expression) -> bool:
     if isinstance(statement, exp.Insert) or isinstance(statement, exp.Describe):
         return True
@@ -247,6 +256,7 @@ class Written:
     columns: list[tuple[str, str]]  # (name, DuckDB type) of the query, in order
     partitions: dict[tuple[str, ...], str]  # partition values -> folder written
     rows: int
+    files: list[str]  # s3:// URIs of the data files written, as the data manifest lists them
 
 
 def file_name(query_id: str, index: int, fmt: str) -> str:
@@ -297,6 +307,7 @@ def write_query(
     )
     bucket, prefix = split_location(location if location.endswith("/") else location + "/")
     written: dict[tuple[str, ...], str] = {}
+    files: list[str] = []
     for index, values in enumerate(sorted(groups, key=lambda v: [partition_text(x) for x in v])):
         where = (
             " AND ".join(f"{ident(k)} IS NOT DISTINCT FROM ${i + 1}" for i, k in enumerate(partition_names)) or "TRUE"
@@ -322,8 +333,9 @@ def write_query(
             with s3.open_output_stream(path) as out:
                 out.write("".join(f"{text}\n" for (text,) in lines).encode())
         written[tuple(partition_text(v) for v in values)] = f"s3://{bucket}/{folder}"
+        files.append(f"s3://{path}")
     con.unregister("__athena_written")
-    return Written(columns=list(zip(names, types, strict=True)), partitions=written, rows=data.num_rows)
+    return Written(list(zip(names, types, strict=True)), written, data.num_rows, files)
 
 
 def results_literal(value: str) -> str:
@@ -387,7 +399,7 @@ def create_table_as(
     run_query: QueryRunner,
     query_id: str,
     default_location: str,
-) -> int:
+) -> Written:
     node = statement.this
     database, name = (node.db or database).lower(), node.name.lower()
     props = with_properties(
@@ -398,7 +410,7 @@ def create_table_as(
     catalog.require_database(database)
     if catalog.table(database, name) is not None:
         if statement.args.get("exists"):
-            return 0
+            return Written([], {}, 0, [])
         raise AthenaError(
             "ALREADY_EXISTS", f"Table '{CATALOG}.{database}.{name}' already exists; drop it first or use IF NOT EXISTS"
         )
@@ -433,7 +445,7 @@ def create_table_as(
             ddl.partition_input(table_input, list(values), folder) for values, folder in written.partitions.items()
         ]
         ddl.create_partitions(catalog, database, name, inputs, if_not_exists=True)
-    return written.rows
+    return written
 
 
 def insert_into(
@@ -444,7 +456,7 @@ def insert_into(
     s3: pafs.S3FileSystem,
     run_query: QueryRunner,
     query_id: str,
-) -> int:
+) -> Written:
     target = statement.this
     listed = None
     if isinstance(target, exp.Schema):
@@ -502,10 +514,10 @@ def insert_into(
             if values not in known
         ]
         ddl.create_partitions(catalog, database, name, inputs, if_not_exists=True)
-    return written.rows
+    return written
 
 
-def unload(statement: exp.Command, s3: pafs.S3FileSystem, run_query: QueryRunner, query_id: str) -> int:
+def unload(statement: exp.Command, s3: pafs.S3FileSystem, run_query: QueryRunner, query_id: str) -> Written:
     text = command_text(statement)
     match = re.match(r"\s*\((.*)\)\s*TO\s*'([^']+)'\s*WITH\s*(\(.*\))\s*;?\s*$", text, re.S | re.I)
     if not match:
@@ -533,7 +545,7 @@ def unload(statement: exp.Command, s3: pafs.S3FileSystem, run_query: QueryRunner
             "UNLOAD",
         ),
     )
-    return written.rows
+    return written
 
 
 # --- SHOW and DESCRIBE ----------------------------------------------------------------------------
