@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"
 TERMINAL_STATES = (SUCCEEDED, FAILED, CANCELLED)
 MAX_RESULTS = 1000  # GetQueryResults' page size limit on AWS
+# DuckDB's name of a cast's target type -> the name Trino's "Cannot cast 'x' to T" uses.
+CAST_TARGETS = {"INT8": "TINYINT", "INT16": "SMALLINT", "INT32": "INT", "INT64": "BIGINT", "FLOAT": "REAL",
+                "DOUBLE": "DOUBLE", "BOOL": "BOOLEAN"}  # fmt: skip
 WORKERS = 4  # queries running at once; each DuckDB connection uses every core
 
 _pool: ThreadPoolExecutor | None = None
@@ -304,7 +307,7 @@ def run_statement(run: QueryRun) -> results.QueryResult:
     written = None
     if isinstance(statement, exp.Create):
         written = statements.create_table_as(
-            statement, run.database, catalog, s3, query, run.execution.id, run.tables_location
+            statement, run.sql, run.database, catalog, s3, query, run.execution.id, run.tables_location
         )
     elif isinstance(statement, exp.Insert):
         written = statements.insert_into(statement, run.sql, run.database, catalog, s3, query, run.execution.id)
@@ -401,6 +404,9 @@ def duckdb_error(error: duckdb.Error, run: QueryRun) -> AthenaError:
         )
     if "Division by zero" in message:
         return AthenaError("DIVISION_BY_ZERO", "Division by zero")
+    if match := re.search(r"Could not convert string '(.*)' to (INT8|INT16|INT32|INT64|FLOAT|DOUBLE|BOOL)$", message):
+        target = CAST_TARGETS[match.group(2)]  # Trino's VarcharOperators words
+        return AthenaError("INVALID_CAST_ARGUMENT", f"Cannot cast '{match.group(1)}' to {target}")
     if isinstance(error, duckdb.ConversionException) or "Could not convert" in message:
         return AthenaError("INVALID_CAST_ARGUMENT", message)
     if isinstance(error, duckdb.BinderException):

@@ -25,7 +25,7 @@ from sqlglot import exp
 from local_aws.athena import ddl, results
 from local_aws.athena.storage import split_location
 from local_aws.athena.tables import HIVE_DEFAULT_PARTITION, JSON_SERDES, TEXT_SERDE, CatalogTable, ident
-from local_aws.athena.translate import CATALOG, DIALECT, AthenaError, parse
+from local_aws.athena.translate import CATALOG, DIALECT, AthenaError, parse, statement_position
 
 VIEW_PREFIX, VIEW_SUFFIX = "/* Presto View: ", " */"
 FORMATS = {  # CTAS/UNLOAD format -> (InputFormat, OutputFormat, SerDe)
@@ -208,16 +208,15 @@ def create_view(statement: exp.Create, sql: str, database: str, catalog: ddl.Cat
     existing = catalog.table(database, name)
     if existing is None:
         catalog.glue.create_table(DatabaseName=database, TableInput=table_input)
-    elif (existing.get("TableType") or "").upper() != "VIRTUAL_VIEW":
+    elif (existing.get("TableType") or "").upper() != "VIRTUAL_VIEW":  # Trino's CreateViewTask words
         raise AthenaError(
-            "ALREADY_EXISTS", f"{database}.{name} is a table, not a view; drop it or choose another view name"
+            "TABLE_ALREADY_EXISTS", f"{statement_position(sql)}Table already exists: '{CATALOG}.{database}.{name}'"
         )
     elif statement.args.get("replace"):
         catalog.glue.update_table(DatabaseName=database, TableInput=table_input)
     else:
         raise AthenaError(
-            "ALREADY_EXISTS",
-            f"View '{CATALOG}.{database}.{name}' already exists; use CREATE OR REPLACE VIEW to replace it",
+            "TABLE_ALREADY_EXISTS", f"{statement_position(sql)}View already exists: '{CATALOG}.{database}.{name}'"
         )
 
 
@@ -249,6 +248,13 @@ def hive_type(duckdb_type: str, what: str) -> str:
     if upper == '"NULL"' or upper == "NULL":
         upper = "VARCHAR"
     return ddl.hive_type(exp.DataType.build(upper, dialect="duckdb"))
+
+
+def trino_type(type_sql: str, dialect: str) -> str:
+    """A Hive or DuckDB type as Trino names it in messages: integer, varchar, decimal(10,2), array(integer)."""
+    if re.sub(r"\s", "", type_sql.upper()) in ("HUGEINT", "UHUGEINT"):
+        return "bigint"  # DuckDB's integer sums; Trino's are bigint
+    return exp.DataType.build(type_sql, dialect=dialect).sql("trino").lower().replace(", ", ",")
 
 
 @dataclass
@@ -393,6 +399,7 @@ def storage(fmt: str, location: str, delimiter: str) -> dict[str, Any]:
 
 def create_table_as(
     statement: exp.Create,
+    sql: str,
     database: str,
     catalog: ddl.Catalog,
     s3: pafs.S3FileSystem,
@@ -411,8 +418,9 @@ def create_table_as(
     if catalog.table(database, name) is not None:
         if statement.args.get("exists"):
             return Written([], {}, 0, [])
-        raise AthenaError(
-            "ALREADY_EXISTS", f"Table '{CATALOG}.{database}.{name}' already exists; drop it first or use IF NOT EXISTS"
+        raise AthenaError(  # Trino's StatementAnalyzer words
+            "TABLE_ALREADY_EXISTS",
+            f"{statement_position(sql)}Destination table '{CATALOG}.{database}.{name}' already exists",
         )
     location = props.get("external_location") or default_location
     location = location if location.endswith("/") else location + "/"
@@ -496,11 +504,15 @@ def insert_into(
         delimiter = "\x01"
 
     def write(con: duckdb.DuckDBPyConnection, duck_sql: str) -> Written:
-        width = len(con.sql(duck_sql).columns)
-        if width != len(listed):
+        query_types = [str(t) for t in con.sql(duck_sql).types]
+        width = len(query_types)
+        if width != len(listed):  # Trino's StatementAnalyzer words, types as Trino names them
+            columns = {c.name: c for c in targets}
             raise AthenaError(
                 "TYPE_MISMATCH",
-                f"Insert query has {width} column(s) but {database}.{name} expects {len(listed)} ({', '.join(listed)})",
+                f"{statement_position(sql)}Insert query has mismatched column types: "
+                f"Table: [{', '.join(trino_type(columns[n].hive_type, 'hive') for n in listed)}], "
+                f"Query: [{', '.join(trino_type(t, 'duckdb') for t in query_types)}]",
             )
         wrapped = f"SELECT {projection} FROM ({duck_sql}) AS __source({', '.join(f'c{i}' for i in range(width))})"
         return write_query(con, wrapped, s3, table.location, fmt, keys, query_id, delimiter, f"{database}.{name}")
@@ -600,7 +612,9 @@ def show(text: str, database: str, catalog: ddl.Catalog) -> results.QueryResult:
         db = match.group(2).strip('`"').lower() if match.group(2) else db
         table = ddl.existing_table(catalog, db, name)
         columns = (table.get("StorageDescriptor") or {}).get("Columns") or []
-        return results.text_result("field", [c["Name"] for c in columns + (table.get("PartitionKeys") or [])])
+        # Hive pads each name to 20 characters (MetaDataFormatUtils' ALIGNMENT), and Athena keeps the padding.
+        names = [c["Name"] for c in columns + (table.get("PartitionKeys") or [])]
+        return results.text_result("field", [f"{n:<20}" for n in names])
     if match := re.fullmatch(r"CREATE (TABLE|VIEW) ([\w.`\"]+)", text, re.I):
         db, name = _table_words(match.group(2), database)
         table = ddl.existing_table(catalog, db, name)

@@ -41,6 +41,12 @@ def position(sql: str, node: exp.Expression) -> str:
     return f"line {line}:{column}: "
 
 
+def statement_position(sql: str) -> str:
+    """'line L:C: ' of where the statement starts (Trino reports errors about a whole statement there)."""
+    start = len(sql) - len(sql.lstrip())
+    return f"line {sql.count(chr(10), 0, start) + 1}:{start - (sql.rfind(chr(10), 0, start) + 1) + 1}: "
+
+
 def parse(sql: str) -> exp.Expression:
     """The one statement in sql, or AthenaError SYNTAX_ERROR with the parser's message and position."""
     try:
@@ -165,13 +171,30 @@ def name_unnamed_columns(query: exp.Expression) -> None:
             projection.replace(exp.alias_(projection.copy(), f"_col{index}", quoted=True))
 
 
-def keep_date_types(query: exp.Expression, schema: dict, default_database: str) -> exp.Expression:
-    """Trino keeps DATE arithmetic in DATE (date_trunc, date_add, date +/- interval); DuckDB returns TIMESTAMP.
+def decimal_type(node: exp.Expression) -> tuple[int, int] | None:
+    """(precision, scale) of a DECIMAL operand as Trino types it: a decimal literal (3.14159 is
+    DECIMAL(6,5)) or an expression sqlglot typed DECIMAL(p, s); None otherwise."""
+    if isinstance(node, exp.Neg):
+        return decimal_type(node.this)
+    if isinstance(node, exp.Literal) and node.is_number and re.fullmatch(r"\d*\.\d*", node.this):
+        whole, fraction = node.this.split(".")
+        return max(len(whole.lstrip("0")) + len(fraction), 1), len(fraction)
+    if node.type is not None and node.type.is_type(exp.DataType.Type.DECIMAL) and len(node.type.expressions) == 2:
+        precision, scale = (int(param.name) for param in node.type.expressions)
+        return precision, scale
+    return None
 
-    sqlglot qualifies the query and annotates types from the catalog's columns; where the operand
-    is known to be a DATE the result is cast back to DATE. A query sqlglot cannot qualify (or
-    that names an unknown column: DuckDB then reports it) is returned as it was, and its date
-    arithmetic yields timestamps.
+
+def keep_trino_types(query: exp.Expression, schema: dict, default_database: str) -> exp.Expression:
+    """Result types where Trino's differ from DuckDB's, for operands whose types sqlglot knows.
+
+    - DATE arithmetic stays DATE (date_trunc, date_add, date +/- interval); DuckDB returns TIMESTAMP.
+    - round(decimal(p, s), d) is decimal(p + 1, s) (Trino's MathFunctions.RoundN: the scale is kept,
+      round(3.14159, 2) is 3.14000); DuckDB narrows the scale to d.
+
+    sqlglot qualifies the query and annotates types from the catalog's columns. A query sqlglot
+    cannot qualify (or that names an unknown column: DuckDB then reports it) is returned as it was,
+    with DuckDB's types.
     """
     try:
         typed = qualify(
@@ -201,6 +224,11 @@ def keep_date_types(query: exp.Expression, schema: dict, default_database: str) 
         elif not is_date(node.this):
             continue
         node.replace(exp.cast(node.copy(), exp.DataType.build("date")))
+    for node in list(typed.find_all(exp.Round)):
+        operand = decimal_type(node.this)
+        if node.args.get("decimals") is not None and operand:
+            precision, scale = operand
+            node.replace(exp.cast(node.copy(), exp.DataType.build(f"DECIMAL({min(38, precision + 1)}, {scale})")))
     return typed
 
 
@@ -210,7 +238,7 @@ def prepare(
     default_database: str,
     table_columns: Callable[[TableRef], list[tuple[str, str]]],
 ) -> tuple[exp.Expression, list[TableRef]]:
-    """Name result columns as Trino does and keep Trino's DATE types; returns the query to run and its tables.
+    """Name result columns as Trino does and keep Trino's result types; returns the query to run and its tables.
 
     table_columns gives a catalog table's (name, Hive type) columns, partition keys last; it
     raises AthenaError for a table that does not exist.
@@ -221,7 +249,7 @@ def prepare(
         schema.setdefault(ref.database, {})[ref.name] = {
             name: _data_type(hive_type) for name, hive_type in table_columns(ref)
         }
-    statement = keep_date_types(statement, schema, default_database)
+    statement = keep_trino_types(statement, schema, default_database)
     return statement, table_references(statement, sql, default_database)
 
 
