@@ -114,8 +114,19 @@ class QueryRun:
                 self.finished = time.time()
                 self.execution.end_time = self.finished
                 if self.connection is not None:
-                    self.connection.interrupt()
+                    threading.Thread(target=self.interrupt, name="athena-interrupt", daemon=True).start()
             return True
+
+    def interrupt(self) -> None:
+        """Interrupt DuckDB until the worker lets go of the connection: an interrupt only stops the
+        statement running at that moment, and a cancel can come while the query is still being planned."""
+        while True:
+            with self.lock:
+                connection = self.connection
+            if connection is None:
+                return
+            connection.interrupt()
+            time.sleep(0.05)
 
     def describe(self) -> dict[str, Any]:
         """The parts of GetQueryExecution's QueryExecution that the run knows."""

@@ -1,0 +1,51 @@
+"""StopQueryExecution stops the DuckDB work of a query, whenever it comes."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import duckdb
+import pytest
+from moto.athena.models import Execution
+
+from local_aws.athena.executor import CANCELLED, RUNNING, QueryRun, connect
+
+# Long enough (minutes) that only an interrupt ends it within the test's bound.
+ENDLESS = "SELECT count(*) FROM range(100000000) a, range(100000) b WHERE (a.range * b.range) % 7 = 3"
+
+
+def test_a_cancel_while_the_query_is_planned_interrupts_the_statement_that_starts_after_it():
+    execution = Execution("SELECT 1", {}, {}, None, None)
+    run = QueryRun(execution, "SELECT 1", "default", "us-east-1", "primary", "s3://r/x.csv", "DML", state=RUNNING)
+    run.connection = connection = connect()
+    run.move_to(CANCELLED, "Query cancelled by user")  # the worker is still planning: nothing runs yet
+
+    outcome: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            connection.sql(ENDLESS).fetchall()
+        except BaseException as error:  # noqa: BLE001 (the outcome is what is asserted)
+            outcome.append(error)
+        finally:
+            with run.lock:
+                run.connection = None
+
+    thread = threading.Thread(target=worker, daemon=True)
+    started = time.monotonic()
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "the query was not interrupted"
+    assert time.monotonic() - started < 30
+    assert len(outcome) == 1 and isinstance(outcome[0], duckdb.InterruptException)
+    assert run.state == CANCELLED
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_threads():
+    yield
+    deadline = time.monotonic() + 5
+    while any(t.name == "athena-interrupt" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(t.name == "athena-interrupt" for t in threading.enumerate())
