@@ -27,7 +27,7 @@ from datetime import datetime
 
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
-from moto.glue.exceptions import EntityNotFoundException
+from moto.glue.exceptions import ConcurrentRunsExceededException, EntityNotFoundException
 from moto.glue.models import FakeJob, FakeJobRun, GlueBackend
 from moto.glue.responses import GlueResponse
 from moto.moto_api._internal.managed_state_model import ManagedState
@@ -76,6 +76,10 @@ _state_lock = threading.RLock()
 
 
 def _start_job_run(self: FakeJob, *args, **kwargs) -> str:
+    # AWS counts every run not yet ended (STOPPING too) against MaxConcurrentRuns (default 1), in its words.
+    active = [run for run in self.job_runs if run.status not in FINAL_STATES]
+    if len(active) >= (self.execution_property or {}).get("MaxConcurrentRuns", 1):
+        raise ConcurrentRunsExceededException(f"Concurrent runs exceeded for {self.name}")
     run_id = _originals["start_job_run"](self, *args, **kwargs)
     run = self.job_runs[-1]
     run.local = LocalRun(
@@ -290,6 +294,10 @@ class JobRunner:
         if not _is_current(run) or self._closing or run.status in FINAL_STATES:
             return
         request = _request(run)
+        if request.arguments.get("--job-language", "python").strip().lower() == "scala":
+            message = f"job {run.job_name} is a Scala job (--job-language scala); local AWS runs Python scripts only"
+            _finish(run, "FAILED", message, to_error_log=True)
+            return
         if not request.script_location.startswith("s3://"):
             message = (
                 f"job {run.job_name} has Command.ScriptLocation {request.script_location!r}; "

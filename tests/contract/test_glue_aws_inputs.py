@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.contract import test_glue_jobs as jobs
 from tests.contract.test_glue_crawlers import crawl
 
 BUCKET = "lake"
@@ -98,3 +99,40 @@ def test_database_and_table_names_are_folded_to_lowercase(glue):
     glue.delete_table(DatabaseName="LABDB", Name="Flights")
     glue.delete_database(Name="LabDB")
     assert glue.get_databases()["DatabaseList"] == []
+
+
+# ---- jobs ----
+
+
+@pytest.fixture
+def job_bucket(aws_client):
+    client = aws_client("s3")
+    client.create_bucket(Bucket=jobs.BUCKET)
+    return client
+
+
+def test_start_job_run_beyond_max_concurrent_runs_is_refused_in_aws_words(glue, job_bucket):
+    jobs.create_job(glue, job_bucket, "sleeper", "import time\ntime.sleep(120)\n")  # MaxConcurrentRuns: 1
+    first = glue.start_job_run(JobName="sleeper")["JobRunId"]
+
+    assert error_of(glue.start_job_run, JobName="sleeper") == (
+        "ConcurrentRunsExceededException",
+        "Concurrent runs exceeded for sleeper",
+    )
+    glue.batch_stop_job_run(JobName="sleeper", JobRunIds=[first])
+    assert jobs.wait_for_run(glue, "sleeper", first)["JobRunState"] == "STOPPED"
+    second = glue.start_job_run(JobName="sleeper")["JobRunId"]  # the stopped run no longer counts
+    glue.batch_stop_job_run(JobName="sleeper", JobRunIds=[second])
+    assert jobs.wait_for_run(glue, "sleeper", second)["JobRunState"] == "STOPPED"
+
+
+def test_scala_job_fails_saying_local_aws_runs_python_only(glue, job_bucket):
+    jobs.create_job(glue, job_bucket, "scala-etl", "object GlueApp { def main(args: Array[String]) = () }\n",
+                    DefaultArguments={"--job-language": "scala", "--class": "GlueApp"})  # fmt: skip
+
+    run = jobs.run_job(glue, "scala-etl")
+
+    assert run["JobRunState"] == "FAILED"
+    assert run["ErrorMessage"] == (
+        "job scala-etl is a Scala job (--job-language scala); local AWS runs Python scripts only"
+    )
