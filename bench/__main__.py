@@ -272,7 +272,7 @@ def handler(event, context):
 
 def python_function(session, endpoint: str, name: str, role_name: str, source: str, **fields) -> str:
     """Creates the python3.12 function `name` (`source` as app.py, app.handler) under a new execution role
-    `role_name` that Lambda may assume, and returns the function's ARN."""
+    `role_name` that Lambda may assume, waits until it is Active and returns its ARN."""
     import io
     import json
     import zipfile
@@ -288,10 +288,12 @@ def python_function(session, endpoint: str, name: str, role_name: str, source: s
     package = io.BytesIO()
     with zipfile.ZipFile(package, "w") as archive:
         archive.writestr("app.py", source)
-    return lam.create_function(
+    arn = lam.create_function(
         FunctionName=name, Runtime="python3.12", Role=role, Handler="app.handler",
         Code={"ZipFile": package.getvalue()}, **fields,
     )["FunctionArn"]  # fmt: skip
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)  # Pending until provisioned, as on AWS
+    return arn
 
 
 def lambda_latency(endpoint: str, invokes: int) -> tuple[float, float, float]:

@@ -1,6 +1,6 @@
 """What the Lambda tests share: an execution role, a deployment package and a wait.
 
-`from tests.lambda_support import TRUST, create_role, wait_for, zip_of`
+`from tests.lambda_support import TRUST, create_role, wait_for, wait_until_active, zip_of`
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import textwrap
+import threading
 import time
 import zipfile
 from collections.abc import Callable
@@ -57,3 +58,37 @@ def wait_for(check: Callable[[], T], limit: float = 20.0, every: float = 0.05) -
             return value
         time.sleep(every)
     raise AssertionError(f"condition not met within {limit} s: {getattr(check, '__qualname__', check)}")
+
+
+def wait_until_active(lam, name: str, qualifier: str | None = None) -> None:
+    """Waits until a new function (or a published version) is Active, as callers must on AWS before invoking it.
+
+    boto3's own waiters (function_active_v2, published_version_active), polling every 0.1 s for up to 30 s.
+    """
+    fast = {"Delay": 0.1, "MaxAttempts": 300}
+    if qualifier is None:
+        lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=fast)
+    else:
+        lam.get_waiter("published_version_active").wait(FunctionName=name, Qualifier=qualifier, WaiterConfig=fast)
+
+
+def wait_until_updated(lam, name: str) -> None:
+    """Waits until an UpdateFunctionCode/UpdateFunctionConfiguration is Successful (function_updated_v2, 0.1 s polls);
+    until then invocations still run the previous code and configuration, as on AWS."""
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})
+
+
+def hold_provisioning(monkeypatch) -> threading.Event:
+    """Holds local AWS's provisioning of new functions, versions and updates open until the returned event is set,
+    so a test sees what happens while a function is Pending (or its update InProgress) on a machine of any speed."""
+    from local_aws.lambda_ import lifecycle
+
+    release = threading.Event()
+    prepare = lifecycle._prepare
+
+    def held(function) -> None:
+        release.wait(30)
+        prepare(function)
+
+    monkeypatch.setattr(lifecycle, "_prepare", held)
+    return release

@@ -9,8 +9,14 @@
   timeouts, CloudWatch Logs (START/END/REPORT) and the execution role's credentials.
 - code.py: a function version's code (ZipFile or S3) and layers, extracted once on disk.
 - async_invoke.py: the Event queue, retries, destinations and dead-letter queues.
-- service.py: install()/shutdown(): the moto 5.2.5 patches (Invoke, InvokeAsync, DeadLetterConfig,
-  reset) that route every invocation here.
+- lifecycle.py: State (Pending -> Active), LastUpdateStatus (InProgress -> Successful), RevisionId,
+  and what Lambda refuses meanwhile.
+- configuration.py: what CreateFunction and the updates accept (Lambda's checks and words) and the
+  settings moto does not keep (LoggingConfig, DeadLetterConfig, ...).
+- platform_log.py: Lambda's own log lines (START, REPORT, ...) as text or JSON (LoggingConfig).
+- service.py: install()/shutdown(): the moto 5.2.5 patches (Invoke, InvokeAsync, CreateFunction,
+  the updates, PublishVersion, permissions, aliases, ListFunctions, reset) that route every
+  invocation here and answer as Lambda does.
 - event_sources/: S3 notifications, SNS and event source mappings, on top of invoke.py.
 See docs/local-aws/lambda.md for what differs from AWS.
 """

@@ -35,7 +35,8 @@ from local_aws.lambda_.invoke import InvokeError, InvokeResult, new_request_id
 
 log = logging.getLogger(__name__)
 
-MAX_ASYNC_PAYLOAD = 256 * 1024  # Invoke's payload limit for InvocationType Event
+MAX_ASYNC_PAYLOAD = 1024 * 1024  # Invoke's payload limit for InvocationType Event (1 MB since October 2025)
+INVOKE_ASYNC_PAYLOAD = 256 * 1024  # the deprecated InvokeAsync's
 DEFAULT_RETRY_ATTEMPTS = 2
 DEFAULT_MAX_EVENT_AGE = 6 * 3600
 

@@ -11,9 +11,16 @@ Like AWS's runtime (awslambdaric), it imports the handler's module once (Init), 
 errors as Runtime.ImportModuleError / Runtime.UserCodeSyntaxError / Runtime.HandlerNotFound /
 Runtime.MalformedHandlerName, and serves invocations until it is killed; module state survives
 between invocations, including after the handler raised.
+
+The function's modules are compiled under the paths they have on AWS (/var/task/<module>.py for
+the code, /opt/... for layers), so every traceback (the error document's stackTrace, the error
+log line, logging.exception) shows those paths, as on AWS. With AWS_LAMBDA_LOG_FORMAT=JSON
+(LoggingConfig LogFormat JSON) logging records and the error log are JSON objects, as AWS's
+runtime writes them; print() output stays plain text.
 """
 
 import importlib
+import importlib.machinery
 import json
 import logging
 import os
@@ -24,6 +31,9 @@ import traceback
 
 SEPARATOR = "\x1e"
 _current_request_id = ""
+JSON_FORMAT = os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
+INDENT = "\u00a0"  # AWS's runtime indents a logged stack trace with no-break spaces
+_aws_roots: dict[str, str] = {}  # directory on this machine -> its path on AWS
 
 
 class FaultError(Exception):
@@ -54,32 +64,119 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class JsonFormatter(logging.Formatter):
+    """A record as AWS's runtime writes it with LogFormat JSON: timestamp, level, message, logger, requestId, ..."""
+
+    RESERVED = set(vars(logging.makeLogRecord({}))) | {"aws_request_id", "message"}
+
+    def __init__(self):
+        super().__init__(datefmt="%Y-%m-%dT%H:%M:%SZ")
+
+    def format(self, record):
+        level = min(50, max(0, record.levelno)) // 10 * 10
+        document = {
+            "timestamp": self.formatTime(record, self.datefmt),
+            "level": logging.getLevelName(level),
+            "message": record.getMessage(),
+            "logger": record.name,
+            "requestId": getattr(record, "aws_request_id", None) or None,
+        }
+        if record.exc_info:
+            document.update(
+                stackTrace=traceback.format_tb(record.exc_info[2]),
+                errorType=record.exc_info[0].__name__,
+                errorMessage=str(record.exc_info[1]),
+                location=f"{record.pathname}:{record.funcName}:{record.lineno}",
+            )
+        document.update((key, value) for key, value in vars(record).items() if key not in self.RESERVED)
+        return json.dumps({key: value for key, value in document.items() if value is not None}, default=str)
+
+
 def _setup_logging():
-    formatter = logging.Formatter(
-        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s", "%Y-%m-%dT%H:%M:%S"
-    )
+    if JSON_FORMAT:
+        formatter = JsonFormatter()
+    else:
+        formatter = logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s", "%Y-%m-%dT%H:%M:%S"
+        )
     formatter.converter = time.gmtime
     handler = LambdaLogHandler()
     handler.setFormatter(formatter)
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.handlers = [handler]
-    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
-    if level:
-        root.setLevel(level.upper())
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    level = "DEBUG" if level == "TRACE" else level  # Lambda's TRACE has no Python level
+    if level in logging.getLevelNamesMapping():
+        root.setLevel(level)
 
 
 def _stack(tb, skip=0):
     return traceback.format_list(traceback.extract_tb(tb)[skip:])
 
 
-def _log_error(error_type, message, stack):
+def _log_error(error_type, message, stack, request_id=""):
+    """The runtime's log line for an error: one event, text or JSON as the log format says."""
+    if JSON_FORMAT:
+        document = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "log_level": "ERROR",
+            "errorMessage": message,
+            "errorType": error_type,
+            "requestId": request_id,
+            "stackTrace": stack,
+        }
+        sys.stdout.write(json.dumps(document) + "\n")
+        sys.stdout.flush()
+        return
     lines = [f"[ERROR] {error_type}: {message}"]
     if stack:
         lines.append("Traceback (most recent call last):")
-        lines.extend(frame.rstrip("\n") for frame in stack)
+        for frame in stack:
+            lines += [INDENT * (len(line) - len(line.lstrip(" "))) + line.lstrip(" ") for line in frame.splitlines()]
     sys.stdout.write("\r".join(lines).replace("\n", "\r") + "\n")
     sys.stdout.flush()
+
+
+# ---- the function's code under its AWS paths ----
+
+
+def _aws_path(path):
+    for root, aws in _aws_roots.items():
+        if path == root or path.startswith(root + os.sep):
+            return aws + path[len(root) :]
+    return path
+
+
+class AwsPathLoader(importlib.machinery.SourceFileLoader):
+    """Compiles a module of the function's code under its AWS path (no bytecode cache: that would keep ours).
+
+    Source lines still show in tracebacks: linecache asks this loader (get_source) for them."""
+
+    def get_code(self, fullname):
+        path = self.get_filename(fullname)
+        return compile(self.get_data(path), _aws_path(os.path.realpath(path)), "exec", dont_inherit=True)
+
+
+def _use_aws_paths(task_root, layer_paths):
+    """Modules under the task root compile as /var/task/..., under a layer as /opt/... (AWS's mounts)."""
+    _aws_roots[os.path.realpath(task_root)] = "/var/task"
+    for path in layer_paths:  # <layer>/python or <layer>/python/lib/pythonX.Y/site-packages
+        _aws_roots[os.path.realpath(path.split(os.sep + "python", 1)[0])] = "/opt"
+    finder = importlib.machinery.FileFinder.path_hook(
+        (importlib.machinery.ExtensionFileLoader, importlib.machinery.EXTENSION_SUFFIXES),
+        (AwsPathLoader, importlib.machinery.SOURCE_SUFFIXES),
+        (importlib.machinery.SourcelessFileLoader, importlib.machinery.BYTECODE_SUFFIXES),
+    )
+
+    def hook(path):
+        real = os.path.realpath(path or os.getcwd())
+        if _aws_path(real) == real:
+            raise ImportError("not the function's code")  # the next hook (Python's own) takes it
+        return finder(path)
+
+    sys.path_hooks.insert(0, hook)
+    sys.path_importer_cache.clear()
 
 
 def load_handler(spec):
@@ -175,7 +272,7 @@ def invoke(handler, request):
         result = handler(event, LambdaContext(request))
     except Exception as error:
         stack = _stack(error.__traceback__, skip=1)  # without this frame, as AWS's runtime hides its own
-        _log_error(type(error).__name__, str(error), stack)
+        _log_error(type(error).__name__, str(error), stack, request_id)
         return "error", {
             "errorMessage": str(error),
             "errorType": type(error).__name__,
@@ -186,7 +283,7 @@ def invoke(handler, request):
         return "result", json.dumps(result)
     except (TypeError, ValueError, OverflowError) as error:
         message = f"Unable to marshal response: {error}"
-        _log_error("Runtime.MarshalError", message, [])
+        _log_error("Runtime.MarshalError", message, [], request_id)
         return "error", {
             "errorMessage": message,
             "errorType": "Runtime.MarshalError",
@@ -206,6 +303,7 @@ def main():
 
     # As on AWS: the task root first, then the layers, then the runtime's own packages.
     sys.path[0:1] = [os.environ["LAMBDA_TASK_ROOT"], *layer_paths]
+    _use_aws_paths(os.environ["LAMBDA_TASK_ROOT"], layer_paths)
     _setup_logging()
     try:
         handler = load_handler(os.environ["_HANDLER"])

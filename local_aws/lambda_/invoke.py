@@ -99,7 +99,7 @@ def invoke_async(function: LambdaFunction, payload: bytes, *, qualifier: str | N
     """Queue an Event invocation and return its request id; retries and destinations as on AWS.
 
     Raises InvokeError right away for what AWS rejects at Invoke time (payload not JSON or larger
-    than 256 KB, a runtime local AWS cannot run); everything else is reported through
+    than 1 MB, a runtime local AWS cannot run); everything else is reported through
     destinations, the DLQ and the function's log group, as on AWS.
     """
     from local_aws.lambda_ import async_invoke

@@ -49,8 +49,9 @@ from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend, make_function_arn
 
 from local_aws import clients, config
-from local_aws.lambda_ import code
+from local_aws.lambda_ import code, lifecycle
 from local_aws.lambda_.invoke import InvokeError, InvokeResult
+from local_aws.lambda_.platform_log import PlatformLog, Report
 
 log = logging.getLogger(__name__)
 
@@ -277,6 +278,7 @@ def fingerprint(function: LambdaFunction) -> str:
         function.role,
         [layer["Arn"] for layer in function.layers],
         function.ephemeral_storage,
+        function.logging_config,
     ]
     return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -294,7 +296,8 @@ class Environment:
         self.fingerprint = fingerprint(function)
         self.id = uuid.uuid4().hex
         self.version = str(function.version)
-        self.log_group = f"/aws/lambda/{function.function_name}"
+        self.log_group = function.logging_config["LogGroup"]  # LoggingConfig: /aws/lambda/<name> unless set
+        self.platform = PlatformLog(function.logging_config)
         self.log_stream = f"{datetime.now(UTC):%Y/%m/%d}/[{self.version}]{self.id}"
         self.created = self.last_used = time.monotonic()
         self.generation = shipper().generation  # its logs belong to the world it started in (see LogShipper)
@@ -346,9 +349,10 @@ class Environment:
         self._responses_fd = response_read
         threading.Thread(target=self._read_output, name=f"lambda-env-{self.id[:8]}", daemon=True).start()
 
-        runtime_line = (
-            f"INIT_START Runtime Version: {function.run_time}.local\t"
-            f"Runtime Version ARN: local AWS runs {function.run_time} on the server's Python {sys.version.split()[0]}"
+        runtime_lines = self.platform.init_start(
+            started_ms,
+            function.run_time,
+            f"local AWS runs {function.run_time} on the server's Python {sys.version.split()[0]}",
         )
         limit = max(INIT_LIMIT_SECONDS, float(function.timeout))
         try:
@@ -367,8 +371,7 @@ class Environment:
         if message is not None:
             if message.get("error"):
                 self.init_error = dict(message["error"], requestId="")
-        lines = [(started_ms, runtime_line), *self._take_output("init")]
-        return lines
+        return [*runtime_lines, *self._take_output("init")]
 
     def _environment(self, task_root: Path, paths: list[Path], credentials: Credentials) -> dict[str, str]:
         function = self.function
@@ -393,6 +396,7 @@ class Environment:
                 "AWS_LAMBDA_FUNCTION_VERSION": self.version,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
                 "AWS_LAMBDA_LOG_GROUP_NAME": self.log_group,
+                "AWS_LAMBDA_LOG_FORMAT": function.logging_config["LogFormat"],
                 "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
                 "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
                 "LAMBDA_TASK_ROOT": str(task_root),
@@ -403,6 +407,8 @@ class Environment:
                 "_LOCAL_AWS_LAMBDA_PATHS": os.pathsep.join(str(path) for path in paths),
             }
         )
+        if function.logging_config["LogFormat"] == "JSON":  # the runtime logs at the ApplicationLogLevel
+            env["AWS_LAMBDA_LOG_LEVEL"] = function.logging_config["ApplicationLogLevel"]
         return env
 
     def kill(self) -> None:
@@ -717,11 +723,12 @@ def shipper() -> LogShipper:
 
 
 def resolve(function: LambdaFunction, qualifier: str | None) -> tuple[LambdaFunction, str]:
-    """(the function version that runs, the ARN it was invoked by)."""
+    """(the function version that runs, the ARN it was invoked by); during an update, the version before it."""
     if not qualifier:
-        return function, function.function_arn
+        return lifecycle.serving(function), function.function_arn
     target = get_backend(function.account_id, function.region).get_function(function.function_name, qualifier)
-    return target, f"{make_function_arn(function.region, function.account_id, function.function_name)}:{qualifier}"
+    invoked = f"{make_function_arn(function.region, function.account_id, function.function_name)}:{qualifier}"
+    return lifecycle.serving(target), invoked
 
 
 def check_payload(payload: bytes, limit: int = MAX_SYNC_PAYLOAD) -> str:
@@ -757,10 +764,6 @@ def _decode_client_context(client_context: str | None) -> dict | None:
         ) from None
 
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 def invoke(
     function: LambdaFunction, payload: bytes, *, qualifier: str | None, client_context: str | None, request_id: str
 ) -> InvokeResult:
@@ -793,42 +796,42 @@ def invoke(
         pool().release(env, keep=keep)
 
     end_ms = _now_ms()
-    events = list(init_lines)
     if env.init_error is not None:
-        events.append(
-            (
-                started_ms,
-                f"INIT_REPORT Init Duration: {env.init_ms:.2f} ms\tPhase: init\tStatus: error\t"
-                f"Error Type: {env.init_error['errorType']}",
-            )
-        )
-    events.append((started_ms, f"START RequestId: {request_id} Version: {version}"))
-    events += outcome.lines
-    status = ""
-    if outcome.kind == "timeout":
-        events.append((end_ms, f"{_iso(end_ms)} {request_id} Task timed out after {timeout:.2f} seconds"))
+        body, status, error_type = env.init_error, "error", env.init_error["errorType"]
+    elif outcome.kind == "timeout":
         body = {
             "errorType": "Sandbox.Timedout",
             "errorMessage": f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds",
         }
-        status = "\tStatus: timeout"
+        status, error_type = "timeout", "Sandbox.Timedout"
     elif outcome.kind == "crash":
-        body = outcome.body
-        status = "\tStatus: error\tError Type: Runtime.ExitError"
+        body, status, error_type = outcome.body, "failure", "Runtime.ExitError"
+    elif outcome.kind == "error":
+        body, status, error_type = outcome.body, "error", outcome.body["errorType"]
     else:
-        body = outcome.body
-    if env.init_error is not None:
-        status = f"\tStatus: error\tError Type: {env.init_error['errorType']}"
-    events.append((end_ms, f"END RequestId: {request_id}"))
+        body, status, error_type = outcome.body, "success", None
     # Since August 2025 AWS bills the Init phase of on-demand functions too.
     billed = math.ceil(outcome.duration_ms + ((env.init_ms or 0) if cold else 0))
-    report = (
-        f"REPORT RequestId: {request_id}\tDuration: {outcome.duration_ms:.2f} ms\tBilled Duration: {billed} ms\t"
-        f"Memory Size: {target.memory_size} MB\tMax Memory Used: {math.ceil(outcome.max_rss_kb / 1024)} MB"
+    report = Report(
+        request_id=request_id,
+        duration_ms=outcome.duration_ms,
+        billed_ms=billed,
+        memory_mb=target.memory_size,
+        max_memory_mb=math.ceil(outcome.max_rss_kb / 1024),
+        init_ms=env.init_ms if cold else None,
+        status=status,
+        error_type=error_type,
+        init_failed=env.init_error is not None,
     )
-    if cold:
-        report += f"\tInit Duration: {env.init_ms:.2f} ms"
-    events.append((end_ms, report + status))
+    log = env.platform
+    events = list(init_lines)
+    if env.init_error is not None:
+        events += log.init_failed(started_ms, env.init_ms, error_type)
+    events += log.start(started_ms, request_id, version)
+    events += outcome.lines
+    if outcome.kind == "timeout":
+        events += log.timed_out(end_ms, request_id, timeout)
+    events += log.end(end_ms, report) + log.report(end_ms, report)
     shipper().ship(env.generation, target.region, env.log_group, env.log_stream, events)
 
     if outcome.kind == "result":

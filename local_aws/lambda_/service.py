@@ -10,26 +10,37 @@ moto's Lambda runs handlers only in Docker; install() routes every invocation to
 - LambdaFunction.invoke, which moto's S3 notifications, SNS, SQS, Kinesis, DynamoDB streams and
   CloudWatch Logs subscriptions call, runs the handler too (synchronously, as moto calls it;
   local_aws/lambda_/event_sources/ gives those sources AWS's semantics on top of invoke.py).
-- DeadLetterConfig, which moto drops, is kept on the function and returned by Get*.
-- UpdateFunctionCode / UpdateFunctionConfiguration / DeleteFunction retire the function's
-  environments; /moto-api/reset stops every environment and forgets queued events.
+- CreateFunction, UpdateFunctionCode, UpdateFunctionConfiguration and PublishVersion check the
+  request as Lambda does (configuration.py) and set the version's lifecycle (lifecycle.py: Pending
+  until provisioned, InProgress until an update is done, RevisionId preconditions); Invoke runs
+  only Active versions. DeadLetterConfig and LoggingConfig, which moto drops, are kept.
+- AddPermission / RemovePermission / CreateAlias / UpdateAlias / DeleteFunction / ListFunctions
+  answer with Lambda's codes and words (statement ids, RevisionId, paging).
+- DeleteFunction and a finished update retire the function's environments; /moto-api/reset stops
+  every environment and forgets queued events.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import json
 from typing import Any
 from urllib.parse import unquote
 
-from moto.awslambda.exceptions import InvalidParameterValueException
+from moto.awslambda.exceptions import (
+    ConflictException,
+    InvalidParameterValueException,
+    LambdaClientError,
+    UnknownPolicyException,
+)
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda.responses import LambdaResponse
 from moto.core.responses import BaseResponse
 from moto.moto_api._internal.models import MotoAPIBackend
 
 from local_aws.arns import function_name_and_qualifier
-from local_aws.lambda_ import async_invoke, code, runtime
+from local_aws.lambda_ import async_invoke, code, configuration, lifecycle, runtime
 from local_aws.lambda_.invoke import invoke, invoke_async
 
 _originals: dict[str, Any] = {}
@@ -63,11 +74,20 @@ def _split_name(name: str) -> tuple[str, str | None]:
 # ---- Invoke / InvokeAsync ----
 
 
+def _qualifier(name_or_arn: str, given: str | None) -> tuple[str, str | None]:
+    """(name, qualifier) from a FunctionName and a Qualifier parameter, which must agree when both name one."""
+    name, derived = _split_name(name_or_arn)
+    if derived and given and derived != given:
+        raise InvalidParameterValueException(
+            "The derived qualifier from the function name does not match the specified qualifier."
+        )
+    return name, given or derived
+
+
 def _invoke_response(self: LambdaResponse):
-    name, qualifier = _split_name(unquote(self.path.rsplit("/", 2)[-2]))
-    qualifier = self._get_param("Qualifier") or qualifier
+    name, qualifier = _qualifier(unquote(self.path.rsplit("/", 2)[-2]), self._get_param("Qualifier"))
     function = self.backend.get_function(name, None)  # $LATEST; raises ResourceNotFoundException
-    self.backend.get_function(name, qualifier)  # the version or alias exists
+    lifecycle.check_invocable(self.backend.get_function(name, qualifier))  # the version or alias exists, Active
     kind = self.headers.get("X-Amz-Invocation-Type") or "RequestResponse"
     payload = _as_bytes(self.body)
     headers: dict[str, Any] = {"content-type": "application/json"}  # moto takes the status from "status"
@@ -95,6 +115,8 @@ def _invoke_async_response(self: LambdaResponse):
     index = -3 if self.path.endswith("/") else -2
     name, qualifier = _split_name(unquote(self.path.rsplit("/", 3)[index]))
     function = self.backend.get_function(name, None)
+    lifecycle.check_invocable(self.backend.get_function(name, qualifier))
+    runtime.check_payload(_as_bytes(self.body), limit=async_invoke.INVOKE_ASYNC_PAYLOAD)
     request_id = invoke_async(function, _as_bytes(self.body), qualifier=qualifier)
     headers = {"x-amzn-requestid": request_id, "content-type": "application/json", "status": 202}
     return 202, headers, json.dumps({"Status": 202})
@@ -128,37 +150,216 @@ def _function_invoke(self: LambdaFunction, body: Any, request_headers: Any, resp
     return result.payload
 
 
-# ---- configuration moto does not keep, and environments to retire ----
+# ---- what CreateFunction and the updates accept and keep; the lifecycle (lifecycle.py) ----
 
 
 def _function_init(self: LambdaFunction, account_id: str, spec: dict, *args, **kwargs) -> None:
+    configuration.check_create(spec)
+    spec = {**spec, "FunctionName": configuration.function_name(spec.get("FunctionName", ""))}
     _originals["function_init"](self, account_id, spec, *args, **kwargs)
-    self.dead_letter_config = spec.get("DeadLetterConfig") or None
+    if self.package_type == "Zip" and self.code_bytes:  # (an S3 object moto could not find is its error)
+        configuration.check_package(self.code_bytes)
+    configuration.keep_on_create(self, spec)
+    self.state, self.state_reason, self.last_update_status, self.update_reason = "Active", {}, "Successful", {}
+    self.previous = None
+    lifecycle.new_revision(self)
 
 
 def _get_configuration(self: LambdaFunction, on_create: bool = False) -> dict:
     described = _originals["get_configuration"](self, on_create)
-    dead_letter = getattr(self, "dead_letter_config", None)
-    if dead_letter and dead_letter.get("TargetArn"):
-        described["DeadLetterConfig"] = dead_letter
-    return described
+    return lifecycle.describe(self, configuration.describe(self, described))
 
 
 def _update_configuration(self: LambdaFunction, updates: dict) -> dict:
-    if "DeadLetterConfig" in updates:
-        self.dead_letter_config = updates["DeadLetterConfig"] or None
-    described = _originals["update_configuration"](self, updates)
-    runtime.retire_function(self)
-    return described  # moto's get_configuration, patched above, includes DeadLetterConfig
+    configuration.apply_update(self, updates)
+    return _originals["update_configuration"](self, updates)
 
 
-def _update_function_code(self: LambdaFunction, spec: dict) -> dict:
-    described = _originals["update_function_code"](self, spec)
-    runtime.retire_function(self)
-    return described
+def _create_function(self: LambdaBackend, spec: dict) -> LambdaFunction:
+    """Pending until provisioned; Publish publishes version 1 of it, Pending too."""
+    function = _originals["create_function"](self, {**spec, "Publish": False})
+    lifecycle.creating(function)
+    if not spec.get("Publish"):
+        return function
+    version = self._lambdas.publish_version(function.function_name)
+    lifecycle.creating(version)
+    answered = copy.copy(version)  # CreateFunction answers version 1's configuration under the unqualified ARN
+    answered.function_arn = function.function_arn
+    return answered
+
+
+def _update_function_code(self: LambdaBackend, function_name: str, qualifier: str | None, body: dict) -> dict:
+    function = self.get_function(function_name, qualifier)
+    lifecycle.check_revision(function, body.get("RevisionId"))
+    lifecycle.check_modifiable(function)
+    package = configuration.new_package(function, body)
+    if package is not None:
+        configuration.check_package(package)
+    if body.get("Architectures"):
+        function.architectures = body["Architectures"]  # moto's setter checks the value
+    if body.get("DryRun"):  # validate only
+        return function.get_configuration()
+    before = lifecycle.snapshot(function)
+    function.update_function_code(body)
+    lifecycle.updating(function, before)
+    if not body.get("Publish"):
+        return function.get_configuration()
+    version = self._lambdas.publish_version(function.function_name)
+    lifecycle.creating(version)
+    return version.get_configuration()
+
+
+def _update_function_configuration(self: LambdaBackend, function_name: str, qualifier: str | None, body: dict):
+    function = self.get_function(function_name, qualifier)
+    lifecycle.check_revision(function, body.get("RevisionId"))
+    configuration.check_limits(body)
+    if "Role" in body:
+        configuration.check_role(function, body["Role"])
+    lifecycle.check_modifiable(function)
+    before = lifecycle.snapshot(function)
+    function.update_configuration(body)
+    lifecycle.updating(function, before)
+    return function.get_configuration()
+
+
+def _publish_version_response(self: LambdaResponse):
+    name = unquote(self.path.split("/")[-2])
+    latest = self.backend.get_function(name)
+    lifecycle.check_revision(latest, self._get_param("RevisionId"))
+    code_sha = self._get_param("CodeSha256")
+    if code_sha and code_sha != latest.code_sha_256:
+        raise InvalidParameterValueException(
+            f"CodeSHA256 ({code_sha}) is different from current CodeSHA256 in $LATEST ({latest.code_sha_256}). "
+            "Please try again with the CodeSHA256 in $LATEST."
+        )
+    lifecycle.check_modifiable(latest)
+    published = {id(version) for version in self.backend.list_versions_by_function(latest.function_name)}
+    version = self.backend.publish_version(name, self._get_param("Description"))
+    if id(version) not in published:  # (nothing changed since the last version: that one is returned)
+        lifecycle.creating(version)
+    return 201, {"status": 201}, json.dumps(version.get_configuration())
+
+
+# ---- ListFunctions ----
+
+LIST_PAGE = 50  # ListFunctions answers at most 50 functions a call, however large MaxItems is
+# GetFunction reports the state; ListFunctions leaves it out.
+LIST_OMITS = {
+    "State",
+    "StateReason",
+    "StateReasonCode",
+    "LastUpdateStatus",
+    "LastUpdateStatusReason",
+    "LastUpdateStatusReasonCode",
+}
+
+
+def _list_functions_response(self: LambdaResponse) -> str:
+    """Pages of at most MaxItems (and 50) functions by name, then version; NextMarker names where the next starts."""
+
+    def order(name: str, version: str | None) -> tuple[str, int]:
+        return name, -1 if version in (None, "$LATEST") else int(version)
+
+    functions = sorted(
+        self.backend.list_functions(self._get_param("FunctionVersion")),
+        key=lambda function: order(function.function_name, str(function.version)),
+    )
+    marker, size = self._get_param("Marker"), min(int(self._get_param("MaxItems") or LIST_PAGE), LIST_PAGE)
+    first = order(*_split_name(marker)) if marker else ("", -1)
+    start = next((at for at, item in enumerate(functions) if order(item.function_name, str(item.version)) >= first),
+                 len(functions))  # fmt: skip
+    page = functions[start : start + size]
+    listed = []
+    for function in page:
+        configuration = function.get_configuration()
+        listed.append({key: value for key, value in configuration.items() if key not in LIST_OMITS})
+    answer: dict[str, Any] = {"Functions": listed}
+    if start + size < len(functions):
+        answer["NextMarker"] = functions[start + size].function_arn
+    return json.dumps(answer)
+
+
+# ---- permissions and aliases: RevisionId, statement ids ----
+
+
+class StatementNotFound(LambdaClientError):
+    code = 404
+
+    def __init__(self, sid: str):
+        super().__init__("ResourceNotFoundException", f"Statement {sid} is not found in resource policy.")
+
+
+def _policy_holder(self: LambdaResponse, name: str, qualifier: str | None):
+    """(the function object holding the policy, the version or alias whose RevisionId guards it)."""
+    function = self.backend.get_function(name, qualifier)
+    if qualifier and not qualifier.isdigit() and qualifier != "$LATEST":
+        return function, self.backend.get_alias(qualifier, function.function_name)
+    return function, function
+
+
+def _add_permission_response(self: LambdaResponse) -> str:
+    name, qualifier = unquote(self.path.split("/")[-2]), self._get_param("Qualifier")
+    request = json.loads(self.body)
+    if qualifier == "$LATEST":
+        raise InvalidParameterValueException("We currently do not support adding policies for $LATEST.")
+    function, guard = _policy_holder(self, name, qualifier)
+    lifecycle.check_revision(guard, request.pop("RevisionId", None), "GetPolicy")
+    sid = request.get("StatementId")
+    if any(statement.get("Sid") == sid for statement in function.policy.statements):
+        raise lifecycle.ResourceConflictException(
+            f"The statement id ({sid}) provided already exists. Please provide a new statement id, or remove the "
+            "existing statement."
+        )
+    statement, _ = function.policy.add_statement(json.dumps(request), qualifier)
+    lifecycle.new_revision(guard)
+    return json.dumps({"Statement": json.dumps(statement)})
+
+
+def _remove_permission_response(self: LambdaResponse):
+    name, sid = unquote(self.path.split("/")[-3]), unquote(self.path.split("/")[-1].split("?")[0])
+    function, guard = _policy_holder(self, name, self._get_param("Qualifier"))
+    lifecycle.check_revision(guard, self._get_param("RevisionId"))
+    if not function.policy.statements:
+        raise UnknownPolicyException()
+    if all(statement.get("Sid") != sid for statement in function.policy.statements):
+        raise StatementNotFound(sid)
+    function.policy.del_statement(sid)
+    lifecycle.new_revision(guard)
+    return 204, {"status": 204}, ""
+
+
+def _set_configuration_qualifier(configuration: dict, function_name: str, qualifier: str | None) -> dict:
+    """GetFunction(Configuration) by an alias answers the alias's ARN (moto: its version's)."""
+    configuration = _originals["set_configuration_qualifier"](configuration, function_name, qualifier)
+    _, qualifier = _qualifier(function_name, qualifier)
+    if qualifier and qualifier != "$LATEST" and not qualifier.isdigit():
+        unqualified = configuration["FunctionArn"].rsplit(":", 1)[0]
+        configuration["FunctionArn"] = f"{unqualified}:{qualifier}"
+    return configuration
+
+
+def _create_alias_response(self: LambdaResponse):
+    try:
+        return _originals["create_alias"](self)
+    except ConflictException as error:  # moto's code; Lambda answers ResourceConflictException
+        raise lifecycle.ResourceConflictException(error.message) from None
+
+
+def _update_alias_response(self: LambdaResponse):
+    name, alias_name = unquote(self.path.rsplit("/")[-3]), unquote(self.path.rsplit("/", 2)[-1])
+    alias = self.backend.get_alias(alias_name, name)
+    lifecycle.check_revision(alias, json.loads(self.body or "{}").get("RevisionId"))
+    _originals["update_alias"](self)
+    lifecycle.new_revision(alias)
+    return 200, {}, json.dumps(alias.to_json())
 
 
 def _delete_function(self: LambdaBackend, function_name: str, qualifier: str | None = None) -> None:
+    _, qualifier = _qualifier(function_name, qualifier)
+    if qualifier == "$LATEST":
+        raise InvalidParameterValueException("$LATEST version cannot be deleted without deleting the function.")
+    if qualifier and not qualifier.isdigit():
+        raise InvalidParameterValueException("Deletion of aliases is not currently supported.")
     function = self.get_function(function_name, qualifier)
     _originals["delete_function"](self, function_name, qualifier)
     runtime.retire_function(function)
@@ -187,19 +388,31 @@ def install() -> None:
         function_init=LambdaFunction.__init__,
         get_configuration=LambdaFunction.get_configuration,
         update_configuration=LambdaFunction.update_configuration,
-        update_function_code=LambdaFunction.update_function_code,
+        create_function=LambdaBackend.create_function,
+        create_alias=LambdaResponse.create_alias,
+        set_configuration_qualifier=LambdaResponse._set_configuration_qualifier,
+        update_alias=LambdaResponse.update_alias,
         delete_function=LambdaBackend.delete_function,
         backend_reset=LambdaBackend.reset,
         moto_reset=MotoAPIBackend.reset,
     )
     LambdaResponse.invoke = _invoke_response
     LambdaResponse.invoke_async = _invoke_async_response
+    LambdaResponse.publish_version = _publish_version_response
+    LambdaResponse.list_functions = _list_functions_response
+    LambdaResponse.add_permission = _add_permission_response
+    LambdaResponse.remove_permission = _remove_permission_response
+    LambdaResponse.create_alias = _create_alias_response
+    LambdaResponse._set_configuration_qualifier = staticmethod(_set_configuration_qualifier)
+    LambdaResponse.update_alias = _update_alias_response
     LambdaResponse._enrich_response = staticmethod(_enrich_response)
     LambdaFunction.invoke = _function_invoke
     LambdaFunction.__init__ = _function_init
     LambdaFunction.get_configuration = _get_configuration
     LambdaFunction.update_configuration = _update_configuration
-    LambdaFunction.update_function_code = _update_function_code
+    LambdaBackend.create_function = _create_function
+    LambdaBackend.update_function_code = _update_function_code
+    LambdaBackend.update_function_configuration = _update_function_configuration
     LambdaBackend.delete_function = _delete_function
     LambdaBackend.reset = _backend_reset
     MotoAPIBackend.reset = _moto_reset

@@ -12,7 +12,7 @@ import pytest
 
 from labkit import lambda_labs, paths
 from labkit.operators.packaging import zip_module
-from tests.lambda_support import create_role
+from tests.lambda_support import create_role, wait_until_active
 
 
 @pytest.fixture
@@ -32,6 +32,7 @@ def deploy(aws_client):
             Timeout=30,
             Environment={"Variables": environment or {}},
         )
+        wait_until_active(lam, module)
         return module
 
     return make

@@ -17,7 +17,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.lambda_support import TRUST, create_role, wait_for, zip_of
+from tests.lambda_support import TRUST, create_role, wait_for, wait_until_active, wait_until_updated, zip_of
 
 ACCOUNT = "123456789012"
 ROLE = "lambda-lab-role"
@@ -97,6 +97,7 @@ def deploy(lam, role_arn):
         files = {"app.py": source} if isinstance(source, str) else source
         fields = {"Runtime": "python3.12", "Handler": "app.handler", "Timeout": 10, **fields}
         lam.create_function(FunctionName=name, Role=role_arn, Code={"ZipFile": zip_of(files)}, **fields)
+        wait_until_active(lam, name)
         return name
 
     return create
@@ -236,6 +237,7 @@ def test_code_from_s3_and_layers_are_importable(lam, role_arn, aws_client):
         Code={"S3Bucket": "lambda-code", "S3Key": "app.zip"},
         Layers=[layer],
     )
+    wait_until_active(lam, "from-s3")
 
     assert invoke(lam, "from-s3", {"name": "lab"})[1] == "hello lab"
 
@@ -250,9 +252,11 @@ def test_update_function_code_and_configuration_take_effect_on_the_next_invocati
             {"app.py": "import os\ndef handler(event, context):\n    return os.environ.get('GREETING', 'two')\n"}
         ),
     )
+    wait_until_updated(lam, "versioned")
     assert invoke(lam, "versioned")[1] == "two"
 
     lam.update_function_configuration(FunctionName="versioned", Environment={"Variables": {"GREETING": "three"}})
+    wait_until_updated(lam, "versioned")
     assert invoke(lam, "versioned")[1] == "three"
 
 
@@ -352,6 +356,7 @@ def test_invoke_api_errors_dry_run_and_event(lam, deploy, role_arn):
         Handler="index.handler",
         Code={"ZipFile": zip_of({"index.js": "exports.handler = async () => 1;"})},
     )
+    wait_until_active(lam, "node")
     with pytest.raises(lam.exceptions.InvalidRuntimeException, match="runs only Python"):
         lam.invoke(FunctionName="node", Payload=b"{}")
 
@@ -362,7 +367,7 @@ def test_invoke_api_errors_dry_run_and_event(lam, deploy, role_arn):
 
 def test_invoke_accepts_every_function_name_form_lambda_does(lam, deploy):
     deploy("named", "def handler(e, c):\n    return e\n")
-    lam.publish_version(FunctionName="named")
+    wait_until_active(lam, "named", lam.publish_version(FunctionName="named")["Version"])
     arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:named"
     for name, version in [("named", "$LATEST"), ("named:1", "1"), (f"{ACCOUNT}:function:named", "$LATEST"),
                           (f"{ACCOUNT}:function:named:1", "1"), (arn, "$LATEST"), (f"{arn}:1", "1")]:  # fmt: skip
@@ -443,6 +448,7 @@ def handler(event, context):
 def test_context_has_aws_fields_and_a_deadline(lam, deploy):
     deploy("context", CONTEXT, Timeout=5, MemorySize=512)
     version = lam.publish_version(FunctionName="context")["Version"]
+    wait_until_active(lam, "context", version)
     lam.create_alias(FunctionName="context", Name="live", FunctionVersion=version)
     client_context = base64.b64encode(json.dumps({"custom": {"tenant": "acme"}}).encode()).decode()
 

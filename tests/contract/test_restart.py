@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent(
     from local_aws.server import LocalAWS
     from local_aws.glue import events
     from local_aws.s3 import lifecycle
-    from tests.lambda_support import create_role, zip_of
+    from tests.lambda_support import create_role, wait_until_active, zip_of
 
     work_dir = pathlib.Path(sys.argv[1])
     LocalAWS(config.Settings(port=0, work_dir=work_dir)).start().stop()
@@ -33,6 +33,7 @@ SCRIPT = textwrap.dedent(
         lam = client("lambda")
         lam.create_function(FunctionName="restart", Runtime="python3.11", Role=role, Handler="app.handler",
                             Code={"ZipFile": package})
+        wait_until_active(lam, "restart")
         reply = lam.invoke(FunctionName="restart", Payload=json.dumps({"n": 21}))
         started = {
             "ticker_alive": lifecycle._ticker is not None and lifecycle._ticker.is_alive(),
@@ -70,7 +71,7 @@ IN_FLIGHT = textwrap.dedent(
     from local_aws import config
     from local_aws.server import LocalAWS
     from local_aws.lambda_ import runtime
-    from tests.lambda_support import create_role, wait_for, zip_of
+    from tests.lambda_support import create_role, wait_for, wait_until_active, zip_of
 
     server = LocalAWS(config.Settings(port=0, work_dir=pathlib.Path(sys.argv[1]))).start()
     def client(name):
@@ -82,6 +83,7 @@ IN_FLIGHT = textwrap.dedent(
     lam = client("lambda")
     lam.create_function(FunctionName="slow", Runtime="python3.11", Role=role, Handler="app.handler",
                         Code={"ZipFile": package}, Timeout=10)
+    wait_until_active(lam, "slow")
     def invoke():
         try:
             lam.invoke(FunctionName="slow", Payload=b"{}")

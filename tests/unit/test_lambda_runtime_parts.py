@@ -117,6 +117,7 @@ def test_an_environment_retired_while_waiting_is_stopped_even_when_the_invocatio
         account_id="123456789012", region="us-east-1", function_name="f", version="$LATEST", code_digest="new",
         handler="app.handler", run_time="python3.12", environment_vars={}, memory_size=128, timeout=1,
         role="arn:aws:iam::123456789012:role/r", layers=[], ephemeral_storage=512, reserved_concurrency=None,
+        logging_config={"LogFormat": "Text", "LogGroup": "/aws/lambda/f"},
     )  # fmt: skip
 
     class FakeEnvironment:

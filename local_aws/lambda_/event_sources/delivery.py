@@ -97,7 +97,7 @@ def invoke_async(account_id: str, region: str, function_arn: str, event: dict[st
         return None
     try:
         return _runtime().invoke_async(function, json.dumps(event).encode(), qualifier=qualifier)
-    except Exception as error:  # noqa: BLE001 (refused at Invoke time, e.g. over 256 KB: the source's call still succeeds)
+    except Exception as error:  # noqa: BLE001 (refused at Invoke time, e.g. over 1 MB: the source's call still succeeds)
         log.warning("Event for %s refused: %s", function_arn, error)
         return None
 
