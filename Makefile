@@ -5,6 +5,7 @@ SHELL := /bin/bash
 PYTHON_VERSION := 3.11
 VENV := .venv
 PY := $(VENV)/bin/python
+CLIENTS_VENV := .venv-clients
 JARS_DIR := .tools/sagemaker_pyspark/sagemaker_pyspark/jars
 PORT ?= 4566
 AIRFLOW_PORT ?= 8080
@@ -32,6 +33,12 @@ $(VENV)/.installed: requirements.lock
 	$(PY) -m pip install --quiet -r requirements.lock
 	@touch $@
 
+# Athena client libraries the contract tests drive (awswrangler 3.17 needs pyarrow<26; requirements.lock pins 26.0.1).
+$(CLIENTS_VENV)/.installed: requirements-clients.lock
+	@test -x $(CLIENTS_VENV)/bin/python || python$(PYTHON_VERSION) -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/python -m pip install --quiet -r requirements-clients.lock
+	@touch $@
+
 # hadoop-aws + the AWS SDK bundle for Spark's s3:// (Maven is unreachable; this PyPI package ships them).
 $(JARS_DIR)/hadoop-aws-3.3.1.jar: | $(VENV)/.installed
 	$(PY) -m pip install --quiet --no-deps --target .tools/sagemaker_pyspark sagemaker-pyspark==1.4.5
@@ -42,7 +49,7 @@ $(AIRFLOW_HOME)/airflow.db: | $(VENV)/.installed
 	$(VENV)/bin/airflow db migrate >/dev/null
 	@echo "Airflow metadata DB ready in $(AIRFLOW_HOME)"
 
-install: $(VENV)/.installed $(JARS_DIR)/hadoop-aws-3.3.1.jar $(AIRFLOW_HOME)/airflow.db ## venv, pinned packages, Spark S3 jars, Airflow DB
+install: $(VENV)/.installed $(CLIENTS_VENV)/.installed $(JARS_DIR)/hadoop-aws-3.3.1.jar $(AIRFLOW_HOME)/airflow.db ## venvs, pinned packages, Spark S3 jars, Airflow DB
 
 test: install ## every test: unit, local-AWS contract, DAG integrity, end-to-end DAG runs
 	$(PY) -m pytest
@@ -73,4 +80,4 @@ lock: ## re-resolve requirements.in into requirements.lock
 	/tmp/ade-lock-venv/bin/pip freeze > requirements.lock && rm -rf /tmp/ade-lock-venv
 
 clean: ## remove the venv, tools, Airflow home, local AWS scratch and generated data
-	rm -rf $(VENV) .tools .airflow .local_aws data artifacts
+	rm -rf $(VENV) $(CLIENTS_VENV) .tools .airflow .local_aws data artifacts
