@@ -2,7 +2,8 @@
 
 - LambdaCreateOrUpdateFunctionOperator: the provider's LambdaCreateFunctionOperator, which fails
   when the function exists; this one brings an existing function to the given code and
-  configuration instead, and retries while a just-created role is not yet assumable.
+  configuration instead, retries while a just-created role is not yet assumable, and returns
+  only once the function can be invoked (Active, its update Successful).
 - LambdaAddPermissionOperator: a resource-policy statement letting a service (S3, SNS) invoke it.
 - LambdaDeleteFunctionOperator: a missing function is not an error.
 """
@@ -51,17 +52,27 @@ class LambdaCreateOrUpdateFunctionOperator(LambdaCreateFunctionOperator):
     """Create a function, or update an existing one to this code and configuration; returns its ARN.
 
     Same parameters as LambdaCreateFunctionOperator (`config` holds LambdaHook.create_lambda's
-    keyword arguments: memory_size, environment, ephemeral_storage, ...). An update sets the code
-    (UpdateFunctionCode), waits for it, then sets the configuration (UpdateFunctionConfiguration)
-    and waits again, since AWS refuses a second update while one is in progress.
+    keyword arguments: memory_size, environment, ephemeral_storage, ...). A new function is Pending
+    until Lambda has provisioned it and cannot be invoked before: with `wait_for_completion`
+    (default True here) the provider's `function_active_v2` waiter waits until it is Active. An
+    update sets the code (UpdateFunctionCode), waits for it, then sets the configuration
+    (UpdateFunctionConfiguration) and waits again, since AWS refuses a second update while one is
+    in progress and invocations run the previous code until it is done.
 
     IAM is eventually consistent: CreateFunction right after CreateRole can fail on AWS with "The
     role defined for the function cannot be assumed by Lambda"; that is retried for up to
     `role_propagation_timeout` seconds.
     """
 
-    def __init__(self, *, role_propagation_timeout: float = 120, update_poll_seconds: float = 2, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(
+        self,
+        *,
+        role_propagation_timeout: float = 120,
+        update_poll_seconds: float = 2,
+        wait_for_completion: bool = True,
+        **kwargs,
+    ):
+        super().__init__(wait_for_completion=wait_for_completion, **kwargs)
         self.role_propagation_timeout = role_propagation_timeout
         self.update_poll_seconds = update_poll_seconds
 
