@@ -47,9 +47,9 @@ class ResourceConflictException(LambdaClientError):
 
 
 def new_revision(resource) -> str:
-    """A fresh RevisionId for a function version or an alias; a version's policy reports the same one."""
+    """A fresh RevisionId for a function version or an alias; the function's policy (GetPolicy) reports it."""
     resource.revision_id = str(uuid.uuid4())
-    if isinstance(resource, LambdaFunction):
+    if isinstance(resource, LambdaFunction) and resource.policy.parent is resource:  # (moto's versions share it)
         resource.policy.revision = resource.revision_id
     return resource.revision_id
 

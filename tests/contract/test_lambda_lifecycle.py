@@ -180,15 +180,20 @@ def test_revision_id_changes_with_every_change_and_guards_updates(lam, role_arn)
     assert updated["RevisionId"] not in (created["RevisionId"], active)
     wait_until_updated(lam, "guarded")
     current = lam.get_function_configuration(FunctionName="guarded")["RevisionId"]
-    version = lam.publish_version(FunctionName="guarded", RevisionId=current)
-    assert version["RevisionId"] != current
 
     statement = {"StatementId": "s3", "Action": "lambda:InvokeFunction", "Principal": "s3.amazonaws.com"}
     with pytest.raises(lam.exceptions.PreconditionFailedException, match="Call the GetPolicy API"):
         lam.add_permission(FunctionName="guarded", RevisionId=active, **statement)
     lam.add_permission(FunctionName="guarded", RevisionId=current, **statement)
+    after_permission = lam.get_function(FunctionName="guarded")["Configuration"]["RevisionId"]
+    assert after_permission != current
+    with pytest.raises(lam.exceptions.PreconditionFailedException, match=stale):
+        lam.publish_version(FunctionName="guarded", RevisionId=current)
+    version = lam.publish_version(FunctionName="guarded", RevisionId=after_permission)
+    wait_until_active(lam, "guarded", version["Version"])  # the version's changes are its own
     policy = lam.get_policy(FunctionName="guarded")
-    assert policy["RevisionId"] == lam.get_function(FunctionName="guarded")["Configuration"]["RevisionId"] != current
+    assert policy["RevisionId"] == lam.get_function(FunctionName="guarded")["Configuration"]["RevisionId"]
+    assert policy["RevisionId"] == after_permission
     with pytest.raises(lam.exceptions.PreconditionFailedException):
         lam.remove_permission(FunctionName="guarded", StatementId="s3", RevisionId=current)
     lam.remove_permission(FunctionName="guarded", StatementId="s3", RevisionId=policy["RevisionId"])
