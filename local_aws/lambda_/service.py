@@ -240,10 +240,10 @@ def _publish_version_response(self: LambdaResponse):
     return 201, {"status": 201}, json.dumps(version.get_configuration())
 
 
-# ---- ListFunctions ----
+# ---- ListFunctions, ListVersionsByFunction ----
 
-LIST_PAGE = 50  # ListFunctions answers at most 50 functions a call, however large MaxItems is
-# GetFunction reports the state; ListFunctions leaves it out.
+LIST_PAGE = 50  # a list call answers at most 50 functions or versions, however large MaxItems is
+# GetFunction reports the state; the list calls leave it out.
 LIST_OMITS = {
     "State",
     "StateReason",
@@ -254,29 +254,35 @@ LIST_OMITS = {
 }
 
 
-def _list_functions_response(self: LambdaResponse) -> str:
-    """Pages of at most MaxItems (and 50) functions by name, then version; NextMarker names where the next starts."""
+def _order(name: str, version: str | None) -> tuple[str, int]:
+    return name, -1 if version in (None, "$LATEST") else int(version)
 
-    def order(name: str, version: str | None) -> tuple[str, int]:
-        return name, -1 if version in (None, "$LATEST") else int(version)
 
-    functions = sorted(
-        self.backend.list_functions(self._get_param("FunctionVersion")),
-        key=lambda function: order(function.function_name, str(function.version)),
-    )
+def _listed_page(self: LambdaResponse, functions, field: str) -> str:
+    """Pages of at most MaxItems (and 50) by name, then version; NextMarker is the ARN the next page starts at."""
+    functions = sorted(functions, key=lambda function: _order(function.function_name, str(function.version)))
     marker, size = self._get_param("Marker"), min(int(self._get_param("MaxItems") or LIST_PAGE), LIST_PAGE)
-    first = order(*_split_name(marker)) if marker else ("", -1)
-    start = next((at for at, item in enumerate(functions) if order(item.function_name, str(item.version)) >= first),
+    first = _order(*_split_name(marker)) if marker else ("", -1)
+    start = next((at for at, item in enumerate(functions) if _order(item.function_name, str(item.version)) >= first),
                  len(functions))  # fmt: skip
-    page = functions[start : start + size]
-    listed = []
-    for function in page:
-        configuration = function.get_configuration()
-        listed.append({key: value for key, value in configuration.items() if key not in LIST_OMITS})
-    answer: dict[str, Any] = {"Functions": listed}
+    listed = [
+        {key: value for key, value in function.get_configuration().items() if key not in LIST_OMITS}
+        for function in functions[start : start + size]
+    ]
+    answer: dict[str, Any] = {field: listed}
     if start + size < len(functions):
         answer["NextMarker"] = functions[start + size].function_arn
     return json.dumps(answer)
+
+
+def _list_functions_response(self: LambdaResponse) -> str:
+    return _listed_page(self, self.backend.list_functions(self._get_param("FunctionVersion")), "Functions")
+
+
+def _list_versions_by_function_response(self: LambdaResponse) -> str:
+    name = unquote(self.path.split("/")[-2])
+    self.backend.get_function(name)  # ResourceNotFoundException for an unknown function, as Lambda answers
+    return _listed_page(self, self.backend.list_versions_by_function(name), "Versions")
 
 
 # ---- permissions and aliases: RevisionId, statement ids ----
@@ -400,6 +406,7 @@ def install() -> None:
     LambdaResponse.invoke_async = _invoke_async_response
     LambdaResponse.publish_version = _publish_version_response
     LambdaResponse.list_functions = _list_functions_response
+    LambdaResponse.list_versions_by_function = _list_versions_by_function_response
     LambdaResponse.add_permission = _add_permission_response
     LambdaResponse.remove_permission = _remove_permission_response
     LambdaResponse.create_alias = _create_alias_response

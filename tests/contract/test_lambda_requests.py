@@ -247,3 +247,22 @@ def test_list_functions_pages_and_leaves_the_state_out(lam, role_arn):
     assert "State" not in listed and "LastUpdateStatus" not in listed  # GetFunction has them
     assert "RevisionId" in listed
     assert len(lam.list_functions(MaxItems=1000)["Functions"]) == 5
+
+
+def test_list_versions_by_function_pages_and_knows_unknown_functions(lam, role_arn):
+    create(lam, role_arn, "versioned")
+    wait_until_active(lam, "versioned")
+    for timeout in (4, 5, 6):
+        lam.update_function_configuration(FunctionName="versioned", Timeout=timeout)
+        wait_until_updated(lam, "versioned")
+        lam.publish_version(FunctionName="versioned")
+
+    pages = list(lam.get_paginator("list_versions_by_function").paginate(
+        FunctionName="versioned", PaginationConfig={"PageSize": 3}
+    ))  # fmt: skip
+
+    assert [[version["Version"] for version in page["Versions"]] for page in pages] == [["$LATEST", "1", "2"], ["3"]]
+    assert [version["Timeout"] for page in pages for version in page["Versions"]] == [6, 4, 5, 6]
+    assert "State" not in pages[0]["Versions"][1]
+    missing = refusal("ResourceNotFoundException", lam.list_versions_by_function, FunctionName="missing")
+    assert missing == f"Function not found: arn:aws:lambda:us-east-1:{ACCOUNT}:function:missing"
