@@ -33,7 +33,7 @@ from moto.glue.responses import GlueResponse
 from moto.moto_api._internal.managed_state_model import ManagedState
 
 from local_aws import config
-from local_aws.glue import bookmarks, events
+from local_aws.glue import bookmarks, events, job_definitions
 from local_aws.glue.run_logs import ERROR_LOG_GROUP
 from local_aws.glue.script_run import RunRequest
 from local_aws.glue.spark_worker import DriverStartError, SparkWorker
@@ -42,8 +42,6 @@ from local_aws.logs import writer
 log = logging.getLogger(__name__)
 
 LOG_GROUP = "/aws-glue/jobs"  # GetJobRun's LogGroupName; the provider reads <group>/output and <group>/error
-DEFAULT_GLUE_VERSION = "0.9"  # AWS: "Jobs that are created without specifying a Glue version default to Glue 0.9"
-DEFAULT_TIMEOUT_MINUTES = 2880  # Glue's default job Timeout (48 hours)
 HARD_STOP_GRACE_SECONDS = 10  # after a cancel, how long a script may take to stop before the driver is killed
 POLL_SECONDS = 0.2
 FINAL_STATES = ("SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED", "ERROR")
@@ -82,8 +80,9 @@ def _start_job_run(self: FakeJob, *args, **kwargs) -> str:
         raise ConcurrentRunsExceededException(f"Concurrent runs exceeded for {self.name}")
     run_id = _originals["start_job_run"](self, *args, **kwargs)
     run = self.job_runs[-1]
+    # The run's Timeout, else the job's, else AWS's default for the job's Glue version.
     run.local = LocalRun(
-        job=self, region=self.backend.region_name, timeout_minutes=run.timeout or DEFAULT_TIMEOUT_MINUTES
+        job=self, region=self.backend.region_name, timeout_minutes=run.timeout or job_definitions.timeout_minutes(self)
     )
     run.status = "STARTING"
     _runner().submit(run)
@@ -99,7 +98,7 @@ def _job_run_as_dict(self: FakeJobRun) -> dict:
         Attempt=0,
         ExecutionTime=local.seconds_running(),
         LogGroupName=LOG_GROUP,
-        GlueVersion=local.job.glue_version or described["GlueVersion"],
+        GlueVersion=job_definitions.glue_version(local.job) or described["GlueVersion"],
         Timeout=local.timeout_minutes,
     )
     described.pop("CompletedOn", None)
@@ -159,12 +158,23 @@ def _job_bookmark_response(self: GlueResponse, reset: bool) -> ActionResult:
         raise EntityNotFoundException(error.args[0]) from None
 
 
+def _get_job_run(self: FakeJob, run_id: str) -> FakeJobRun:
+    for run in self.job_runs:
+        if run.job_run_id == run_id:
+            return run
+    # Local wording (AWS's words for this case are not known): moto said "Job run <id> not found."
+    raise EntityNotFoundException(
+        f"Job run {run_id} of job {self.name} does not exist; GetJobRuns(JobName={self.name}) lists its runs"
+    )
+
+
 def install() -> None:
     """Patch moto's Glue backend so job runs execute (idempotent)."""
     if _originals:
         return
     _originals.update(start_job_run=FakeJob.start_job_run, job_run_as_dict=FakeJobRun.as_dict)
     FakeJob.start_job_run = _start_job_run
+    FakeJob.get_job_run = _get_job_run
     FakeJobRun.as_dict = _job_run_as_dict
     # The runner sets a run's state; moto's time/tick-driven transitions must not move it.
     FakeJobRun.status = property(lambda run: run._status, ManagedState.status.fset)
@@ -231,7 +241,7 @@ def _request(run: FakeJobRun) -> RunRequest:
         script_location=(job.command or {}).get("ScriptLocation") or "",
         arguments=dict(run.arguments or {}),
         region=run.local.region,
-        glue_version=job.glue_version or DEFAULT_GLUE_VERSION,
+        glue_version=job_definitions.glue_version(job) or job_definitions.DEFAULT_GLUE_VERSION,
         bookmark=dict(bookmark.sources) if (bookmark := _job_bookmark(job)) else {},
     )
 

@@ -36,7 +36,7 @@ class RunRequest:
     script_location: str
     arguments: dict[str, str]  # DefaultArguments merged with the run's Arguments (run wins)
     region: str
-    glue_version: str = "0.9"  # the job's GlueVersion (AWS's default when a job names none); decides where logs go
+    glue_version: str = "6.0"  # the job's GlueVersion (AWS's default when a job names none); decides where logs go
     bookmark: dict[str, dict] = field(default_factory=dict)  # the job's saved bookmark: transformation_ctx -> state
 
 

@@ -1,0 +1,144 @@
+"""Glue requests answered as AWS answers them (issue 8, item 8): the defaults GetJob reports, what
+CreateJob refuses and in which words, Data Catalog expressions in any case and paged answers."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.contract.test_glue_aws_inputs import error_of
+
+ROLE = "arn:aws:iam::123456789012:role/glue"
+# Not an s3:// URI: a run of such a job fails at once with a reason, without starting Spark.
+LOCAL_SCRIPT = {"Name": "glueetl", "ScriptLocation": "scripts/etl.py"}
+
+
+@pytest.fixture
+def glue(aws_client):
+    return aws_client("glue")
+
+
+def finished_run(glue, job: str, run_id: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = glue.get_job_run(JobName=job, RunId=run_id)["JobRun"]
+        if run["JobRunState"] not in ("STARTING", "RUNNING", "STOPPING"):
+            return run
+        time.sleep(0.1)
+    raise AssertionError(f"run {run_id} of {job} still {run['JobRunState']} after {timeout}s")
+
+
+# ---- GetJob: what AWS reports for fields a definition leaves out ----
+
+
+def defaults(job: dict) -> dict:
+    keys = ("GlueVersion", "Timeout", "MaxCapacity", "AllocatedCapacity", "MaxRetries", "ExecutionClass",
+            "ExecutionProperty", "JobMode")  # fmt: skip
+    return {key: job.get(key) for key in keys}
+
+
+def test_get_job_reports_the_documented_defaults(glue):
+    glue.create_job(Name="bare", Role=ROLE, Command=LOCAL_SCRIPT)
+    glue.create_job(Name="glue4", Role=ROLE, Command=LOCAL_SCRIPT, GlueVersion="4.0")
+    glue.create_job(Name="workers", Role=ROLE, Command=LOCAL_SCRIPT, GlueVersion="5.0", WorkerType="G.2X",
+                    NumberOfWorkers=5, Timeout=60, MaxRetries=2, ExecutionProperty={"MaxConcurrentRuns": 3})  # fmt: skip
+    glue.create_job(Name="shell", Role=ROLE, Command={"Name": "pythonshell", "ScriptLocation": "s3://b/s.py"})
+
+    jobs = {job["Name"]: job for job in glue.get_jobs()["Jobs"]}
+
+    assert (
+        defaults(glue.get_job(JobName="bare")["Job"])
+        == defaults(jobs["bare"])
+        == {
+            "GlueVersion": "6.0",  # "default to Glue 6.0"
+            "Timeout": 480,  # Glue 5.0 and later
+            "MaxCapacity": 10.0,  # Spark jobs: "The default is 10 DPUs"
+            "AllocatedCapacity": 10,
+            "MaxRetries": 0,
+            "ExecutionClass": "STANDARD",
+            "ExecutionProperty": {"MaxConcurrentRuns": 1},
+            "JobMode": "SCRIPT",
+        }
+    )
+    assert (jobs["glue4"]["GlueVersion"], jobs["glue4"]["Timeout"]) == ("4.0", 2880)  # Glue 4.0 and earlier
+    assert defaults(jobs["workers"]) == {
+        "GlueVersion": "5.0",
+        "Timeout": 60,
+        "MaxCapacity": 10.0,  # 5 workers of 2 DPUs
+        "AllocatedCapacity": 10,
+        "MaxRetries": 2,
+        "ExecutionClass": "STANDARD",
+        "ExecutionProperty": {"MaxConcurrentRuns": 3},
+        "JobMode": "SCRIPT",
+    }
+    assert (jobs["workers"]["WorkerType"], jobs["workers"]["NumberOfWorkers"]) == ("G.2X", 5)
+    shell = jobs["shell"]
+    assert (shell["MaxCapacity"], shell["AllocatedCapacity"], shell["Timeout"]) == (0.0625, 0, 2880)
+    assert "GlueVersion" not in shell  # the Spark default does not apply to Python shell jobs
+
+
+def test_job_runs_get_the_default_timeout_and_glue_version(glue):
+    glue.create_job(Name="bare", Role=ROLE, Command=LOCAL_SCRIPT)
+    run_id = glue.start_job_run(JobName="bare")["JobRunId"]
+
+    run = finished_run(glue, "bare", run_id)
+
+    assert (run["JobRunState"], run["GlueVersion"], run["Timeout"]) == ("FAILED", "6.0", 480)
+
+
+# ---- CreateJob: refusals in AWS's words; an existing job is never replaced ----
+
+
+@pytest.mark.parametrize(
+    "capacity, message",
+    [
+        ({"WorkerType": "G.1X", "NumberOfWorkers": 2, "MaxCapacity": 2.0},
+         "Please do not set Max Capacity if using Worker Type and Number of Workers."),
+        ({"WorkerType": "G.1X", "NumberOfWorkers": 2, "AllocatedCapacity": 2},
+         "Please do not set Allocated Capacity if using Worker Type and Number of Workers"),
+        ({"WorkerType": "G.1X"}, "Please set both Worker Type and Number of Workers."),
+        ({"NumberOfWorkers": 2}, "Please set both Worker Type and Number of Workers."),
+    ],
+)  # fmt: skip
+def test_create_and_update_job_refuse_dpus_with_workers(glue, capacity, message):
+    assert error_of(glue.create_job, Name="etl", Role=ROLE, Command=LOCAL_SCRIPT, **capacity) == (
+        "InvalidInputException",
+        message,
+    )
+    assert error_of(glue.get_job, JobName="etl")[0] == "EntityNotFoundException"
+
+    glue.create_job(Name="etl", Role=ROLE, Command=LOCAL_SCRIPT)
+    assert error_of(glue.update_job, JobName="etl", JobUpdate={"Role": ROLE, "Command": LOCAL_SCRIPT, **capacity}) == (
+        "InvalidInputException",
+        message,
+    )
+
+
+def test_create_job_with_an_existing_name_keeps_the_job_and_its_runs(glue):
+    definition = {"Name": "etl", "Role": ROLE, "Command": LOCAL_SCRIPT, "GlueVersion": "5.0", "Timeout": 30}
+    glue.create_job(**definition)
+    created = glue.get_job(JobName="etl")["Job"]
+    run_id = glue.start_job_run(JobName="etl")["JobRunId"]
+    finished_run(glue, "etl", run_id)
+
+    # The same definition again is accepted, as AWS's idempotent CreateJob does ...
+    assert glue.create_job(**definition)["Name"] == "etl"
+    # ... another definition under the same name is refused.
+    assert error_of(glue.create_job, **{**definition, "Timeout": 60}) == (
+        "IdempotentParameterMismatchException",
+        "Job already submitted with different configuration",
+    )
+
+    job = glue.get_job(JobName="etl")["Job"]
+    assert (job["Timeout"], job["CreatedOn"]) == (30, created["CreatedOn"])
+    assert [run["Id"] for run in glue.get_job_runs(JobName="etl")["JobRuns"]] == [run_id]
+
+
+def test_get_job_run_of_an_unknown_run_names_the_run_and_the_job(glue):
+    glue.create_job(Name="etl", Role=ROLE, Command=LOCAL_SCRIPT)
+
+    assert error_of(glue.get_job_run, JobName="etl", RunId="jr_nope") == (
+        "EntityNotFoundException",
+        "Job run jr_nope of job etl does not exist; GetJobRuns(JobName=etl) lists its runs",
+    )
