@@ -49,12 +49,12 @@ $(AIRFLOW_HOME)/airflow.db: | $(VENV)/.installed
 	$(VENV)/bin/airflow db migrate >/dev/null
 	@echo "Airflow metadata DB ready in $(AIRFLOW_HOME)"
 
-install: $(VENV)/.installed $(CLIENTS_VENV)/.installed $(JARS_DIR)/hadoop-aws-3.3.1.jar $(AIRFLOW_HOME)/airflow.db ## venvs, pinned packages, Spark S3 jars, Airflow DB
+install: $(VENV)/.installed $(JARS_DIR)/hadoop-aws-3.3.1.jar $(AIRFLOW_HOME)/airflow.db ## venv, pinned packages, Spark S3 jars, Airflow DB
 
-test: install ## every test: unit, local-AWS contract, DAG integrity, end-to-end DAG runs
+test: install $(CLIENTS_VENV)/.installed ## every test: unit, local-AWS contract, DAG integrity, end-to-end DAG runs
 	$(PY) -m pytest
 
-test-fast: install ## the tests without end-to-end DAG runs
+test-fast: install $(CLIENTS_VENV)/.installed ## the tests without end-to-end DAG runs
 	$(PY) -m pytest -m "not e2e"
 
 demo: install ## run every DAG on local AWS, with progress and a summary

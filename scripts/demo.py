@@ -44,8 +44,7 @@ def local_aws(port: int):
     try:
         yield endpoint
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        local_services.stop(server)
 
 
 @contextlib.contextmanager

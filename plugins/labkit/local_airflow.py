@@ -12,6 +12,7 @@ goes to $AIRFLOW_HOME/logs/components/<component>.log.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import signal
@@ -121,7 +122,7 @@ def health(url: str) -> dict[str, str]:
     try:
         with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=5) as response:
             body = json.loads(response.read())
-    except (OSError, ValueError):
+    except (OSError, ValueError, http.client.HTTPException):  # not up yet, or restarting
         return {}
     return {key: (body.get(key) or {}).get("status", "unknown") for key in HEALTH_KEYS}
 
@@ -199,14 +200,16 @@ def main(argv: list[str] | None = None) -> int:
             stack.check()
             time.sleep(1)
     except KeyboardInterrupt:
-        print(f"\nStopping {', '.join(c.name for c in reversed(stack.components))}", flush=True)
-        stack.stop()
         return 0
-    except (ComponentExited, RuntimeError) as error:
+    except RuntimeError as error:  # a component exited, or local AWS did not start
         print(f"error: {error}", file=sys.stderr, flush=True)
-        stack.stop()
         return 1
-
+    finally:  # whatever ended the command, nothing it started outlives it
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stopping short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if stack.components:
+            print(f"Stopping {', '.join(c.name for c in reversed(stack.components))}", flush=True)
+        stack.stop()
 
 if __name__ == "__main__":
     sys.exit(main())

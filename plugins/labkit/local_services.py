@@ -6,6 +6,8 @@ Not used by DAGs: they only ever see the `aws_default` connection, which `aws_co
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -43,13 +45,28 @@ def start_local_aws(port: int, log_path: Path) -> subprocess.Popen:
         )
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
-    while not serving(endpoint):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            process.wait()
-            raise RuntimeError(f"local AWS did not start on port {port}:\n{tail(log_path)}")
-        time.sleep(0.2)
+    try:
+        while not serving(endpoint):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"local AWS did not start on port {port}:\n{tail(log_path)}")
+            time.sleep(0.2)
+    except BaseException:  # Ctrl-C while waiting too: its own session would outlive us
+        stop(process)
+        raise
     return process
+
+
+def stop(process: subprocess.Popen, seconds: float = 30) -> None:
+    """SIGTERM the process group a start_new_session process leads; SIGKILL what is left after `seconds`."""
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, signum)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def aws_connection(endpoint: str) -> str:

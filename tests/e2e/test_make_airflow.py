@@ -28,10 +28,16 @@ pytestmark = pytest.mark.e2e
 PLAIN_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """Distinct free ports (each socket stays bound until all are chosen)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def port_open(port: int) -> bool:
@@ -108,7 +114,10 @@ class MakeAirflow:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         for pid in processes_of(self.home):
-            os.kill(pid, signal.SIGKILL)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:  # ended meanwhile
+                pass
 
 
 class Api:
@@ -145,7 +154,7 @@ def wait_until(condition, seconds: float, what: str):
 
 
 def test_make_airflow_from_a_plain_shell_serves_the_ui_runs_a_dag_and_stops_on_ctrl_c(tmp_path):
-    home, aws_port, airflow_port = tmp_path / "airflow", free_port(), free_port()
+    home, (aws_port, airflow_port) = tmp_path / "airflow", free_ports(2)
     make = MakeAirflow(home, aws_port, airflow_port)
     try:
         ready = make.wait_for_line(r"Airflow is ready: (\S+)", seconds=600)
@@ -177,7 +186,7 @@ def test_make_airflow_from_a_plain_shell_serves_the_ui_runs_a_dag_and_stops_on_c
 
 def test_a_component_that_dies_stops_make_airflow_with_its_error(local_aws_server, tmp_path):
     """The API server cannot bind its port: the command fails with its error and stops the other components."""
-    home, airflow_port = tmp_path / "airflow", free_port()
+    home, [airflow_port] = tmp_path / "airflow", free_ports(1)
     aws_port = int(local_aws_server.endpoint_url.rsplit(":", 1)[1])
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", airflow_port))
