@@ -24,10 +24,11 @@ def _error(code: str, message: str) -> tuple[str, dict[str, int]]:
     return json.dumps({"__type": code, "Message": message}), {"status": 400}
 
 
-def _missing_workgroup(response: AthenaResponse, name: str | None) -> tuple[str, dict[str, int]] | None:
-    """AWS's answer when a named workgroup does not exist, else None."""
+def missing_workgroup(response: AthenaResponse, name: str | None) -> tuple[str, dict[str, int]] | None:
+    """AWS's answer when a named workgroup does not exist, else None. Real Athena answers GetWorkGroup and
+    StartQueryExecution so, without the name; the other calls taking a workgroup answer the same here."""
     if name and name not in response.athena_backend.work_groups:
-        return _error("InvalidRequestException", f"WorkGroup {name} is not found.")
+        return _error("InvalidRequestException", "WorkGroup is not found.")
     return None
 
 
@@ -70,13 +71,13 @@ def remove_prepared_statement(backend: AthenaBackend, workgroup: str, name: str)
     return _statements(backend).pop((workgroup, name), None) is not None
 
 
-def install(original_start, get_query_execution) -> None:
-    """Patch moto's Athena responses; original_start and get_query_execution are the executor's handlers."""
+def install(original_start, describe) -> None:
+    """Patch moto's Athena responses; original_start is the executor's StartQueryExecution handler and
+    describe(backend, execution_id) its QueryExecution of an id (None when unknown)."""
 
     def start_query_execution(self):
-        workgroup = self._get_param("WorkGroup")
-        if workgroup and workgroup not in self.athena_backend.work_groups:
-            return _error("InvalidRequestException", "WorkGroup is not found.")
+        if error := missing_workgroup(self, self._get_param("WorkGroup")):
+            return error
         # Same ClientRequestToken and same request: the same query (boto3 sends a new token per call).
         token = self._get_param("ClientRequestToken")
         request = {
@@ -107,7 +108,7 @@ def install(original_start, get_query_execution) -> None:
 
     def list_query_executions(self):
         workgroup = self._get_param("WorkGroup") or PRIMARY
-        if error := _missing_workgroup(self, workgroup):
+        if error := missing_workgroup(self, workgroup):
             return error
         executions = [
             e
@@ -124,34 +125,33 @@ def install(original_start, get_query_execution) -> None:
     def batch_get_query_execution(self):
         found, unprocessed = [], []
         for execution_id in self._get_param("QueryExecutionIds") or []:
-            if execution_id not in self.athena_backend.executions:
-                unprocessed.append(
-                    {
-                        "QueryExecutionId": execution_id,
-                        "ErrorCode": "INVALID_INPUT",
-                        "ErrorMessage": f"QueryExecution {execution_id} was not found",
-                    }
-                )
+            described = describe(self.athena_backend, execution_id)
+            if described is not None:
+                found.append(described)
                 continue
-            self.querystring["QueryExecutionId"] = [execution_id]  # read before the JSON body by _get_param
-            found.append(json.loads(get_query_execution(self))["QueryExecution"])
-        self.querystring.pop("QueryExecutionId", None)
+            unprocessed.append(
+                {
+                    "QueryExecutionId": execution_id,
+                    "ErrorCode": "INVALID_INPUT",
+                    "ErrorMessage": f"QueryExecution {execution_id} was not found",
+                }
+            )
         return json.dumps({"QueryExecutions": found, "UnprocessedQueryExecutionIds": unprocessed})
 
     def get_work_group(self):
         name = self._get_param("WorkGroup")
-        return _missing_workgroup(self, name) or original_get_work_group(self)
+        return missing_workgroup(self, name) or original_get_work_group(self)
 
     def delete_work_group(self):
         name = self._get_param("WorkGroup")
-        return _missing_workgroup(self, name) or original_delete_work_group(self)
+        return missing_workgroup(self, name) or original_delete_work_group(self)
 
     def list_named_queries(self):
-        return _missing_workgroup(self, self._get_param("WorkGroup")) or original_list_named_queries(self)
+        return missing_workgroup(self, self._get_param("WorkGroup")) or original_list_named_queries(self)
 
     def create_prepared_statement(self):
         workgroup, name = self._get_param("WorkGroup"), self._get_param("StatementName")
-        if error := _missing_workgroup(self, workgroup):
+        if error := missing_workgroup(self, workgroup):
             return error
         if prepared_statement(self.athena_backend, workgroup, name):
             return _error(
@@ -168,7 +168,7 @@ def install(original_start, get_query_execution) -> None:
 
     def _existing_statement(self):
         workgroup, name = self._get_param("WorkGroup"), self._get_param("StatementName")
-        if error := _missing_workgroup(self, workgroup):
+        if error := missing_workgroup(self, workgroup):
             return None, error
         statement = prepared_statement(self.athena_backend, workgroup, name)
         if statement is None:
@@ -211,7 +211,7 @@ def install(original_start, get_query_execution) -> None:
 
     def list_prepared_statements(self):
         workgroup = self._get_param("WorkGroup")
-        if error := _missing_workgroup(self, workgroup):
+        if error := missing_workgroup(self, workgroup):
             return error
         statements = sorted(
             (s for (group, _), s in _statements(self.athena_backend).items() if group == workgroup),

@@ -119,13 +119,14 @@ class QueryRun:
 
     def interrupt(self) -> None:
         """Interrupt DuckDB until the worker lets go of the connection: an interrupt only stops the
-        statement running at that moment, and a cancel can come while the query is still being planned."""
+        statement running at that moment, and a cancel can come while the query is still being planned.
+        The interrupt is sent under the lock (it only sets a flag, so it does not block): the worker clears
+        the connection under the lock before closing it, so a connection seen here is still open."""
         while True:
             with self.lock:
-                connection = self.connection
-            if connection is None:
-                return
-            connection.interrupt()
+                if self.connection is None:
+                    return
+                self.connection.interrupt()
             time.sleep(0.05)
 
     def describe(self) -> dict[str, Any]:
@@ -457,6 +458,23 @@ def write_results(run: QueryRun) -> int:
 # --- moto patches -----------------------------------------------------------------------------
 
 
+def describe(backend: AthenaBackend, execution_id: str) -> dict[str, Any] | None:
+    """GetQueryExecution's QueryExecution (also BatchGetQueryExecution's), None for an unknown id."""
+    execution = backend.executions.get(execution_id)
+    if execution is None:
+        return None
+    described = {
+        "QueryExecutionId": execution_id,
+        "Query": execution.query,
+        "ResultReuseConfiguration": getattr(execution, "result_reuse", None)
+        or {"ResultReuseByAgeConfiguration": {"Enabled": False}},
+        **execution.local_run.describe(),  # every execution is submitted with its run (start_query_execution)
+    }
+    if execution.execution_parameters is not None:
+        described["ExecutionParameters"] = execution.execution_parameters
+    return described
+
+
 def _run_of(response: AthenaResponse) -> tuple[str, QueryRun | None]:
     execution_id = response._get_param("QueryExecutionId")
     execution = response.athena_backend.executions.get(execution_id)
@@ -485,7 +503,6 @@ def install() -> None:
         return
     original_start = AthenaBackend.start_query_execution
     original_stop = AthenaBackend.stop_query_execution
-    original_get_execution = AthenaResponse.get_query_execution
     original_get_results = AthenaResponse.get_query_results
     original_runtime_statistics = AthenaResponse.get_query_runtime_statistics
 
@@ -506,16 +523,11 @@ def install() -> None:
         run.move_to(CANCELLED, "Query cancelled by user")  # a finished query stays as it is, as on AWS
 
     def get_query_execution(self):
-        execution_id, run = _run_of(self)
-        if execution_id not in self.athena_backend.executions:
+        execution_id = self._get_param("QueryExecutionId")
+        described = describe(self.athena_backend, execution_id)
+        if described is None:
             return self.error(f"QueryExecution {execution_id} was not found", 400)
-        body = json.loads(original_get_execution(self))
-        execution = self.athena_backend.executions[execution_id]
-        if getattr(execution, "result_reuse", None):
-            body["QueryExecution"]["ResultReuseConfiguration"] = execution.result_reuse
-        if run is not None:
-            body["QueryExecution"].update(run.describe())
-        return json.dumps(body)
+        return json.dumps({"QueryExecution": described})
 
     def get_query_results(self):
         execution_id, run = _run_of(self)
@@ -560,9 +572,9 @@ def install() -> None:
 
     def update_work_group(self):
         """UpdateWorkGroup (moto lacks it): description, state and the result settings queries use."""
-        workgroup = self.athena_backend.work_groups.get(self._get_param("WorkGroup"))
-        if workgroup is None:
-            return self.error(f"WorkGroup {self._get_param('WorkGroup')} is not found.", 400)
+        if error := api.missing_workgroup(self, self._get_param("WorkGroup")):
+            return error
+        workgroup = self.athena_backend.work_groups[self._get_param("WorkGroup")]
         updates = self._get_param("ConfigurationUpdates") or {}
         configuration = workgroup.configuration
         result_updates = updates.get("ResultConfigurationUpdates") or {}
@@ -586,7 +598,7 @@ def install() -> None:
     AthenaResponse.get_query_execution = get_query_execution
     AthenaResponse.get_query_results = get_query_results
     AthenaResponse.get_query_runtime_statistics = get_query_runtime_statistics
-    api.install(AthenaResponse.start_query_execution, get_query_execution)
+    api.install(AthenaResponse.start_query_execution, describe)
     AthenaBackend._local_aws_athena = True
 
 

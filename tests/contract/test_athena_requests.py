@@ -13,6 +13,10 @@ from tests.contract.test_athena import FLIGHTS_FEB, FLIGHTS_JAN, OUTPUT, query, 
 s3, athena, glue, flights = base.s3, base.athena, base.glue, base.flights
 
 
+# Real Athena's answer to GetWorkGroup and StartQueryExecution naming a missing workgroup (no name in it).
+WORKGROUP_NOT_FOUND = ("InvalidRequestException", "WorkGroup is not found.")
+
+
 def error_of(call, **request) -> tuple[str, str]:
     with pytest.raises(ClientError) as raised:
         call(**request)
@@ -32,10 +36,7 @@ def test_list_query_executions_lists_the_primary_workgroup_unless_another_is_nam
     assert athena.list_query_executions(WorkGroup="primary")["QueryExecutionIds"] == listed
     assert athena.list_query_executions(WorkGroup="analysts")["QueryExecutionIds"] == [in_analysts]
     assert athena.get_query_execution(QueryExecutionId=in_primary[0])["QueryExecution"]["WorkGroup"] == "primary"
-    assert error_of(athena.list_query_executions, WorkGroup="nope") == (
-        "InvalidRequestException",
-        "WorkGroup nope is not found.",
-    )
+    assert error_of(athena.list_query_executions, WorkGroup="nope") == WORKGROUP_NOT_FOUND
 
 
 def test_list_query_executions_pages_with_next_token(athena, flights):
@@ -62,19 +63,21 @@ def test_batch_get_query_execution_answers_known_ids_and_lists_unknown_ones(athe
     assert execution["QueryExecutionId"] == done["QueryExecutionId"]
     assert execution["Status"]["State"] == "SUCCEEDED" and execution["StatementType"] == "DML"
     assert execution["Statistics"]["DataScannedInBytes"] == len(FLIGHTS_JAN) + len(FLIGHTS_FEB)
+    assert execution == athena.get_query_execution(QueryExecutionId=done["QueryExecutionId"])["QueryExecution"]
     assert [u["QueryExecutionId"] for u in answer["UnprocessedQueryExecutionIds"]] == ["no-such-query"]
 
 
 def test_missing_workgroups_and_queries_are_refused_in_athenas_words(athena, flights):
-    assert error_of(athena.get_work_group, WorkGroup="nope") == (
-        "InvalidRequestException",
-        "WorkGroup nope is not found.",
-    )
-    assert error_of(athena.start_query_execution, QueryString="SELECT 1", WorkGroup="nope") == (
-        "InvalidRequestException",
-        "WorkGroup is not found.",
-    )
-    assert error_of(athena.list_named_queries, WorkGroup="nope")[1] == "WorkGroup nope is not found."
+    calls = [
+        (athena.get_work_group, {}),
+        (athena.start_query_execution, {"QueryString": "SELECT 1"}),
+        (athena.update_work_group, {"Description": "x"}),
+        (athena.delete_work_group, {}),
+        (athena.list_named_queries, {}),
+        (athena.get_prepared_statement, {"StatementName": "by_carrier"}),
+    ]
+    for call, request in calls:
+        assert error_of(call, WorkGroup="nope", **request) == WORKGROUP_NOT_FOUND, call.__name__
     code, message = error_of(athena.get_query_results, QueryExecutionId="no-such-query")
     assert (code, message) == ("InvalidRequestException", "QueryExecution no-such-query was not found")
 
