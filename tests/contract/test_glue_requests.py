@@ -142,3 +142,76 @@ def test_get_job_run_of_an_unknown_run_names_the_run_and_the_job(glue):
         "EntityNotFoundException",
         "Job run jr_nope of job etl does not exist; GetJobRuns(JobName=etl) lists its runs",
     )
+
+
+# ---- Data Catalog: expressions in any case, pages ----
+
+
+@pytest.fixture
+def flights(glue):
+    """Table labdb.flights partitioned by year and month, with three partitions."""
+    glue.create_database(DatabaseInput={"Name": "labdb"})
+    columns = [{"Name": "carrier", "Type": "string"}]
+    glue.create_table(DatabaseName="labdb", TableInput={
+        "Name": "flights",
+        "StorageDescriptor": {"Columns": columns, "Location": "s3://lake/flights/"},
+        "PartitionKeys": [{"Name": "year", "Type": "string"}, {"Name": "month", "Type": "string"}],
+    })  # fmt: skip
+    values = [["2013", "1"], ["2013", "2"], ["2014", "1"]]
+    glue.batch_create_partition(DatabaseName="labdb", TableName="flights", PartitionInputList=[
+        {"Values": v, "StorageDescriptor": {"Columns": columns, "Location": f"s3://lake/flights/year={v[0]}/month={v[1]}/"}}
+        for v in values
+    ])  # fmt: skip
+    return glue
+
+
+def partition_values(response: dict) -> list[list[str]]:
+    return [p["Values"] for p in response["Partitions"]]
+
+
+def test_get_partitions_expression_names_columns_in_any_case(flights):
+    found = flights.get_partitions(DatabaseName="labdb", TableName="flights", Expression="Year='2013' AND MONTH='2'")
+
+    assert partition_values(found) == [["2013", "2"]]
+
+
+def test_get_partitions_pages_with_max_results_and_next_token(flights):
+    first = flights.get_partitions(DatabaseName="labdb", TableName="flights", MaxResults=2)
+    second = flights.get_partitions(DatabaseName="labdb", TableName="flights", MaxResults=2,
+                                    NextToken=first["NextToken"])  # fmt: skip
+    pages = flights.get_paginator("get_partitions").paginate(
+        DatabaseName="labdb", TableName="flights", PaginationConfig={"PageSize": 1}
+    )
+
+    assert partition_values(first) == [["2013", "1"], ["2013", "2"]]
+    assert partition_values(second) == [["2014", "1"]] and "NextToken" not in second
+    assert [partition_values(page) for page in pages] == [[["2013", "1"]], [["2013", "2"]], [["2014", "1"]]]
+
+
+def test_get_partitions_segments_split_the_partitions_and_columns_can_be_left_out(flights):
+    segments = [
+        partition_values(flights.get_partitions(DatabaseName="labdb", TableName="flights",
+                                                Segment={"SegmentNumber": n, "TotalSegments": 2}))
+        for n in (0, 1)
+    ]  # fmt: skip
+    lean = flights.get_partitions(DatabaseName="labdb", TableName="flights", ExcludeColumnSchema=True)
+
+    assert segments == [[["2013", "1"], ["2014", "1"]], [["2013", "2"]]]
+    assert [p["StorageDescriptor"] for p in lean["Partitions"]] == [
+        {"Location": "s3://lake/flights/year=2013/month=1/"},
+        {"Location": "s3://lake/flights/year=2013/month=2/"},
+        {"Location": "s3://lake/flights/year=2014/month=1/"},
+    ]
+
+
+def test_get_tables_expression_in_any_case_and_pages(flights):
+    for name in ("flights_2013", "airports"):
+        flights.create_table(DatabaseName="labdb", TableInput={"Name": name})
+
+    matched = flights.get_tables(DatabaseName="labdb", Expression="FLIGHTS*")
+    first = flights.get_tables(DatabaseName="labdb", MaxResults=2)
+    rest = flights.get_tables(DatabaseName="labdb", MaxResults=2, NextToken=first["NextToken"])
+
+    assert [t["Name"] for t in matched["TableList"]] == ["flights", "flights_2013"]
+    assert [t["Name"] for t in first["TableList"]] == ["flights", "flights_2013"]
+    assert [t["Name"] for t in rest["TableList"]] == ["airports"] and "NextToken" not in rest
