@@ -16,7 +16,8 @@ sensor raises; GetCrawlerMetrics (called by wait_for_crawler_completion) and Upd
 install() patches FakeCrawler/GlueBackend/GlueResponse so that crawl state lives on moto's models
 (moto's reset clears it) and follows AWS: State RUNNING -> STOPPING -> READY, LastCrawl.Status
 SUCCEEDED / FAILED / CANCELLED with ErrorMessage, ListCrawls states RUNNING / COMPLETED / FAILED /
-STOPPED, GetCrawlerMetrics from the real crawls, UpdateCrawler.
+STOPPED, GetCrawlerMetrics from the real crawls, UpdateCrawler. What CreateCrawler/UpdateCrawler
+refuse and how schedules fire: crawler_requests.py, installed with these patches.
 Differences from AWS are listed in docs/local-aws/glue-crawlers.md.
 """
 
@@ -41,7 +42,7 @@ from moto.glue.models import FakeCrawl, FakeCrawler, GlueBackend, glue_backends
 from moto.glue.responses import GlueResponse
 
 from local_aws import clients
-from local_aws.glue import crawl_layout, events, schema_inference
+from local_aws.glue import crawl_layout, crawler_requests, events, schema_inference
 from local_aws.glue.crawl_layout import CrawledFile, PlannedPartition, PlannedTable
 from local_aws.glue.schema_inference import FileSchema, glue_type
 from local_aws.logs.writer import write_lines
@@ -148,6 +149,7 @@ def install() -> None:
     GlueResponse.update_crawler = _respond_update_crawler
     GlueResponse.get_crawler_metrics = _respond_get_crawler_metrics
     FakeCrawler._local_aws_executes = True
+    crawler_requests.install()  # definition checks and schedules, on top of the patches above
 
 
 def shutdown() -> None:
@@ -191,6 +193,8 @@ def _crawler_as_dict(crawler: FakeCrawler) -> dict[str, Any]:
             data["LastCrawl"]["ErrorMessage"] = last.error_message
     running = _current_crawl(crawler)
     data["CrawlElapsedTime"] = int(running.runtime_seconds * 1000) if running else 0
+    if crawler.schedule:
+        data["Schedule"] = {"ScheduleExpression": crawler.schedule, "State": crawler_requests.schedule_state(crawler)}
     return data
 
 
@@ -232,9 +236,9 @@ def _stop_crawler(crawler: FakeCrawler) -> None:
 def _delete_crawler(backend: GlueBackend, name: str) -> None:
     crawler = backend.crawlers.get(name)
     if crawler is not None and crawler.status != "READY":
-        raise moto_errors.CrawlerRunningException(
-            f"Crawler with name {name} is {crawler.status}; stop it and wait for READY before deleting it"
-        )
+        # AWS's words, also while STOPPING, quoted in aws/aws-sdk-java#1549 as "Cannot delete
+        # crawlerglueTest while it's running": no space between "crawler" and the name.
+        raise moto_errors.CrawlerRunningException(f"Cannot delete crawler{name} while it's running")
     backend._moto_delete_crawler(name)
 
 

@@ -139,3 +139,14 @@ class CronSchedule:
 
 def parse(expression: str) -> CronSchedule:
     return CronSchedule(expression)
+
+
+def check(expression: str, owner: str) -> None:
+    """Raise CronError with a message naming the owner ("Trigger nightly"), the field and an example."""
+    try:
+        parse(expression)
+    except CronError as error:
+        raise CronError(
+            f"{owner}: Schedule {expression!r} is not a valid cron expression: {error}. "
+            f"Example: cron(15 12 * * ? *) fires every day at 12:15 UTC"
+        ) from None

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -115,13 +116,9 @@ def _validate(backend: GlueBackend, name: str, trigger_type: str, schedule: str 
         raise InvalidInputException("CreateTrigger", f"Trigger {name}: Type must be one of {', '.join(TRIGGER_TYPES)}")
     if trigger_type == "SCHEDULED":
         try:
-            cron.parse(schedule or "")
+            cron.check(schedule or "", f"Trigger {name}")
         except cron.CronError as error:
-            raise InvalidInputException(
-                "CreateTrigger",
-                f"Trigger {name}: Schedule {schedule!r} is not a valid cron expression: {error}. "
-                f"Example: cron(15 12 * * ? *) fires every day at 12:15 UTC",
-            ) from None
+            raise InvalidInputException("CreateTrigger", str(error)) from None
     if not actions:
         raise InvalidInputException(
             "CreateTrigger", f"Trigger {name} needs at least one action (JobName or CrawlerName)"
@@ -597,7 +594,7 @@ def _scheduled_workflow_run(backend: GlueBackend, trigger: FakeTrigger) -> None:
 
 
 class Scheduler:
-    """Wakes at the start of every UTC minute and fires the scheduled triggers due in it."""
+    """Wakes at the start of every UTC minute and runs the minute's tasks: the scheduled triggers and crawlers due in it."""
 
     def __init__(self):
         self._stop = threading.Event()
@@ -624,16 +621,20 @@ class Scheduler:
             # Minutes missed while the machine slept are fired late, up to an hour; AWS never misses any.
             minute = max(last + timedelta(minutes=1), current - timedelta(minutes=59))
             while minute <= current:
-                try:
-                    fire_scheduled(minute)
-                except Exception:  # a bug here must not end the schedule for everyone
-                    log.exception("scheduled triggers failed for %s", minute.isoformat())
+                for task in list(_minute_tasks):
+                    try:
+                        task(minute)
+                    except Exception:  # a bug here must not end the schedule for everyone
+                        log.exception("%s failed for %s", task.__name__, minute.isoformat())
                 minute += timedelta(minutes=1)
             last = current
 
 
 _scheduler_instance: Scheduler | None = None
 _scheduler_lock = threading.Lock()
+# What the scheduler does at each UTC minute: fire scheduled triggers, and what every_minute() adds
+# (scheduled crawlers, crawler_requests.py), so all schedules share one thread.
+_minute_tasks: list[Callable[[datetime], None]] = [fire_scheduled]
 
 
 def _scheduler() -> Scheduler:
@@ -642,6 +643,17 @@ def _scheduler() -> Scheduler:
         if _scheduler_instance is None:
             _scheduler_instance = Scheduler()
         return _scheduler_instance
+
+
+def every_minute(task: Callable[[datetime], None]) -> None:
+    """Have the scheduler thread call task(minute) at the start of every UTC minute (idempotent)."""
+    if task not in _minute_tasks:
+        _minute_tasks.append(task)
+
+
+def ensure_scheduler() -> None:
+    """Start the scheduler thread if nothing has started it yet (a schedule became active)."""
+    _scheduler().ensure_running()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.contract import test_glue_crawlers as crawler_tests
 from tests.contract.test_glue_aws_inputs import error_of
 
 ROLE = "arn:aws:iam::123456789012:role/glue"
@@ -215,3 +216,87 @@ def test_get_tables_expression_in_any_case_and_pages(flights):
     assert [t["Name"] for t in matched["TableList"]] == ["flights", "flights_2013"]
     assert [t["Name"] for t in first["TableList"]] == ["flights", "flights_2013"]
     assert [t["Name"] for t in rest["TableList"]] == ["airports"] and "NextToken" not in rest
+
+
+# ---- crawlers: definitions AWS refuses, messages in AWS's words ----
+
+S3_TARGETS = {"S3Targets": [{"Path": "s3://lake/raw/flights/"}]}
+gate = crawler_tests.gate  # holds crawls in RUNNING until released
+
+
+def create_crawler_error(glue, **fields) -> tuple[str, str]:
+    return error_of(glue.create_crawler, Name="raw", Role=ROLE, DatabaseName="labdb", **fields)
+
+
+@pytest.mark.parametrize("targets", [{}, {"S3Targets": []}, {"S3Targets": [], "JdbcTargets": []}])
+def test_create_crawler_without_a_target_is_refused(glue, targets):
+    assert create_crawler_error(glue, Targets=targets) == (
+        "InvalidInputException",
+        "Crawler raw has no target: at least one crawl target must be specified "
+        "(S3Targets, JdbcTargets, DynamoDBTargets, CatalogTargets, ...)",
+    )
+    assert error_of(glue.get_crawler, Name="raw")[0] == "EntityNotFoundException"
+
+
+def test_create_and_update_crawler_refuse_a_schedule_that_is_not_aws_cron(glue):
+    assert create_crawler_error(glue, Targets=S3_TARGETS, Schedule="cron(0 12 * * *)") == (
+        "InvalidInputException",
+        "Crawler raw: Schedule 'cron(0 12 * * *)' is not a valid cron expression: it has 5 fields; AWS cron has 6: "
+        "Minutes Hours Day-of-month Month Day-of-week Year. Example: cron(15 12 * * ? *) fires every day at 12:15 UTC",
+    )
+    glue.create_crawler(Name="raw", Role=ROLE, DatabaseName="labdb", Targets=S3_TARGETS)
+    assert error_of(glue.update_crawler, Name="raw", Schedule="cron(61 * * * ? *)") == (
+        "InvalidInputException",
+        "Crawler raw: Schedule 'cron(61 * * * ? *)' is not a valid cron expression: Minutes field: 61 is outside "
+        "0-59. Example: cron(15 12 * * ? *) fires every day at 12:15 UTC",
+    )
+    assert "Schedule" not in glue.get_crawler(Name="raw")["Crawler"]
+
+
+@pytest.mark.parametrize("configuration", ['{"Version": 1.0,', "[1, 2]"])
+def test_create_crawler_refuses_a_configuration_that_is_not_a_json_object(glue, configuration):
+    code, message = create_crawler_error(glue, Targets=S3_TARGETS, Configuration=configuration)
+
+    assert code == "InvalidInputException"
+    assert message.startswith(
+        'Crawler raw: Configuration must be a JSON object such as {"Version": 1.0, "Grouping": '
+        '{"TableGroupingPolicy": "CombineCompatibleSchemas"}} ('
+    )
+
+
+def test_crawl_new_folders_only_needs_the_log_schema_change_policy(glue):
+    new_folders_only = {"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"}
+    refusal = (
+        "InvalidInputException",
+        'The SchemaChangePolicy for "Crawl new folders only" Amazon S3 target can have only LOG DeleteBehavior '
+        "value and LOG UpdateBehavior value.",
+    )
+    assert create_crawler_error(glue, Targets=S3_TARGETS, RecrawlPolicy=new_folders_only) == refusal
+
+    log_only = {"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"}
+    glue.create_crawler(Name="raw", Role=ROLE, DatabaseName="labdb", Targets=S3_TARGETS,
+                        RecrawlPolicy=new_folders_only, SchemaChangePolicy=log_only)  # fmt: skip
+    assert error_of(glue.update_crawler, Name="raw",
+                    SchemaChangePolicy={**log_only, "UpdateBehavior": "UPDATE_IN_DATABASE"}) == refusal  # fmt: skip
+    assert glue.get_crawler(Name="raw")["Crawler"]["SchemaChangePolicy"] == log_only
+
+
+def test_delete_crawler_while_it_runs_or_stops_is_refused_in_aws_words(glue, aws_client, gate):
+    entered, release = gate
+    s3 = aws_client("s3")
+    s3.create_bucket(Bucket="lake")
+    s3.put_object(Bucket="lake", Key="raw/flights/flights.csv", Body=crawler_tests.FLIGHTS_CSV)
+    glue.create_crawler(Name="raw", Role=ROLE, DatabaseName="labdb", Targets=S3_TARGETS)
+    glue.start_crawler(Name="raw")
+    assert entered.wait(10)
+    refusal = ("CrawlerRunningException", "Cannot delete crawlerraw while it's running")
+
+    assert error_of(glue.delete_crawler, Name="raw") == refusal
+    glue.stop_crawler(Name="raw")
+    assert glue.get_crawler(Name="raw")["Crawler"]["State"] == "STOPPING"
+    assert error_of(glue.delete_crawler, Name="raw") == refusal
+
+    release.set()
+    crawler_tests.wait_ready(glue, "raw")
+    glue.delete_crawler(Name="raw")
+    assert error_of(glue.get_crawler, Name="raw")[0] == "EntityNotFoundException"
