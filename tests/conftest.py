@@ -31,6 +31,8 @@ from local_aws.server import LocalAWS  # noqa: E402 (Airflow's environment first
 
 REGION = "us-east-1"
 
+pytest_plugins = ["tests.lambda_support"]  # the Lambda tests' fixtures: lam, role_arn, provisioning
+
 # py4j logs every connection's close at INFO, also from __del__ at interpreter exit: after pytest has
 # closed the stream Airflow's root log handler writes to, that ends a clean run with "--- Logging error ---".
 logging.getLogger("py4j").setLevel(logging.WARNING)

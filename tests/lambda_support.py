@@ -1,4 +1,5 @@
-"""What the Lambda tests share: an execution role, a deployment package and a wait.
+"""What the Lambda tests share: an execution role, a deployment package, waits, and the fixtures
+`lam` (a Lambda client), `role_arn` (an execution role) and `provisioning` (held open until released).
 
 `from tests.lambda_support import TRUST, create_role, wait_for, wait_until_active, zip_of`
 """
@@ -13,6 +14,8 @@ import time
 import zipfile
 from collections.abc import Callable
 from typing import TypeVar
+
+import pytest
 
 T = TypeVar("T")
 
@@ -78,17 +81,37 @@ def wait_until_updated(lam, name: str) -> None:
     lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300})
 
 
-def hold_provisioning(monkeypatch) -> threading.Event:
-    """Holds local AWS's provisioning of new functions, versions and updates open until the returned event is set,
-    so a test sees what happens while a function is Pending (or its update InProgress) on a machine of any speed."""
+# ---- fixtures (tests/conftest.py registers this module as a pytest plugin) ----
+
+
+@pytest.fixture
+def lam(aws_client):
+    """A boto3 Lambda client of local AWS."""
+    return aws_client("lambda")
+
+
+@pytest.fixture
+def role_arn(aws_client) -> str:
+    """An execution role for the test's functions (allow-all inline policy, see create_role)."""
+    return create_role(aws_client("iam"), "lambda-role")
+
+
+@pytest.fixture
+def provisioning(monkeypatch):
+    """Holds local AWS's provisioning of new functions, versions and updates open until the test calls .set(),
+    so a test sees what happens while a function is Pending (or its update InProgress) on a machine of any speed.
+
+    Released at teardown at the latest, so the held (daemon) threads wait without a time limit.
+    """
     from local_aws.lambda_ import lifecycle
 
     release = threading.Event()
     prepare = lifecycle._prepare
 
     def held(function) -> None:
-        release.wait(30)
+        release.wait()
         prepare(function)
 
     monkeypatch.setattr(lifecycle, "_prepare", held)
-    return release
+    yield release
+    release.set()

@@ -23,7 +23,7 @@ from moto.awslambda.exceptions import (
     InvalidRoleFormat,
     ValidationException,
 )
-from moto.awslambda.models import LambdaFunction
+from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.iam.exceptions import NotFoundException as IAMNotFoundException
 from moto.iam.models import iam_backends
 from moto.s3.exceptions import MissingBucket
@@ -39,6 +39,7 @@ NAME_PATTERN = (
 MAX_TIMEOUT = 900
 MAX_MEMORY = 10240
 MAX_DESCRIPTION = 256
+MAX_EPHEMERAL_STORAGE = 10240  # MB of /tmp
 MAX_ENVIRONMENT_BYTES = 4 * 1024  # all variables together, as JSON
 # Set by the runtime; a function's configuration may not set them (TZ, LANG, PATH, ... it may).
 RESERVED_VARIABLES = {
@@ -83,6 +84,11 @@ def check_limits(request: dict) -> None:
         raise ValidationException(
             request["MemorySize"], "memorySize", f"Member must have value less than or equal to {MAX_MEMORY}"
         )
+    storage = (request.get("EphemeralStorage") or {}).get("Size", 0)
+    if storage > MAX_EPHEMERAL_STORAGE:
+        raise ValidationException(
+            storage, "ephemeralStorage.size", f"Member must have value less than or equal to {MAX_EPHEMERAL_STORAGE}"
+        )
     if len(request.get("Description") or "") > MAX_DESCRIPTION:
         raise ValidationException(
             request["Description"], "description", f"Member must have length less than or equal to {MAX_DESCRIPTION}"
@@ -126,6 +132,14 @@ def check_role(function: LambdaFunction, role: str) -> None:
         iam_backends[function.account_id][function.partition].get_role_by_arn(role)
     except IAMNotFoundException:
         raise _invalid("The role defined for the function cannot be assumed by Lambda.") from None
+
+
+def check_layers(backend: LambdaBackend, layers: list[str] | None) -> None:
+    """Every layer version named exists (moto refuses in other words, and on an update only after it
+    has applied the fields named before Layers)."""
+    for arn in layers or []:
+        if backend.layers_versions_by_arn(arn) is None:
+            raise _invalid(f"Layer version {arn} does not exist.")
 
 
 def check_package(content: bytes) -> None:
@@ -199,18 +213,25 @@ def keep_on_create(function: LambdaFunction, spec: dict) -> None:
 
 
 def apply_update(function: LambdaFunction, updates: dict) -> None:
-    """UpdateFunctionConfiguration's settings moto 5.2.5 ignores (it applies the others itself)."""
+    """UpdateFunctionConfiguration's settings moto 5.2.5 ignores (it applies the others itself).
+
+    Each is checked and computed before any is set, so an update Lambda refuses changes nothing
+    (check_limits and check_layers have checked the rest).
+    """
+    kept = {}
     if "DeadLetterConfig" in updates:
-        function.dead_letter_config = updates["DeadLetterConfig"] or None
+        kept["dead_letter_config"] = updates["DeadLetterConfig"] or None
     if "LoggingConfig" in updates:
-        function.logging_config = logging_config(function.function_name, updates["LoggingConfig"],
-                                                 function.logging_config)  # fmt: skip
+        kept["logging_config"] = logging_config(function.function_name, updates["LoggingConfig"],
+                                                function.logging_config)  # fmt: skip
     if "EphemeralStorage" in updates:
-        function.ephemeral_storage = updates["EphemeralStorage"]["Size"]  # moto's setter checks the maximum
+        kept["ephemeral_storage"] = updates["EphemeralStorage"]["Size"]
     if "TracingConfig" in updates:
-        function.tracing_config = {"Mode": updates["TracingConfig"].get("Mode") or "PassThrough"}
+        kept["tracing_config"] = {"Mode": updates["TracingConfig"].get("Mode") or "PassThrough"}
     if "KMSKeyArn" in updates:
-        function.kms_key_arn = updates["KMSKeyArn"] or None
+        kept["kms_key_arn"] = updates["KMSKeyArn"] or None
+    for name, value in kept.items():
+        setattr(function, name, value)
 
 
 def describe(function: LambdaFunction, configuration: dict) -> dict:

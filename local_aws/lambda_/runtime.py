@@ -823,15 +823,15 @@ def invoke(
         error_type=error_type,
         init_failed=env.init_error is not None,
     )
-    log = env.platform
+    platform = env.platform
     events = list(init_lines)
     if env.init_error is not None:
-        events += log.init_failed(started_ms, env.init_ms, error_type)
-    events += log.start(started_ms, request_id, version)
+        events += platform.init_failed(started_ms, env.init_ms, error_type)
+    events += platform.start(started_ms, request_id, version)
     events += outcome.lines
     if outcome.kind == "timeout":
-        events += log.timed_out(end_ms, request_id, timeout)
-    events += log.end(end_ms, report) + log.report(end_ms, report)
+        events += platform.timed_out(end_ms, request_id, timeout)
+    events += platform.end(end_ms, report) + platform.report(end_ms, report)
     shipper().ship(env.generation, target.region, env.log_group, env.log_stream, events)
 
     if outcome.kind == "result":

@@ -177,6 +177,7 @@ def _update_configuration(self: LambdaFunction, updates: dict) -> dict:
 
 def _create_function(self: LambdaBackend, spec: dict) -> LambdaFunction:
     """Pending until provisioned; Publish publishes version 1 of it, Pending too."""
+    configuration.check_layers(self, spec.get("Layers"))
     function = _originals["create_function"](self, {**spec, "Publish": False})
     lifecycle.creating(function)
     if not spec.get("Publish"):
@@ -188,21 +189,36 @@ def _create_function(self: LambdaBackend, spec: dict) -> LambdaFunction:
     return answered
 
 
-def _update_function_code(self: LambdaBackend, function_name: str, qualifier: str | None, body: dict) -> dict:
-    function = self.get_function(function_name, qualifier)
+def _update_latest(backend: LambdaBackend, function_name: str, qualifier: str | None, body: dict, check, apply):
+    """What UpdateFunctionCode and UpdateFunctionConfiguration share: the RevisionId precondition, the request's
+    own checks (check(function)), no update while Pending or InProgress; then apply(function), unless the request
+    is a DryRun (UpdateFunctionCode's: nothing changes), and the update is InProgress until provisioned."""
+    function = backend.get_function(function_name, qualifier)
     lifecycle.check_revision(function, body.get("RevisionId"))
+    check(function)
     lifecycle.check_modifiable(function)
-    package = configuration.new_package(function, body)
-    if package is not None:
-        configuration.check_package(package)
-    if body.get("Architectures"):
-        function.architectures = body["Architectures"]  # moto's setter checks the value
-    if body.get("DryRun"):  # validate only
-        return function.get_configuration()
-    before = lifecycle.snapshot(function)
-    function.update_function_code(body)
-    lifecycle.updating(function, before)
-    if not body.get("Publish"):
+    if not body.get("DryRun"):
+        before = lifecycle.snapshot(function)  # invocations run this until the update is done
+        apply(function)
+        lifecycle.updating(function, before)
+    return function
+
+
+def _update_function_code(self: LambdaBackend, function_name: str, qualifier: str | None, body: dict) -> dict:
+    def check(function: LambdaFunction) -> None:
+        package = configuration.new_package(function, body)
+        if package is not None:
+            configuration.check_package(package)
+        if body.get("Architectures"):
+            copy.copy(function).architectures = body["Architectures"]  # moto's setter checks it; on a copy
+
+    def apply(function: LambdaFunction) -> None:
+        function.update_function_code(body)
+        if body.get("Architectures"):
+            function.architectures = body["Architectures"]
+
+    function = _update_latest(self, function_name, qualifier, body, check, apply)
+    if body.get("DryRun") or not body.get("Publish"):
         return function.get_configuration()
     version = self._lambdas.publish_version(function.function_name)
     lifecycle.creating(version)
@@ -210,15 +226,13 @@ def _update_function_code(self: LambdaBackend, function_name: str, qualifier: st
 
 
 def _update_function_configuration(self: LambdaBackend, function_name: str, qualifier: str | None, body: dict):
-    function = self.get_function(function_name, qualifier)
-    lifecycle.check_revision(function, body.get("RevisionId"))
-    configuration.check_limits(body)
-    if "Role" in body:
-        configuration.check_role(function, body["Role"])
-    lifecycle.check_modifiable(function)
-    before = lifecycle.snapshot(function)
-    function.update_configuration(body)
-    lifecycle.updating(function, before)
+    def check(function: LambdaFunction) -> None:
+        configuration.check_limits(body)
+        configuration.check_layers(self, body.get("Layers"))
+        if "Role" in body:
+            configuration.check_role(function, body["Role"])
+
+    function = _update_latest(self, function_name, qualifier, body, check, lambda f: f.update_configuration(body))
     return function.get_configuration()
 
 

@@ -17,37 +17,12 @@ import time
 
 import pytest
 
-from tests.lambda_support import (
-    create_role,
-    hold_provisioning,
-    wait_for,
-    wait_until_active,
-    wait_until_updated,
-    zip_of,
-)
+from tests.lambda_support import wait_for, wait_until_active, wait_until_updated, zip_of
 
 ACCOUNT = "123456789012"
 V1 = zip_of({"app.py": "import os\ndef handler(event, context):\n    return ['one', os.getpid()]\n"})
 V2 = zip_of({"app.py": "import os\ndef handler(event, context):\n    return ['two', os.getpid()]\n"})
 PENDING = "The operation cannot be performed at this time. The function is currently in the following state: Pending"
-
-
-@pytest.fixture
-def lam(aws_client):
-    return aws_client("lambda")
-
-
-@pytest.fixture
-def role_arn(aws_client) -> str:
-    return create_role(aws_client("iam"), "lifecycle-role")
-
-
-@pytest.fixture
-def provisioning(monkeypatch):
-    """Holds every provisioning (creation, update, publication) open until the test calls .set()."""
-    release = hold_provisioning(monkeypatch)
-    yield release
-    release.set()
 
 
 def create(lam, role_arn: str, name: str, code: bytes = V1, **fields) -> dict:

@@ -11,20 +11,11 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.lambda_support import create_role, wait_until_active, wait_until_updated, zip_of
+from tests.lambda_support import wait_until_active, wait_until_updated, zip_of
 
 ACCOUNT = "123456789012"
 CODE = zip_of({"app.py": "def handler(event, context):\n    return event\n"})
-
-
-@pytest.fixture
-def lam(aws_client):
-    return aws_client("lambda")
-
-
-@pytest.fixture
-def role_arn(aws_client) -> str:
-    return create_role(aws_client("iam"), "requests-role")
+MISSING_LAYER = f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:missing:1"
 
 
 def create(lam, role_arn: str, name: str, **fields) -> dict:
@@ -38,6 +29,13 @@ def refusal(error: str, call, **kwargs) -> str:
         call(**kwargs)
     assert refused.value.response["Error"]["Code"] == error
     return refused.value.response["Error"]["Message"]
+
+
+def configuration_of(lam, name: str) -> dict:
+    """GetFunctionConfiguration's answer without the response's metadata."""
+    configuration = lam.get_function_configuration(FunctionName=name)
+    del configuration["ResponseMetadata"]
+    return configuration
 
 
 # ---- CreateFunction ----
@@ -96,9 +94,10 @@ def test_create_function_takes_an_arn_or_partial_arn_as_the_name(lam, role_arn):
          f'provided exceeded the 4KB limit. String measured: {{"BIG":"{"x" * 4090}"}}'),
         ({"LoggingConfig": {"LogFormat": "XML"}}, "ValidationException", "1 validation error detected: Value 'XML' at "
          "'loggingConfig.logFormat' failed to satisfy constraint: Member must satisfy enum value set: [Text, JSON]"),
+        ({"Layers": [MISSING_LAYER]}, "InvalidParameterValueException", f"Layer version {MISSING_LAYER} does not exist."),
     ],
     ids=["no-runtime", "no-handler", "not-a-zip", "no-code", "timeout", "memory", "description", "reserved-variables",
-         "variables-over-4kb", "log-format"],
+         "variables-over-4kb", "log-format", "unknown-layer"],
 )  # fmt: skip
 def test_create_function_refuses_what_lambda_refuses_and_keeps_nothing(lam, role_arn, fields, error, words):
     request = {"Runtime": "python3.12", "Handler": "app.handler", "Code": {"ZipFile": CODE}, **fields}
@@ -158,6 +157,44 @@ def test_updates_refuse_what_lambda_refuses_and_apply_what_moto_ignored(lam, rol
     lam.update_function_code(FunctionName="changing", ZipFile=CODE, Architectures=["arm64"])
     wait_until_updated(lam, "changing")
     assert lam.get_function_configuration(FunctionName="changing")["Architectures"] == ["arm64"]
+
+
+@pytest.mark.parametrize(
+    ("update", "error", "words"),
+    [
+        ({"DeadLetterConfig": {"TargetArn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:dlq"},
+          "LoggingConfig": {"LogFormat": "Bogus"}}, "ValidationException", "1 validation error detected: Value 'Bogus' "
+         "at 'loggingConfig.logFormat' failed to satisfy constraint: Member must satisfy enum value set: [Text, JSON]"),
+        ({"DeadLetterConfig": {"TargetArn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:dlq"},
+          "EphemeralStorage": {"Size": 10241}}, "ValidationException", "1 validation error detected: Value '10241' at "
+         "'ephemeralStorage.size' failed to satisfy constraint: Member must have value less than or equal to 10240"),
+        ({"Description": "changed", "Layers": [MISSING_LAYER]}, "InvalidParameterValueException",
+         f"Layer version {MISSING_LAYER} does not exist."),
+    ],
+    ids=["log-format", "ephemeral-storage", "unknown-layer"],
+)  # fmt: skip
+def test_a_refused_configuration_update_changes_nothing(lam, role_arn, update, error, words):
+    create(lam, role_arn, "kept")
+    wait_until_active(lam, "kept")
+    before = configuration_of(lam, "kept")
+
+    assert refusal(error, lam.update_function_configuration, FunctionName="kept", **update) == words
+
+    assert configuration_of(lam, "kept") == before  # RevisionId, LastUpdateStatus and every setting
+
+
+def test_update_function_code_dry_run_checks_the_request_and_changes_nothing(lam, role_arn):
+    create(lam, role_arn, "dry")
+    wait_until_active(lam, "dry")
+    before = configuration_of(lam, "dry")
+    other = zip_of({"app.py": "def handler(event, context):\n    return 'other'\n"})
+
+    lam.update_function_code(FunctionName="dry", ZipFile=other, Architectures=["arm64"], DryRun=True)
+
+    assert configuration_of(lam, "dry") == before  # the same code, architecture, RevisionId; no update InProgress
+    not_a_zip = refusal("InvalidParameterValueException", lam.update_function_code, FunctionName="dry",
+                        ZipFile=b"junk", DryRun=True)  # fmt: skip
+    assert not_a_zip == "Could not unzip uploaded file. Please check your file, then try to upload again."
 
 
 # ---- Invoke ----

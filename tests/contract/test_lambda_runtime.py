@@ -80,11 +80,6 @@ def receive(sqs, queue_url: str, limit: float = 20.0) -> dict:
 
 
 @pytest.fixture
-def lam(aws_client):
-    return aws_client("lambda")
-
-
-@pytest.fixture
 def role_arn(aws_client) -> str:
     return create_role(aws_client("iam"), ROLE)  # allow-all inline policy "lab"
 

@@ -9,21 +9,11 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-
 from labkit import paths
 from labkit.operators import lambda_function as ops
 from labkit.operators.iam import IamCreateRoleOperator
 from labkit.operators.packaging import S3UploadLambdaPackageOperator
-from tests.lambda_support import hold_provisioning, wait_for
-
-
-@pytest.fixture
-def provisioning(monkeypatch):
-    """Holds every provisioning (creation, update, publication) open until the test calls .set()."""
-    release = hold_provisioning(monkeypatch)
-    yield release
-    release.set()
+from tests.lambda_support import wait_for
 
 
 def test_create_waits_until_the_function_is_active(aws_client, provisioning):
