@@ -14,7 +14,8 @@ StartWorkflowRun records a run that stays RUNNING. install() patches moto so tha
   --WORKFLOW_NAME and --WORKFLOW_RUN_ID. The run ends COMPLETED (ERROR when an action could not
   start, STOPPED after StopWorkflowRun) once nothing it started is still running; GetWorkflowRun
   reports Statistics and, with IncludeGraph, the Graph with each node's job runs and crawls;
-- CreateTrigger/UpdateTrigger (UpdateTrigger is new) check what AWS checks and name the fix;
+- CreateTrigger/UpdateTrigger (UpdateTrigger is new) check what AWS checks and name the fix; a
+  CreateTrigger of an existing name succeeds with the same definition and is refused with another;
   GetJobRun(s) report TriggerName and PredecessorRuns.
 State lives on moto's objects (FakeTrigger, FakeWorkflowRun, FakeJobRun, the crawl), so
 /moto-api/reset forgets it. Differences from AWS: docs/local-aws/glue-triggers-workflows.md.
@@ -144,10 +145,6 @@ def _validate(backend: GlueBackend, name: str, trigger_type: str, schedule: str 
 def _create_trigger(backend: GlueBackend, name: str, workflow_name: str, trigger_type: str, schedule: str,
                     predicate: Predicate | None, actions: list[Action], description: str,
                     start_on_creation: bool, **kwargs) -> None:  # fmt: skip
-    if name in backend.triggers:
-        raise GlueClientError(
-            "AlreadyExistsException", f"Trigger {name} already exists; change it with UpdateTrigger or delete it first"
-        )
     _validate(backend, name, trigger_type, schedule, predicate, actions, workflow_name)
     if trigger_type == "ON_DEMAND" and start_on_creation:
         raise InvalidInputException(
@@ -159,6 +156,29 @@ def _create_trigger(backend: GlueBackend, name: str, workflow_name: str, trigger
                                  start_on_creation=start_on_creation, **kwargs)  # fmt: skip
     if trigger_type == "SCHEDULED" and start_on_creation:
         _scheduler().ensure_running()
+
+
+# CreateTrigger fields that define a trigger (Tags and StartOnCreation do not).
+DEFINITION = ("WorkflowName", "Type", "Schedule", "Predicate", "Actions", "Description", "EventBatchingCondition")
+
+
+def _respond_create_trigger(response: GlueResponse) -> ActionResult:
+    fields, backend = response.parameters, response.glue_backend
+    definition = {key: fields.get(key) for key in DEFINITION}
+    existing = backend.triggers.get(fields.get("Name"))
+    if existing is not None:
+        # The same definition again is accepted; another is refused in the words AWS's Glue developer
+        # guide quotes (blueprints: "Error: a trigger with the same name already exists"), with the code
+        # AWS gives CreateJob's twin refusal. moto silently replaced the trigger.
+        if getattr(existing, "local_definition", None) != definition:
+            raise GlueClientError(
+                "IdempotentParameterMismatchException",
+                f"Trigger with name '{existing.name}' already submitted with different configuration",
+            )
+        return ActionResult({"Name": existing.name})
+    result = _originals["respond_create_trigger"](response)
+    backend.triggers[fields["Name"]].local_definition = definition
+    return result
 
 
 def _update_trigger(backend: GlueBackend, name: str, update: dict[str, Any]) -> FakeTrigger:
@@ -173,6 +193,8 @@ def _update_trigger(backend: GlueBackend, name: str, update: dict[str, Any]) -> 
     if "EventBatchingCondition" in update:
         trigger.event_batching_condition = update["EventBatchingCondition"]
     trigger.local_seen = {}
+    trigger.local_definition = {**getattr(trigger, "local_definition", {}),
+                                **{key: value for key, value in update.items() if key in DEFINITION}}  # fmt: skip
     return trigger
 
 
@@ -673,6 +695,7 @@ def install() -> None:
         return
     _originals.update(
         create_trigger=GlueBackend.create_trigger,
+        respond_create_trigger=GlueResponse.create_trigger,
         workflow_run_as_dict=FakeWorkflowRun.as_dict,
         job_run_as_dict=FakeJobRun.as_dict,
     )
@@ -686,6 +709,7 @@ def install() -> None:
     FakeTrigger.stop_trigger = _stop_trigger
     FakeWorkflowRun.as_dict = _workflow_run_as_dict
     FakeJobRun.as_dict = _job_run_as_dict
+    GlueResponse.create_trigger = _respond_create_trigger
     GlueResponse.update_trigger = _respond_update_trigger
     GlueResponse.get_workflow = _respond_get_workflow
     GlueResponse.get_workflow_run = _respond_get_workflow_run
