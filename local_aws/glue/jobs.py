@@ -74,17 +74,19 @@ _state_lock = threading.RLock()
 
 
 def _start_job_run(self: FakeJob, *args, **kwargs) -> str:
-    # AWS counts every run not yet ended (STOPPING too) against MaxConcurrentRuns (default 1), in its words.
-    active = [run for run in self.job_runs if run.status not in FINAL_STATES]
-    if len(active) >= (self.execution_property or {}).get("MaxConcurrentRuns", 1):
-        raise ConcurrentRunsExceededException(f"Concurrent runs exceeded for {self.name}")
-    run_id = _originals["start_job_run"](self, *args, **kwargs)
-    run = self.job_runs[-1]
-    # The run's Timeout, else the job's, else AWS's default for the job's Glue version.
-    run.local = LocalRun(
-        job=self, region=self.backend.region_name, timeout_minutes=run.timeout or job_definitions.timeout_minutes(self)
-    )
-    run.status = "STARTING"
+    # One start at a time: concurrent requests (a trigger and a user, say) must not both pass the check,
+    # and job_runs[-1] must be this request's run.
+    with _state_lock:
+        # AWS counts every run not yet ended (STOPPING too) against MaxConcurrentRuns (default 1), in its words.
+        active = [run for run in self.job_runs if run.status not in FINAL_STATES]
+        if len(active) >= (self.execution_property or {}).get("MaxConcurrentRuns", 1):
+            raise ConcurrentRunsExceededException(f"Concurrent runs exceeded for {self.name}")
+        run_id = _originals["start_job_run"](self, *args, **kwargs)
+        run = self.job_runs[-1]
+        # The run's Timeout, else the job's, else AWS's default for the job's Glue version.
+        timeout = run.timeout or job_definitions.timeout_minutes(self)
+        run.local = LocalRun(job=self, region=self.backend.region_name, timeout_minutes=timeout)
+        run.status = "STARTING"
     _runner().submit(run)
     return run_id
 
