@@ -63,7 +63,8 @@ def plan(run_id: str, glue_version: str, arguments: dict[str, str]) -> LogPlan:
     if not _enabled(arguments.get("--enable-continuous-cloudwatch-log")):
         return LogPlan(stdout=[output], stderr=[error], driver=[error])
     group = arguments.get("--continuous-log-logGroup") or CONTINUOUS_LOG_GROUP
-    stream = arguments.get("--continuous-log-logStreamPrefix") or run_id
+    # AWS puts the prefix "before the AWS Glue job run ID" (its docs name no separator: none here).
+    stream = arguments.get("--continuous-log-logStreamPrefix", "") + run_id
     standard_filter = arguments.get("--enable-continuous-log-filter", "true").strip().lower() != "false"
     progress_bar = (group, f"{stream}-progress-bar") if standard_filter else None
     return LogPlan(stdout=[output], stderr=[error], driver=[error, (group, stream)], progress_bar=progress_bar)

@@ -38,7 +38,8 @@ from awsglue.context import GlueContext
 from awsglue.utils import getResolvedOptions
 from pyspark.context import SparkContext
 
-args = getResolvedOptions(sys.argv, ["JOB_NAME", "progress_group", "progress_stream"])
+args = getResolvedOptions(sys.argv, ["JOB_NAME", "progress_group", "progress_stream_prefix"])  # holds JOB_RUN_ID too
+progress_stream = args["progress_stream_prefix"] + args["JOB_RUN_ID"] + "-progress-bar"
 sc = SparkContext()
 glue_context = GlueContext(sc)
 glue_context.get_logger().info("continuous logging on")
@@ -55,7 +56,7 @@ logs, deadline, lines = boto3.client("logs"), time.monotonic() + 120, []
 while not lines and time.monotonic() < deadline:
     time.sleep(1)
     try:
-        events = logs.get_log_events(logGroupName=args["progress_group"], logStreamName=args["progress_stream"])
+        events = logs.get_log_events(logGroupName=args["progress_group"], logStreamName=progress_stream)
         lines = [event["message"] for event in events["events"]]
     except logs.exceptions.ResourceNotFoundException:
         pass
@@ -123,9 +124,9 @@ def test_glue_4_continuous_logging_writes_the_driver_log_and_a_progress_bar(clie
     arguments = {
         "--enable-continuous-cloudwatch-log": "true",
         "--continuous-log-logGroup": "/glue-lab/continuous",
-        "--continuous-log-logStreamPrefix": "flights-run",
+        "--continuous-log-logStreamPrefix": "flights-",
         "--progress_group": "/glue-lab/continuous",
-        "--progress_stream": "flights-run-progress-bar",
+        "--progress_stream_prefix": "flights-",
     }
     create_job(glue, s3, "continuous", WAITS_FOR_ITS_PROGRESS_BAR, "4.0", **arguments)
 
@@ -133,11 +134,12 @@ def test_glue_4_continuous_logging_writes_the_driver_log_and_a_progress_bar(clie
 
     assert run["JobRunState"] == "SUCCEEDED", run.get("ErrorMessage")
     assert json.loads(log_lines(logs, OUTPUT_LOG, run["Id"])[-1])["progress_bar_lines"] >= 1
-    assert streams(logs, "/glue-lab/continuous") == ["flights-run", "flights-run-progress-bar"]
-    continuous = log_lines(logs, "/glue-lab/continuous", "flights-run")
+    driver_stream = f"flights-{run['Id']}"  # the prefix before the run id
+    assert streams(logs, "/glue-lab/continuous") == [driver_stream, f"{driver_stream}-progress-bar"]
+    continuous = log_lines(logs, "/glue-lab/continuous", driver_stream)
     assert any(line.endswith(" INFO GlueLogger: continuous logging on") for line in continuous)
     assert any(re.match(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d INFO DAGScheduler: Job \d+ finished: ", x) for x in continuous)
-    progress_bar = log_lines(logs, "/glue-lab/continuous", "flights-run-progress-bar")
+    progress_bar = log_lines(logs, "/glue-lab/continuous", f"{driver_stream}-progress-bar")
     assert all(re.fullmatch(r"Stage \d+ \(.+\): > \(\d+ \+ \d+\) / 2\]", line) for line in progress_bar), progress_bar
     # Glue 4.0 keeps stderr and the driver's log in the error log too.
     errors = log_lines(logs, ERROR_LOG, run["Id"])
@@ -155,7 +157,7 @@ def test_glue_4_continuous_logging_defaults_and_no_filter(clients):
     plain = run_job(glue, "no-continuous")
 
     assert (run["JobRunState"], plain["JobRunState"]) == ("SUCCEEDED", "SUCCEEDED")
-    # The default group and prefix (the run id); no progress bar without the standard filter.
+    # The default group, no prefix (the stream is the run id); no progress bar without the standard filter.
     assert streams(logs, CONTINUOUS_LOG) == [run["Id"]]
     assert any(
         line.endswith(" INFO GlueLogger: carriers counted") for line in log_lines(logs, CONTINUOUS_LOG, run["Id"])
