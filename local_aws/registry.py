@@ -29,6 +29,7 @@ EXECUTOR_MODULES = (
     "local_aws.lambda_.event_sources.s3",
     "local_aws.kms.key_state",
     "local_aws.s3.encryption",
+    "local_aws.iam.managed_policies",
     "local_aws.iam.s3",
     "local_aws.s3.access_logging",
 )
