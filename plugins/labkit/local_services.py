@@ -20,11 +20,11 @@ WORK_DIR = paths.PROJECT_ROOT / ".local_aws"
 
 
 def serving(endpoint: str) -> bool:
-    """True when local AWS answers at endpoint."""
+    """True when local AWS answers at endpoint (its clock: cheap, and only local AWS has one)."""
     try:
-        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=2):
-            return True
-    except OSError:
+        with urllib.request.urlopen(f"{endpoint}/_local_aws/clock", timeout=5) as response:
+            return "offset_seconds" in json.loads(response.read())
+    except (OSError, ValueError):
         return False
 
 
