@@ -16,10 +16,10 @@ proves the same thing on AWS as locally (where the first answer is already final
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from time import monotonic, sleep
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -126,14 +126,14 @@ def probe(call: Callable[[], Any], expected: str = ALLOWED, reason: str = "", wa
     """Call until the outcome is `expected` ('allowed' or an error code) and, when `reason` is given, AWS's
     reason is that one too (a changed policy may still deny for the old reason), or wait_seconds pass;
     return the last outcome, which is what the caller reports."""
-    deadline = time.monotonic() + wait_seconds
+    deadline = monotonic() + wait_seconds
     delay, attempts = 1.0, 0
     while True:
         outcome = attempt(call)
         attempts += 1
         settled = outcome.result == expected and (not reason or outcome.reason == reason)
-        if settled or time.monotonic() + delay > deadline:
+        if settled or monotonic() + delay > deadline:
             outcome.attempts = attempts
             return outcome
-        time.sleep(delay)
+        sleep(delay)
         delay = min(delay * 2, 8.0)

@@ -181,7 +181,7 @@ def test_triggered_crawl_sensor_waits_for_a_crawl_after_the_given_moment(glue):
     assert "Crawl of crawler broken ended FAILED" in str(raised.value) and "no-such-bucket" in str(raised.value)
 
 
-def test_workflow_operators_and_the_run_sensor(glue):
+def test_workflow_operators_and_the_run_sensor(glue, aws_client):
     define_job("slow")
     define_job("failing")
     name = ops.GlueCreateOrUpdateWorkflowOperator(
@@ -200,7 +200,8 @@ def test_workflow_operators_and_the_run_sensor(glue):
 
     assert glue.get_workflow_run_properties(Name="flow", RunId=run_id)["RunProperties"] == {"stage": "prod", "day": "1"}
     sensor = ops.GlueWorkflowRunSensor(task_id="wait", workflow_name="flow", run_id=run_id)
-    assert sensor.poke({}) is False
+    assert sensor.poke({}) is False  # the job waits for the release
+    aws_client("s3").put_object(Bucket=BUCKET, Key="release", Body=b"")
     result = poke_until_done(sensor)
     assert result.xcom_value["TotalActions"] == result.xcom_value["SucceededActions"] == 1
 

@@ -131,7 +131,7 @@ def test_put_bucket_policy_waits_for_a_principal_iam_has_not_propagated_yet(monk
     operator = S3PutBucketPolicyOperator(
         task_id="put", bucket_name=BUCKET, policy={"Statement": []}, wait_for_principals_seconds=30
     )
-    monkeypatch.setattr("labkit.operators.s3_policy.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("labkit.operators.s3_policy.sleep", lambda seconds: None)
     with Stubber(operator.hook.conn) as stub:
         stub.add_client_error(
             "put_bucket_policy", service_error_code="MalformedPolicy", service_message="Invalid principal in policy"
@@ -192,7 +192,7 @@ def answers(*outcomes):
 
 
 def test_probe_waits_for_the_expected_outcome_then_reports_what_it_saw(monkeypatch):
-    monkeypatch.setattr("labkit.iam_access.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("labkit.iam_access.sleep", lambda seconds: None)
     outcome = probe(answers(("InvalidAccessKeyId", "new key"), None), wait_seconds=5)
     assert (outcome.result, outcome.attempts) == (ALLOWED, 2)
 
@@ -202,7 +202,7 @@ def test_probe_waits_for_the_expected_outcome_then_reports_what_it_saw(monkeypat
 
 
 def test_probe_waits_for_the_expected_reason_not_only_the_code(monkeypatch):
-    monkeypatch.setattr("labkit.iam_access.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("labkit.iam_access.sleep", lambda seconds: None)
     not_yet = 'x on resource: "arn" because no identity-based policy allows the s3:GetObject action'
     denied = 'x on resource: "arn" with an explicit deny in a resource-based policy'
     call = answers(("AccessDenied", not_yet), ("AccessDenied", not_yet), ("AccessDenied", denied))

@@ -106,7 +106,7 @@ def test_create_retries_while_the_role_is_not_assumable(function_setup, monkeypa
         return real_create(**kwargs)
 
     monkeypatch.setattr(conn, "create_function", not_yet_then_create)
-    monkeypatch.setattr(ops.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(ops, "sleep", lambda seconds: None)
     assert operator.execute({}).endswith(f":function:{FUNCTION}")
     assert attempts == [role_arn, role_arn]
 

@@ -11,8 +11,8 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
+from time import monotonic, sleep
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.lambda_function import LambdaHook
@@ -90,15 +90,15 @@ class LambdaCreateOrUpdateFunctionOperator(LambdaCreateFunctionOperator):
 
     def _while_role_propagates(self, call: Callable[[], Any]) -> Any:
         """call(), again every 5 s while Lambda says the role cannot be assumed, for role_propagation_timeout."""
-        deadline = time.monotonic() + self.role_propagation_timeout
+        deadline = monotonic() + self.role_propagation_timeout
         while True:
             try:
                 return call()
             except self.hook.conn.exceptions.InvalidParameterValueException as error:
-                if ROLE_NOT_READY not in str(error) or time.monotonic() > deadline:
+                if ROLE_NOT_READY not in str(error) or monotonic() > deadline:
                     raise
                 self.log.info("Role %s is not assumable by Lambda yet (IAM propagation); retrying", self.role)
-                time.sleep(5)
+                sleep(5)
 
     def _wait_for_update(self) -> None:
         self.hook.conn.get_waiter("function_updated_v2").wait(

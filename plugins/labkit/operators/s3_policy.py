@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
+from time import monotonic, sleep
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -37,7 +37,7 @@ class S3PutBucketPolicyOperator(AwsBaseOperator[S3Hook]):
     def execute(self, context) -> dict[str, Any]:
         document = self.policy if isinstance(self.policy, str) else json.dumps(self.policy)
         conn = self.hook.conn
-        deadline = time.monotonic() + self.wait_for_principals_seconds
+        deadline = monotonic() + self.wait_for_principals_seconds
         while True:
             try:
                 conn.put_bucket_policy(Bucket=self.bucket_name, Policy=document)
@@ -46,10 +46,10 @@ class S3PutBucketPolicyOperator(AwsBaseOperator[S3Hook]):
                 new_principal = (
                     error.response["Error"]["Code"] == "MalformedPolicy" and "principal" in str(error).lower()
                 )
-                if not new_principal or time.monotonic() + 5 > deadline:
+                if not new_principal or monotonic() + 5 > deadline:
                     raise
                 self.log.info("S3 does not know a principal of the policy yet (IAM propagation); retrying in 5 s")
-                time.sleep(5)
+                sleep(5)
         stored = json.loads(conn.get_bucket_policy(Bucket=self.bucket_name)["Policy"])
         sids = [s.get("Sid", "") for s in stored.get("Statement", [])]
         self.log.info("Bucket %s policy set: %d statements %s", self.bucket_name, len(sids), sids)
