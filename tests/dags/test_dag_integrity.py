@@ -20,39 +20,61 @@ def dagbag():
     return DagBag(str(REPO_ROOT / "dags"))
 
 
-def test_every_dag_file_imports_without_errors(dagbag):
-    assert dagbag.import_errors == {}
+def test_there_are_dags():
     assert DAG_FILES, "no DAG files found"
 
 
-@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.stem)
-def test_one_dag_per_file_named_after_it(dagbag, path):
+# One test per DAG file and check, so a failure names its DAG.
+each_dag = pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.stem)
+
+
+def dag_of(dagbag, path: Path):
+    errors = {file: error for file, error in dagbag.import_errors.items() if Path(file).resolve() == path.resolve()}
+    assert errors == {}, f"{path.name} does not import"
     dags_in_file = [dag for dag in dagbag.dags.values() if Path(dag.fileloc).resolve() == path.resolve()]
-    assert [dag.dag_id for dag in dags_in_file] == [path.stem]
+    assert [dag.dag_id for dag in dags_in_file] == [path.stem], "one DAG per file, named after it"
+    return dags_in_file[0]
 
 
-def test_dags_have_docs_tags_owner_and_teardown_param(dagbag):
-    for dag in dagbag.dags.values():
-        assert dag.doc_md and len(dag.doc_md) > 200, f"{dag.dag_id} needs doc_md"
-        assert "aws-course" in dag.tags and len(dag.tags) >= 2, f"{dag.dag_id} tags: {dag.tags}"
-        assert "teardown" in dag.params, f"{dag.dag_id} needs a teardown param"
-        assert dag.max_active_runs == 1, f"{dag.dag_id}: runs share resource names, one at a time"
-        for task in dag.tasks:
-            assert task.owner == "data-engineering", f"{dag.dag_id}.{task.task_id} owner"
+@each_dag
+def test_imports_as_one_dag_named_after_its_file(dagbag, path):
+    dag_of(dagbag, path)
 
 
-def test_teardown_tasks_run_whatever_happened(dagbag):
-    for dag in dagbag.dags.values():
-        gate = dag.get_task("teardown_requested")
-        assert gate.trigger_rule == "all_done"
-        for task in gate.downstream_list:
-            assert task.task_id.startswith("delete_"), task.task_id
-            assert task.trigger_rule == "all_done", f"{dag.dag_id}.{task.task_id}"
-        watcher = dag.get_task("watcher")
-        assert watcher.trigger_rule == "one_failed"
-        teardown = {gate.task_id, *gate.get_flat_relative_ids(upstream=False)}
-        assert "watcher" not in teardown, "a skipped teardown gate would skip the watcher"
-        assert set(watcher.upstream_task_ids) == {t.task_id for t in dag.tasks} - teardown - {"watcher"}
+@each_dag
+def test_has_docs_tags_owner_and_teardown_param(dagbag, path):
+    dag = dag_of(dagbag, path)
+    assert dag.doc_md and len(dag.doc_md) > 200, "needs doc_md"
+    assert "aws-course" in dag.tags and len(dag.tags) >= 2, f"tags: {dag.tags}"
+    assert "teardown" in dag.params, "needs a teardown param"
+    assert dag.max_active_runs == 1, "runs share resource names, one at a time"
+    for task in dag.tasks:
+        assert task.owner == "data-engineering", f"{task.task_id} owner"
+
+
+@each_dag
+def test_teardown_tasks_run_whatever_happened(dagbag, path):
+    dag = dag_of(dagbag, path)
+    gate = dag.get_task("teardown_requested")
+    assert gate.trigger_rule == "all_done"
+    for task in gate.downstream_list:
+        assert task.task_id.startswith("delete_"), task.task_id
+        assert task.trigger_rule == "all_done", task.task_id
+    watcher = dag.get_task("watcher")
+    assert watcher.trigger_rule == "one_failed"
+    teardown = {gate.task_id, *gate.get_flat_relative_ids(upstream=False)}
+    assert "watcher" not in teardown, "a skipped teardown gate would skip the watcher"
+    assert set(watcher.upstream_task_ids) == {t.task_id for t in dag.tasks} - teardown - {"watcher"}
+
+
+@each_dag
+def test_does_no_work_at_parse_time(path):
+    """No Variable.get or hooks at module level (ruff AIR rules' spirit): names render at run time."""
+    text = path.read_text()
+    for node in ast.parse(text).body:
+        source = ast.get_source_segment(text, node) or ""
+        if isinstance(node, ast.Assign | ast.Expr):
+            assert "Variable.get" not in source and "Hook(" not in source, source[:80]
 
 
 @pytest.mark.parametrize("folder", PORTABLE_DIRS)
@@ -67,13 +89,3 @@ def test_portable_code_knows_nothing_of_the_emulator(folder):
                 assert not any(pattern.search(name) for name in names), f"{path}: imports {names}"
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 assert not pattern.search(node.value), f"{path}:{node.lineno}: {node.value!r}"
-
-
-def test_dag_files_do_no_work_at_parse_time():
-    """No Variable.get or hooks at module level (ruff AIR rules' spirit): names render at run time."""
-    for path in DAG_FILES:
-        tree = ast.parse(path.read_text())
-        for node in tree.body:
-            source = ast.get_source_segment(path.read_text(), node) or ""
-            if isinstance(node, ast.Assign | ast.Expr):
-                assert "Variable.get" not in source and "Hook(" not in source, f"{path}: {source[:80]}"
