@@ -25,7 +25,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from moto.moto_api._internal.models import MotoAPIBackend
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from werkzeug.wrappers import Request, Response
+
+from local_aws.patching import Patches
 
 ADMIN_PREFIX = "/_local_aws/"
 CLOCK_PATH = "/_local_aws/clock"
@@ -37,6 +41,8 @@ _lock = threading.RLock()
 _offset = timedelta(0)
 _listeners: dict[str, Listener] = {}
 _reset_listeners: dict[str, Callable[[], None]] = {}
+
+patches = Patches(__name__)
 
 
 def now() -> datetime:
@@ -132,37 +138,19 @@ def admin_app(environ: dict[str, Any], start_response: Callable) -> Any:
     return response(environ, start_response)
 
 
-_installed = False
+@patches.wrap(DomainDispatcherApplication, "__call__")
+def _dispatch(original, self, environ: dict[str, Any], start_response: Callable) -> Any:
+    """Route /_local_aws/* to the admin app ahead of moto's dispatcher."""
+    if environ.get("PATH_INFO", "").startswith(ADMIN_PREFIX):
+        return admin_app(environ, start_response)
+    return original(self, environ, start_response)
 
 
-def install() -> None:
-    """Route /_local_aws/* to the admin app ahead of moto's dispatcher; reset the clock with moto."""
-    global _installed
-    if _installed:
-        return
-    from moto.moto_api._internal.models import MotoAPIBackend
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
-    dispatch = DomainDispatcherApplication.__call__
-
-    def call(self, environ: dict[str, Any], start_response: Callable) -> Any:
-        if environ.get("PATH_INFO", "").startswith(ADMIN_PREFIX):
-            return admin_app(environ, start_response)
-        return dispatch(self, environ, start_response)
-
-    moto_reset = MotoAPIBackend.reset
-
-    def reset_with_clock(self) -> None:
-        moto_reset(self)
-        reset()
-
-    DomainDispatcherApplication.__call__ = call
-    MotoAPIBackend.reset = reset_with_clock
-    _installed = True
-
-
-def shutdown() -> None:
-    """Nothing runs here."""
+@patches.wrap(MotoAPIBackend, "reset")
+def _reset_with_clock(original, self) -> None:
+    """moto's reset (POST /moto-api/reset) puts the clock back to real time too."""
+    original(self)
+    reset()
 
 
 # --- CLI: python -m local_aws.clock

@@ -1,44 +1,76 @@
-"""Wires the executors into moto's backends: each service module patches what it executes."""
+"""Wires the executors into moto: applies each one's patches, starts it, and undoes both on shutdown.
+
+An executor is a module with
+- `patches`: its `local_aws.patching.Patches` (what of moto it wraps, replaces or adds), whose
+  `after` names the executors that must be installed before it;
+- optionally `install()`: start or reopen what it runs (threads, pools), after its patches apply;
+- optionally `shutdown()`: stop that again.
+
+install() goes through the executors in dependency order (an executor after those it names),
+shutdown() in the reverse order: dependants stop first (triggers before the job runner, pollers
+before the Lambda runtime), then every patch is undone, leaving moto as it was.
+See docs/local-aws/adding-an-executor.md.
+"""
 
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 
 import moto
 
 from local_aws import MOTO_VERSION
 
-# Each module has install() (patch moto, idempotent) and shutdown() (stop its workers).
-# Triggers come first so they stop firing before the job runner and crawls wind down.
 EXECUTOR_MODULES = (
-    "local_aws.glue.triggers",
-    "local_aws.glue.jobs",
-    "local_aws.glue.job_definitions",
-    "local_aws.glue.catalog",
-    "local_aws.glue.crawlers",
     "local_aws.athena.executor",
-    # Lambda event sources before the Lambda runtime, so pollers stop before execution environments do.
-    "local_aws.lambda_.event_sources.mappings",
+    "local_aws.clock",
+    "local_aws.glue.catalog",
+    "local_aws.glue.crawler_requests",
+    "local_aws.glue.crawlers",
+    "local_aws.glue.job_definitions",
+    "local_aws.glue.jobs",
+    "local_aws.glue.triggers",
+    "local_aws.iam.managed_policies",
+    "local_aws.iam.principals",
+    "local_aws.iam.s3",
+    "local_aws.kms.key_state",
     "local_aws.lambda_.event_sources.kinesis",
+    "local_aws.lambda_.event_sources.mappings",
+    "local_aws.lambda_.event_sources.s3",
     "local_aws.lambda_.event_sources.sns",
     "local_aws.lambda_.service",
-    "local_aws.clock",
+    "local_aws.s3.access_logging",
+    "local_aws.s3.encryption",
     "local_aws.s3.lifecycle",
     "local_aws.s3.versioning",
-    # After versioning: S3 notifications wrap its DeleteObject, so suspended buckets' deletes notify too.
-    "local_aws.lambda_.event_sources.s3",
-    "local_aws.kms.key_state",
-    "local_aws.s3.encryption",
-    "local_aws.iam.managed_policies",
-    "local_aws.iam.s3",
-    "local_aws.s3.access_logging",
 )
 
-_installed = False
+_installed: list[ModuleType] = []
+
+
+def ordered(names: tuple[str, ...] = EXECUTOR_MODULES) -> list[ModuleType]:
+    """The executor modules, each after every executor its patches name in `after` (else in the given order)."""
+    modules = {name: importlib.import_module(name) for name in names}
+    done: dict[str, ModuleType] = {}
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in done:
+            return
+        if name in path:
+            raise RuntimeError(f"executors wait for each other in a cycle: {' -> '.join((*path, name))}")
+        if name not in modules:
+            raise RuntimeError(f"{path[-1]} is to install after {name}, which is not an executor in {__name__}")
+        for before in modules[name].patches.after:
+            visit(before, (*path, name))
+        done[name] = modules[name]
+
+    for name in names:
+        visit(name, ())
+    return list(done.values())
 
 
 def install() -> None:
-    global _installed
+    """Apply every executor's patches and start it (idempotent until shutdown())."""
     if _installed:
         return
     if moto.__version__ != MOTO_VERSION:
@@ -46,15 +78,20 @@ def install() -> None:
             f"local_aws patches moto {MOTO_VERSION} but moto {moto.__version__} is installed; "
             f"run `make install` to get the pinned version"
         )
-    for name in EXECUTOR_MODULES:
-        importlib.import_module(name).install()
-    _installed = True
+    modules = ordered()
+    for module in modules:
+        module.patches.check()  # every mismatch with moto is reported before anything is patched
+    for module in modules:
+        module.patches.apply()
+        _installed.append(module)
+        if hasattr(module, "install"):
+            module.install()
 
 
 def shutdown() -> None:
-    """Stop every executor; the next install() (a second LocalAWS.start()) starts them again."""
-    global _installed
-    for name in EXECUTOR_MODULES:
-        module = importlib.import_module(name)
-        module.shutdown()
-    _installed = False
+    """Stop every executor, dependants first, then restore moto; the next install() starts afresh."""
+    for module in reversed(_installed):
+        if hasattr(module, "shutdown"):
+            module.shutdown()
+    while _installed:
+        _installed.pop().patches.restore()

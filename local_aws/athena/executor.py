@@ -1,12 +1,13 @@
 """Athena executor: StartQueryExecution really runs the query, on DuckDB, over local S3.
 
-moto records query executions; this module patches moto's Athena backend and responses so
-that each execution is run in a worker thread: QUEUED -> RUNNING -> SUCCEEDED / FAILED /
-CANCELLED. DDL goes to the Glue Data Catalog (ddl.py); queries are translated with sqlglot
-(translate.py) and run on a fresh DuckDB connection, each catalog table read as a DuckDB
-relation over its files in local S3 (tables.py, storage.py). Results are written to the output location and served, paged,
-by GetQueryResults (results.py). All run state lives on moto's Execution object
-(execution.local_run), so /moto-api/reset forgets it with everything else.
+moto records query executions; this module patches moto's Athena backend and responses (on
+`patches`, which api.py's request handling shares) so that each execution is run in a worker
+thread: QUEUED -> RUNNING -> SUCCEEDED / FAILED / CANCELLED. DDL goes to the Glue Data Catalog
+(ddl.py); queries are translated with sqlglot (translate.py) and run on a fresh DuckDB connection,
+each catalog table read as a DuckDB relation over its files in local S3 (tables.py, storage.py).
+Results are written to the output location and served, paged, by GetQueryResults (results.py).
+All run state lives on moto's Execution object (execution.local_run), so /moto-api/reset forgets
+it with everything else.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from moto.core.exceptions import JsonRESTError
 from sqlglot import exp
 
 from local_aws import clients, config
-from local_aws.athena import api, ddl, results, statements, tables, translate
+from local_aws.athena import api, ddl, patches, results, statements, tables, translate
 from local_aws.athena.storage import CountingS3FileSystem
 from local_aws.athena.translate import AthenaError
 
@@ -458,23 +459,6 @@ def write_results(run: QueryRun) -> int:
 # --- moto patches -----------------------------------------------------------------------------
 
 
-def describe(backend: AthenaBackend, execution_id: str) -> dict[str, Any] | None:
-    """GetQueryExecution's QueryExecution (also BatchGetQueryExecution's), None for an unknown id."""
-    execution = backend.executions.get(execution_id)
-    if execution is None:
-        return None
-    described = {
-        "QueryExecutionId": execution_id,
-        "Query": execution.query,
-        "ResultReuseConfiguration": getattr(execution, "result_reuse", None)
-        or {"ResultReuseByAgeConfiguration": {"Enabled": False}},
-        **execution.local_run.describe(),  # every execution is submitted with its run (start_query_execution)
-    }
-    if execution.execution_parameters is not None:
-        described["ExecutionParameters"] = execution.execution_parameters
-    return described
-
-
 def _run_of(response: AthenaResponse) -> tuple[str, QueryRun | None]:
     execution_id = response._get_param("QueryExecutionId")
     execution = response.athena_backend.executions.get(execution_id)
@@ -497,109 +481,106 @@ def _page_start(execution_id: str, token: str | None) -> int:
     raise InvalidRequestException(f"NextToken {token!r} is not a token of query {execution_id}'s results")
 
 
-def install() -> None:
-    """Patch moto so this service's work really executes (idempotent)."""
-    if getattr(AthenaBackend, "_local_aws_athena", False):
-        return
-    original_start = AthenaBackend.start_query_execution
-    original_stop = AthenaBackend.stop_query_execution
-    original_get_results = AthenaResponse.get_query_results
-    original_runtime_statistics = AthenaResponse.get_query_runtime_statistics
+@patches.wrap(AthenaBackend, "start_query_execution")
+def _start_query_execution(original, self: AthenaBackend, query, context, config, workgroup, execution_parameters):
+    workgroup = workgroup or api.PRIMARY  # a query naming no workgroup runs in primary, as on AWS
+    base = output_base(self, config, workgroup)
+    execution_id = original(self, query, context, config, workgroup, execution_parameters)
+    submit(self, self.executions[execution_id], base, workgroup)
+    return execution_id
 
-    def start_query_execution(self, query, context, config, workgroup, execution_parameters):
-        workgroup = workgroup or api.PRIMARY  # a query naming no workgroup runs in primary, as on AWS
-        base = output_base(self, config, workgroup)
-        execution_id = original_start(self, query, context, config, workgroup, execution_parameters)
-        submit(self, self.executions[execution_id], base, workgroup)
-        return execution_id
 
-    def stop_query_execution(self, exec_id):
-        execution = self.executions.get(exec_id)
-        if execution is None:
-            raise InvalidRequestException(f"QueryExecution {exec_id} was not found")
-        run = getattr(execution, "local_run", None)
-        if run is None:
-            return original_stop(self, exec_id)
-        run.move_to(CANCELLED, "Query cancelled by user")  # a finished query stays as it is, as on AWS
+@patches.wrap(AthenaBackend, "stop_query_execution")
+def _stop_query_execution(original, self: AthenaBackend, exec_id):
+    execution = self.executions.get(exec_id)
+    if execution is None:
+        raise InvalidRequestException(f"QueryExecution {exec_id} was not found")
+    run = getattr(execution, "local_run", None)
+    if run is None:
+        return original(self, exec_id)
+    run.move_to(CANCELLED, "Query cancelled by user")  # a finished query stays as it is, as on AWS
 
-    def get_query_execution(self):
-        execution_id = self._get_param("QueryExecutionId")
-        described = describe(self.athena_backend, execution_id)
-        if described is None:
-            return self.error(f"QueryExecution {execution_id} was not found", 400)
-        return json.dumps({"QueryExecution": described})
 
-    def get_query_results(self):
-        execution_id, run = _run_of(self)
-        if execution_id not in self.athena_backend.executions:
-            return self.error(f"QueryExecution {execution_id} was not found", 400)
-        if run is None:
-            return original_get_results(self)
-        if run.state != SUCCEEDED:
-            if run.state in (QUEUED, RUNNING):
-                return self.error(f"Query has not yet finished. Current state: {run.state}", 400)
-            return self.error(f"Query did not finish successfully. Final query state: {run.state} ({run.reason})", 400)
-        max_results = int(self._get_param("MaxResults") or MAX_RESULTS)
-        if not 1 <= max_results <= MAX_RESULTS:
-            return self.error(f"MaxResults must be between 1 and {MAX_RESULTS}, got {max_results}", 400)
-        start = _page_start(execution_id, self._get_param("NextToken"))
-        rows = run.result.page(start, max_results)
-        body: dict[str, Any] = {
-            "UpdateCount": run.result.update_count,
-            "ResultSet": {
-                "Rows": [{"Data": [{} if value is None else {"VarCharValue": value} for value in row]} for row in rows],
-                "ResultSetMetadata": {"ColumnInfo": run.result.column_info},
-            },
-        }
-        if start + max_results < run.result.listed_rows:
-            body["NextToken"] = _page_token(execution_id, start + max_results)
-        return json.dumps(body)
+def _get_query_execution(self: AthenaResponse):
+    execution_id = self._get_param("QueryExecutionId")
+    described = api.describe(self.athena_backend, execution_id)
+    if described is None:
+        return self.error(f"QueryExecution {execution_id} was not found", 400)
+    return json.dumps({"QueryExecution": described})
 
-    def get_query_runtime_statistics(self):
-        _, run = _run_of(self)
-        if run is None:
-            return original_runtime_statistics(self)
-        timeline = run.describe()["Statistics"]
-        rows = run.result.row_count if run.result is not None else 0
-        return json.dumps(
-            {
-                "QueryRuntimeStatistics": {
-                    "Timeline": {k: v for k, v in timeline.items() if k.endswith("InMillis")},
-                    "Rows": {"InputBytes": run.bytes_scanned, "OutputBytes": run.output_bytes, "OutputRows": rows},
-                }
+
+patches.replace(AthenaResponse, "get_query_execution", _get_query_execution)
+
+
+@patches.wrap(AthenaResponse, "get_query_results")
+def _get_query_results(original, self: AthenaResponse):
+    execution_id, run = _run_of(self)
+    if execution_id not in self.athena_backend.executions:
+        return self.error(f"QueryExecution {execution_id} was not found", 400)
+    if run is None:
+        return original(self)
+    if run.state != SUCCEEDED:
+        if run.state in (QUEUED, RUNNING):
+            return self.error(f"Query has not yet finished. Current state: {run.state}", 400)
+        return self.error(f"Query did not finish successfully. Final query state: {run.state} ({run.reason})", 400)
+    max_results = int(self._get_param("MaxResults") or MAX_RESULTS)
+    if not 1 <= max_results <= MAX_RESULTS:
+        return self.error(f"MaxResults must be between 1 and {MAX_RESULTS}, got {max_results}", 400)
+    start = _page_start(execution_id, self._get_param("NextToken"))
+    rows = run.result.page(start, max_results)
+    body: dict[str, Any] = {
+        "UpdateCount": run.result.update_count,
+        "ResultSet": {
+            "Rows": [{"Data": [{} if value is None else {"VarCharValue": value} for value in row]} for row in rows],
+            "ResultSetMetadata": {"ColumnInfo": run.result.column_info},
+        },
+    }
+    if start + max_results < run.result.listed_rows:
+        body["NextToken"] = _page_token(execution_id, start + max_results)
+    return json.dumps(body)
+
+
+@patches.wrap(AthenaResponse, "get_query_runtime_statistics")
+def _get_query_runtime_statistics(original, self: AthenaResponse):
+    _, run = _run_of(self)
+    if run is None:
+        return original(self)
+    timeline = run.describe()["Statistics"]
+    rows = run.result.row_count if run.result is not None else 0
+    return json.dumps(
+        {
+            "QueryRuntimeStatistics": {
+                "Timeline": {k: v for k, v in timeline.items() if k.endswith("InMillis")},
+                "Rows": {"InputBytes": run.bytes_scanned, "OutputBytes": run.output_bytes, "OutputRows": rows},
             }
-        )
+        }
+    )
 
-    def update_work_group(self):
-        """UpdateWorkGroup (moto lacks it): description, state and the result settings queries use."""
-        if error := api.missing_workgroup(self, self._get_param("WorkGroup")):
-            return error
-        workgroup = self.athena_backend.work_groups[self._get_param("WorkGroup")]
-        updates = self._get_param("ConfigurationUpdates") or {}
-        configuration = workgroup.configuration
-        result_updates = updates.get("ResultConfigurationUpdates") or {}
-        result = configuration.setdefault("ResultConfiguration", {})
-        if "OutputLocation" in result_updates:
-            result["OutputLocation"] = result_updates["OutputLocation"]
-        if result_updates.get("RemoveOutputLocation"):
-            result.pop("OutputLocation", None)
-        for key in ("EnforceWorkGroupConfiguration", "PublishCloudWatchMetricsEnabled", "BytesScannedCutoffPerQuery"):
-            if key in updates:
-                configuration[key] = updates[key]
-        if self._get_param("Description") is not None:
-            workgroup.description = self._get_param("Description")
-        if self._get_param("State"):
-            workgroup.state = self._get_param("State")
-        return "{}"
 
-    AthenaResponse.update_work_group = update_work_group
-    AthenaBackend.start_query_execution = start_query_execution
-    AthenaBackend.stop_query_execution = stop_query_execution
-    AthenaResponse.get_query_execution = get_query_execution
-    AthenaResponse.get_query_results = get_query_results
-    AthenaResponse.get_query_runtime_statistics = get_query_runtime_statistics
-    api.install(AthenaResponse.start_query_execution, describe)
-    AthenaBackend._local_aws_athena = True
+def _update_work_group(self: AthenaResponse):
+    """UpdateWorkGroup (moto lacks it): description, state and the result settings queries use."""
+    if error := api.missing_workgroup(self, self._get_param("WorkGroup")):
+        return error
+    workgroup = self.athena_backend.work_groups[self._get_param("WorkGroup")]
+    updates = self._get_param("ConfigurationUpdates") or {}
+    configuration = workgroup.configuration
+    result_updates = updates.get("ResultConfigurationUpdates") or {}
+    result = configuration.setdefault("ResultConfiguration", {})
+    if "OutputLocation" in result_updates:
+        result["OutputLocation"] = result_updates["OutputLocation"]
+    if result_updates.get("RemoveOutputLocation"):
+        result.pop("OutputLocation", None)
+    for key in ("EnforceWorkGroupConfiguration", "PublishCloudWatchMetricsEnabled", "BytesScannedCutoffPerQuery"):
+        if key in updates:
+            configuration[key] = updates[key]
+    if self._get_param("Description") is not None:
+        workgroup.description = self._get_param("Description")
+    if self._get_param("State"):
+        workgroup.state = self._get_param("State")
+    return "{}"
+
+
+patches.add(AthenaResponse, "update_work_group", _update_work_group)
 
 
 def shutdown() -> None:

@@ -4,7 +4,7 @@
   compatibility, this is folded to lowercase when it is stored"; requests name them in any case.
   moto 5.2.5 keeps the name as given and looks it up case-sensitively, so `CreateTable(Name="Flights")`
   followed by `GetTable(Name="flights")` (what Athena and crawlers ask for) failed with
-  EntityNotFoundException. install() makes moto's database and table maps fold their keys and names.
+  EntityNotFoundException. `patches` makes moto's database and table maps fold their keys and names.
 - GetPartitions: column names in `Expression` match partition keys in any case, as Hive's names do
   (moto refused `Year='2013'` for key `year`); `MaxResults`/`NextToken` page the answer, `Segment`
   splits it for parallel readers and `ExcludeColumnSchema` leaves out the columns (moto ignored all four).
@@ -26,7 +26,10 @@ from moto.glue.exceptions import InvalidInputException
 from moto.glue.models import FakeDatabase, FakeTable, GlueBackend
 from moto.glue.responses import GlueResponse
 
-_originals: dict[str, Any] = {}
+from local_aws.patching import Patches
+
+# Backends created once the patches are applied fold names (GlueBackend.__init__ below).
+patches = Patches(__name__)
 
 
 class FoldedNames(OrderedDict):
@@ -57,24 +60,30 @@ def _fold_input_name(table_input: dict[str, Any]) -> dict[str, Any]:
     return table_input
 
 
-def _backend_init(self: GlueBackend, *args, **kwargs) -> None:
-    _originals["backend_init"](self, *args, **kwargs)
+@patches.wrap(GlueBackend, "__init__")
+def _backend_init(original, self: GlueBackend, *args, **kwargs) -> None:
+    original(self, *args, **kwargs)
     self.databases = FoldedNames(self.databases)
 
 
-def _database_init(self: FakeDatabase, database_name: str, database_input: dict[str, Any], catalog_id: str) -> None:
-    _originals["database_init"](self, database_name.lower(), database_input, catalog_id)
+@patches.wrap(FakeDatabase, "__init__")
+def _database_init(
+    original, self: FakeDatabase, database_name: str, database_input: dict[str, Any], catalog_id: str
+) -> None:
+    original(self, database_name.lower(), database_input, catalog_id)
     self.tables = FoldedNames(self.tables)
 
 
-def _table_init(self: FakeTable, database_name: str, table_name: str, table_input: dict[str, Any], *args, **kwargs):
-    _originals["table_init"](
-        self, database_name.lower(), table_name.lower(), _fold_input_name(table_input), *args, **kwargs
-    )
+@patches.wrap(FakeTable, "__init__")
+def _table_init(
+    original, self: FakeTable, database_name: str, table_name: str, table_input: dict[str, Any], *args, **kwargs
+):
+    original(self, database_name.lower(), table_name.lower(), _fold_input_name(table_input), *args, **kwargs)
 
 
-def _table_update(self: FakeTable, table_input: dict[str, Any]) -> None:
-    _originals["table_update"](self, _fold_input_name(table_input))
+@patches.wrap(FakeTable, "update")
+def _table_update(original, self: FakeTable, table_input: dict[str, Any]) -> None:
+    original(self, _fold_input_name(table_input))
 
 
 # ---- partition expressions: names in any case ----
@@ -92,6 +101,10 @@ def _partition_key_value(ident: Any, part_keys: list[dict[str, str]], part_input
         if ident.ident.lower() == key["Name"].lower():
             return moto_glue_utils._cast(key["Type"], value)
     raise InvalidInputException("GetPartitions", "Invalid partition expression!")
+
+
+patches.replace(moto_glue_utils._Ident, "type_", _partition_key_type)
+patches.replace(moto_glue_utils._Ident, "_eval", _partition_key_value)
 
 
 # ---- pages ----
@@ -145,24 +158,8 @@ def _get_tables_response(self: GlueResponse) -> ActionResult:
     return ActionResult({"TableList": [table.as_dict() for table in page], "NextToken": next_token})
 
 
-def install() -> None:
-    """Patch moto's catalog models and requests (idempotent); backends created from now on fold names."""
-    if _originals:
-        return
-    _originals.update(
-        backend_init=GlueBackend.__init__,
-        database_init=FakeDatabase.__init__,
-        table_init=FakeTable.__init__,
-        table_update=FakeTable.update,
-    )
-    GlueBackend.__init__ = _backend_init
-    FakeDatabase.__init__ = _database_init
-    FakeTable.__init__ = _table_init
-    FakeTable.update = _table_update
-    moto_glue_utils._Ident.type_ = _partition_key_type
-    moto_glue_utils._Ident._eval = _partition_key_value
-    GlueResponse.get_partitions = _get_partitions_response
-    GlueResponse.get_tables = _get_tables_response
+patches.replace(GlueResponse, "get_partitions", _get_partitions_response)
+patches.replace(GlueResponse, "get_tables", _get_tables_response)
 
 
 def shutdown() -> None:

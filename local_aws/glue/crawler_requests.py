@@ -1,8 +1,9 @@
 """Crawler definitions checked as AWS checks them, and crawler schedules that fire.
 
 moto 5.2.5 stores any crawler definition, reports every Schedule as SCHEDULED and never runs it,
-and lacks StartCrawlerSchedule, StopCrawlerSchedule and UpdateCrawlerSchedule. install() (called by
-crawlers.install()) patches moto so that
+and lacks UpdateCrawler, StartCrawlerSchedule, StopCrawlerSchedule and UpdateCrawlerSchedule.
+`patches` (applied after crawlers.py's) changes moto so that
+- UpdateCrawler changes the fields it names, and is refused while the crawler is not READY;
 - CreateCrawler and UpdateCrawler refuse, with InvalidInputException, a crawler without a target
   (API reference: "At least one crawl target must be specified"), a Schedule that is not AWS cron
   (cron.py, as for triggers), a Configuration that is not a JSON object, and RecrawlPolicy
@@ -24,11 +25,13 @@ from typing import Any
 
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import EmptyResult
+from moto.core.utils import utcnow
 from moto.glue.exceptions import GlueClientError, InvalidInputException
 from moto.glue.models import FakeCrawler, GlueBackend, glue_backends
 from moto.glue.responses import GlueResponse
 
 from local_aws.glue import cron, triggers
+from local_aws.patching import Patches
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,8 @@ NEW_FOLDERS_ONLY_NEEDS_LOG = (
     'The SchemaChangePolicy for "Crawl new folders only" Amazon S3 target can have only LOG DeleteBehavior '
     "value and LOG UpdateBehavior value."
 )
-_originals: dict[str, Any] = {}
+# After crawlers.py: UpdateCrawler is refused by the crawl State (FakeCrawler.status) that it patches in.
+patches = Patches(__name__, after=("local_aws.glue.crawlers",))
 
 
 def check_definition(name: str, definition: dict[str, Any], operation: str) -> None:
@@ -148,10 +152,16 @@ def _respond_update_crawler_schedule(response: GlueResponse) -> EmptyResult:
     return EmptyResult()
 
 
+patches.add(GlueResponse, "start_crawler_schedule", lambda response: _respond_schedule_state(response, "SCHEDULED"))
+patches.add(GlueResponse, "stop_crawler_schedule", lambda response: _respond_schedule_state(response, "NOT_SCHEDULED"))
+patches.add(GlueResponse, "update_crawler_schedule", _respond_update_crawler_schedule)
+
+
 # ---- CreateCrawler / UpdateCrawler ----
 
 
-def _create_crawler(backend: GlueBackend, name: str, **fields: Any) -> None:
+@patches.wrap(GlueBackend, "create_crawler")
+def _create_crawler(original, backend: GlueBackend, name: str, **fields: Any) -> None:
     definition = {
         "Targets": fields.get("targets"),
         "Schedule": fields.get("schedule"),
@@ -160,8 +170,25 @@ def _create_crawler(backend: GlueBackend, name: str, **fields: Any) -> None:
         "SchemaChangePolicy": fields.get("schema_change_policy"),
     }
     check_definition(name, definition, "CreateCrawler")
-    _originals["create_crawler"](backend, name=name, **fields)
+    original(backend, name=name, **fields)
     _set_schedule_state(backend.crawlers[name], "SCHEDULED")
+
+
+# UpdateCrawler request fields -> FakeCrawler attributes
+_UPDATABLE = {
+    "Role": "role",
+    "DatabaseName": "database_name",
+    "Description": "description",
+    "Targets": "targets",
+    "Schedule": "schedule",
+    "Classifiers": "classifiers",
+    "TablePrefix": "table_prefix",
+    "SchemaChangePolicy": "schema_change_policy",
+    "RecrawlPolicy": "recrawl_policy",
+    "LineageConfiguration": "lineage_configuration",
+    "Configuration": "configuration",
+    "CrawlerSecurityConfiguration": "crawler_security_configuration",
+}
 
 
 def _update_crawler(backend: GlueBackend, name: str, changes: dict[str, Any]) -> None:
@@ -169,19 +196,30 @@ def _update_crawler(backend: GlueBackend, name: str, changes: dict[str, Any]) ->
     current = _definition_of(crawler)
     check_definition(name, {**current, **{k: v for k, v in changes.items() if k in current}}, "UpdateCrawler")
     had_schedule = bool(crawler.schedule)
-    _originals["update_crawler"](backend, name, changes)
+    if crawler.status != "READY":
+        raise InvalidInputException(
+            "UpdateCrawler",
+            "Cannot update Crawler while running. Please stop crawl or wait until it completes to update.",
+        )
+    for key, attribute in _UPDATABLE.items():
+        if key in changes:
+            setattr(crawler, attribute, changes[key])
+    crawler.version += 1
+    crawler.last_updated = utcnow()
     if crawler.schedule and not had_schedule:
         _set_schedule_state(crawler, "SCHEDULED")
 
 
+def _respond_update_crawler(response: GlueResponse) -> EmptyResult:
+    params = response.parameters
+    response.glue_backend.update_crawler(params.get("Name"), params)
+    return EmptyResult()
+
+
+patches.add(GlueBackend, "update_crawler", _update_crawler)
+patches.add(GlueResponse, "update_crawler", _respond_update_crawler)
+
+
 def install() -> None:
-    """Patch moto's crawler definitions and schedules (idempotent); crawlers.install() must have run."""
-    if _originals:
-        return
-    _originals.update(create_crawler=GlueBackend.create_crawler, update_crawler=GlueBackend.update_crawler)
-    GlueBackend.create_crawler = _create_crawler
-    GlueBackend.update_crawler = _update_crawler
-    GlueResponse.start_crawler_schedule = lambda response: _respond_schedule_state(response, "SCHEDULED")
-    GlueResponse.stop_crawler_schedule = lambda response: _respond_schedule_state(response, "NOT_SCHEDULED")
-    GlueResponse.update_crawler_schedule = _respond_update_crawler_schedule
+    """Have the Glue scheduler thread (triggers.py) start crawlers whose schedule is due."""
     triggers.every_minute(fire_scheduled_crawlers)

@@ -13,11 +13,11 @@ GlueCrawlerHook's crawler_ready waiter and GlueCrawlerSensor poll until they tim
 advanced, LastCrawl.Status is "COMPLETED" (a ListCrawls state; AWS says SUCCEEDED), so the
 sensor raises; GetCrawlerMetrics (called by wait_for_crawler_completion) and UpdateCrawler
 (called by GlueCrawlerOperator when the crawler exists) are not implemented (HTTP 500).
-install() patches FakeCrawler/GlueBackend/GlueResponse so that crawl state lives on moto's models
+`patches` changes FakeCrawler/GlueBackend/GlueResponse so that crawl state lives on moto's models
 (moto's reset clears it) and follows AWS: State RUNNING -> STOPPING -> READY, LastCrawl.Status
 SUCCEEDED / FAILED / CANCELLED with ErrorMessage, ListCrawls states RUNNING / COMPLETED / FAILED /
-STOPPED, GetCrawlerMetrics from the real crawls, UpdateCrawler. What CreateCrawler/UpdateCrawler
-refuse and how schedules fire: crawler_requests.py, installed with these patches.
+STOPPED, GetCrawlerMetrics from the real crawls. UpdateCrawler, what CreateCrawler/UpdateCrawler
+refuse and how schedules fire: crawler_requests.py, installed after these patches.
 Differences from AWS are listed in docs/local-aws/glue-crawlers.md.
 """
 
@@ -35,7 +35,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
-from moto.core.responses import ActionResult, EmptyResult
+from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 from moto.glue import exceptions as moto_errors
 from moto.glue.models import FakeCrawl, FakeCrawler, GlueBackend, glue_backends
@@ -46,6 +46,7 @@ from local_aws.glue import crawl_layout, crawler_requests, events, schema_infere
 from local_aws.glue.crawl_layout import CrawledFile, PlannedPartition, PlannedTable
 from local_aws.glue.schema_inference import FileSchema, glue_type
 from local_aws.logs.writer import write_lines
+from local_aws.patching import Patches
 
 logger = logging.getLogger(__name__)
 
@@ -129,27 +130,7 @@ class ExecutedCrawl(FakeCrawl):
 # moto patches
 # ---------------------------------------------------------------------------------------------
 
-
-def install() -> None:
-    """Patch moto so StartCrawler crawls (idempotent)."""
-    if getattr(FakeCrawler, "_local_aws_executes", False):
-        return
-    FakeCrawler._moto_as_dict = FakeCrawler.as_dict
-    FakeCrawler.as_dict = _crawler_as_dict
-    FakeCrawler.status = property(_crawler_state)
-    FakeCrawler.start_crawler = _start_crawler
-    FakeCrawler.stop_crawler = _stop_crawler
-    GlueBackend._moto_delete_crawler = GlueBackend.delete_crawler
-    GlueBackend.delete_crawler = _delete_crawler
-    GlueBackend.update_crawler = _update_crawler
-    GlueBackend._moto_get_crawler = GlueBackend.get_crawler
-    GlueBackend.get_crawler = _get_crawler
-    GlueBackend.start_crawler = _start_crawler_by_name
-    GlueBackend.get_crawler_metrics = _get_crawler_metrics
-    GlueResponse.update_crawler = _respond_update_crawler
-    GlueResponse.get_crawler_metrics = _respond_get_crawler_metrics
-    FakeCrawler._local_aws_executes = True
-    crawler_requests.install()  # definition checks and schedules, on top of the patches above
+patches = Patches(__name__)
 
 
 def shutdown() -> None:
@@ -175,8 +156,12 @@ def _crawler_state(crawler: FakeCrawler) -> str:
     return "STOPPING" if getattr(crawl, "stopping", False) else "RUNNING"
 
 
-def _crawler_as_dict(crawler: FakeCrawler) -> dict[str, Any]:
-    data = crawler._moto_as_dict()
+patches.replace(FakeCrawler, "status", property(_crawler_state))
+
+
+@patches.wrap(FakeCrawler, "as_dict")
+def _crawler_as_dict(original, crawler: FakeCrawler) -> dict[str, Any]:
+    data = original(crawler)
     # LastCrawl describes the last finished crawl (absent during the first one), as on AWS.
     data.pop("LastCrawl", None)
     finished = [crawl for crawl in crawler.crawls if crawl.status != "RUNNING"]
@@ -211,16 +196,23 @@ def _start_crawler(crawler: FakeCrawler) -> None:
     thread.start()
 
 
-def _get_crawler(backend: GlueBackend, name: str) -> FakeCrawler:
+patches.replace(FakeCrawler, "start_crawler", _start_crawler)
+
+
+@patches.wrap(GlueBackend, "get_crawler")
+def _get_crawler(original, backend: GlueBackend, name: str) -> FakeCrawler:
     if name not in backend.crawlers:  # AWS's words (moto says "Crawler X not found.")
         raise moto_errors.EntityNotFoundException(f"Crawler entry with name {name} does not exist")
-    return backend._moto_get_crawler(name)
+    return original(backend, name)
 
 
 def _start_crawler_by_name(backend: GlueBackend, name: str) -> None:
     if name not in backend.crawlers:  # StartCrawler words it differently from GetCrawler on AWS
         raise moto_errors.EntityNotFoundException(f"Crawler with name {name} does not exist")
     backend.crawlers[name].start_crawler()
+
+
+patches.replace(GlueBackend, "start_crawler", _start_crawler_by_name)
 
 
 def _stop_crawler(crawler: FakeCrawler) -> None:
@@ -233,44 +225,17 @@ def _stop_crawler(crawler: FakeCrawler) -> None:
     crawl.stop_requested.set()
 
 
-def _delete_crawler(backend: GlueBackend, name: str) -> None:
+patches.replace(FakeCrawler, "stop_crawler", _stop_crawler)
+
+
+@patches.wrap(GlueBackend, "delete_crawler")
+def _delete_crawler(original, backend: GlueBackend, name: str) -> None:
     crawler = backend.crawlers.get(name)
     if crawler is not None and crawler.status != "READY":
         # AWS's words, also while STOPPING, quoted in aws/aws-sdk-java#1549 as "Cannot delete
         # crawlerglueTest while it's running": no space between "crawler" and the name.
         raise moto_errors.CrawlerRunningException(f"Cannot delete crawler{name} while it's running")
-    backend._moto_delete_crawler(name)
-
-
-# UpdateCrawler request fields -> FakeCrawler attributes
-_UPDATABLE = {
-    "Role": "role",
-    "DatabaseName": "database_name",
-    "Description": "description",
-    "Targets": "targets",
-    "Schedule": "schedule",
-    "Classifiers": "classifiers",
-    "TablePrefix": "table_prefix",
-    "SchemaChangePolicy": "schema_change_policy",
-    "RecrawlPolicy": "recrawl_policy",
-    "LineageConfiguration": "lineage_configuration",
-    "Configuration": "configuration",
-    "CrawlerSecurityConfiguration": "crawler_security_configuration",
-}
-
-
-def _update_crawler(backend: GlueBackend, name: str, changes: dict[str, Any]) -> None:
-    crawler = backend.get_crawler(name)
-    if crawler.status != "READY":
-        raise moto_errors.InvalidInputException(
-            "UpdateCrawler",
-            "Cannot update Crawler while running. Please stop crawl or wait until it completes to update.",
-        )
-    for key, attribute in _UPDATABLE.items():
-        if key in changes:
-            setattr(crawler, attribute, changes[key])
-    crawler.version += 1
-    crawler.last_updated = utcnow()
+    original(backend, name)
 
 
 def _get_crawler_metrics(backend: GlueBackend, names: list[str] | None) -> list[dict[str, Any]]:
@@ -296,15 +261,13 @@ def _crawler_metrics(crawler: FakeCrawler) -> dict[str, Any]:
     }
 
 
-def _respond_update_crawler(response: GlueResponse) -> EmptyResult:
-    params = response.parameters
-    response.glue_backend.update_crawler(params.get("Name"), params)
-    return EmptyResult()
-
-
 def _respond_get_crawler_metrics(response: GlueResponse) -> ActionResult:
     metrics = response.glue_backend.get_crawler_metrics(response.parameters.get("CrawlerNameList"))
     return ActionResult({"CrawlerMetricsList": metrics})
+
+
+patches.add(GlueBackend, "get_crawler_metrics", _get_crawler_metrics)
+patches.add(GlueResponse, "get_crawler_metrics", _respond_get_crawler_metrics)
 
 
 # ---------------------------------------------------------------------------------------------

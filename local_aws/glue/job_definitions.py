@@ -21,6 +21,10 @@ from moto.glue.exceptions import EntityNotFoundException, GlueClientError, Inval
 from moto.glue.models import FakeJob, GlueBackend
 from moto.glue.responses import GlueResponse
 
+from local_aws.patching import Patches
+
+patches = Patches(__name__)
+
 # CreateJob API reference (GlueVersion): "Jobs that are created without specifying a Glue version
 # default to Glue 6.0" (botocore 1.44 service model; the JobRun shape's copy still says 5.1).
 DEFAULT_GLUE_VERSION = "6.0"
@@ -61,7 +65,6 @@ _FIELDS: dict[str, Any] = {
     "ExecutionClass": "STANDARD",
     "SourceControlDetails": None,
 }
-_originals: dict[str, Any] = {}
 
 
 def _snake(name: str) -> str:
@@ -145,8 +148,9 @@ def job_defaults(job: FakeJob) -> dict[str, Any]:
     return defaults
 
 
-def _job_as_dict(job: FakeJob) -> dict[str, Any]:
-    described = _originals["job_as_dict"](job)
+@patches.wrap(FakeJob, "as_dict")
+def _job_as_dict(original, job: FakeJob) -> dict[str, Any]:
+    described = original(job)
     described["JobMode"] = getattr(job, "job_mode", None)
     for field, value in job_defaults(job).items():
         if described.get(field) in (None, {}):
@@ -154,7 +158,8 @@ def _job_as_dict(job: FakeJob) -> dict[str, Any]:
     return described
 
 
-def _create_job_response(self: GlueResponse) -> ActionResult:
+@patches.wrap(GlueResponse, "create_job")
+def _create_job_response(original, self: GlueResponse) -> ActionResult:
     fields, backend = self.parameters, self.glue_backend
     name = fields.get("Name")
     check_capacity("CreateJob", fields)
@@ -169,7 +174,7 @@ def _create_job_response(self: GlueResponse) -> ActionResult:
                 "IdempotentParameterMismatchException", "Job already submitted with different configuration"
             )
         return ActionResult({"Name": name})
-    result = _originals["create_job"](self)
+    result = original(self)
     job = backend.jobs[name]
     job.job_mode, job.local_definition = fields.get("JobMode"), _definition(fields)
     return result
@@ -194,14 +199,7 @@ def _update_job_response(self: GlueResponse) -> ActionResult:
     return ActionResult({"JobName": name})
 
 
-def install() -> None:
-    """Patch moto's job definitions (idempotent)."""
-    if _originals:
-        return
-    _originals.update(create_job=GlueResponse.create_job, job_as_dict=FakeJob.as_dict)
-    GlueResponse.create_job = _create_job_response
-    GlueResponse.update_job = _update_job_response
-    FakeJob.as_dict = _job_as_dict
+patches.add(GlueResponse, "update_job", _update_job_response)
 
 
 def shutdown() -> None:

@@ -1,6 +1,6 @@
 """Glue job runs that really execute: moto records StartJobRun, the warm Spark driver runs the script.
 
-install() patches moto 5.2.5 so that
+`patches` changes moto 5.2.5 so that
 - StartJobRun queues the run; one runner thread executes queued runs one at a time, in order,
   on the warm driver (spark_worker.py), and keeps the run's state on moto's FakeJobRun;
 - JobRunState is what really happened (moto's timed state machine is switched off for runs):
@@ -38,6 +38,7 @@ from local_aws.glue.run_logs import ERROR_LOG_GROUP
 from local_aws.glue.script_run import RunRequest
 from local_aws.glue.spark_worker import DriverStartError, SparkWorker
 from local_aws.logs import writer
+from local_aws.patching import Patches
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +69,13 @@ class LocalRun:
 
 # ---- moto patches ----
 
-_originals: dict = {}
+patches = Patches(__name__)
 # Serialises state changes between the runner thread and BatchStopJobRun requests.
 _state_lock = threading.RLock()
 
 
-def _start_job_run(self: FakeJob, *args, **kwargs) -> str:
+@patches.wrap(FakeJob, "start_job_run")
+def _start_job_run(original, self: FakeJob, *args, **kwargs) -> str:
     # One start at a time: concurrent requests (a trigger and a user, say) must not both pass the check,
     # and job_runs[-1] must be this request's run.
     with _state_lock:
@@ -81,7 +83,7 @@ def _start_job_run(self: FakeJob, *args, **kwargs) -> str:
         active = [run for run in self.job_runs if run.status not in FINAL_STATES]
         if len(active) >= (self.execution_property or {}).get("MaxConcurrentRuns", 1):
             raise ConcurrentRunsExceededException(f"Concurrent runs exceeded for {self.name}")
-        run_id = _originals["start_job_run"](self, *args, **kwargs)
+        run_id = original(self, *args, **kwargs)
         run = self.job_runs[-1]
         # The run's Timeout, else the job's, else AWS's default for the job's Glue version.
         timeout = run.timeout or job_definitions.timeout_minutes(self)
@@ -91,8 +93,9 @@ def _start_job_run(self: FakeJob, *args, **kwargs) -> str:
     return run_id
 
 
-def _job_run_as_dict(self: FakeJobRun) -> dict:
-    described = _originals["job_run_as_dict"](self)
+@patches.wrap(FakeJobRun, "as_dict")
+def _job_run_as_dict(original, self: FakeJobRun) -> dict:
+    described = original(self)
     local: LocalRun | None = getattr(self, "local", None)
     if local is None:
         return described
@@ -109,6 +112,10 @@ def _job_run_as_dict(self: FakeJobRun) -> dict:
     if local.error_message:
         described["ErrorMessage"] = local.error_message
     return described
+
+
+# The runner sets a run's state; moto's time/tick-driven transitions must not move it.
+patches.replace(FakeJobRun, "status", property(lambda run: run._status, ManagedState.status.fset))
 
 
 def _batch_stop_job_run(self: GlueBackend, job_name: str, run_ids: list[str]) -> tuple[list, list]:
@@ -141,6 +148,10 @@ def _batch_stop_job_run_response(self: GlueResponse) -> ActionResult:
     return ActionResult({"SuccessfulSubmissions": stopped, "Errors": errors})
 
 
+patches.add(GlueBackend, "batch_stop_job_run", _batch_stop_job_run)
+patches.add(GlueResponse, "batch_stop_job_run", _batch_stop_job_run_response)
+
+
 def _job_bookmark(job: FakeJob, create: bool = False) -> bookmarks.JobBookmark | None:
     if create and getattr(job, "local_bookmark", None) is None:
         job.local_bookmark = bookmarks.JobBookmark(job.name)
@@ -160,6 +171,10 @@ def _job_bookmark_response(self: GlueResponse, reset: bool) -> ActionResult:
         raise EntityNotFoundException(error.args[0]) from None
 
 
+patches.add(GlueResponse, "get_job_bookmark", lambda self: _job_bookmark_response(self, reset=False))
+patches.add(GlueResponse, "reset_job_bookmark", lambda self: _job_bookmark_response(self, reset=True))
+
+
 def _get_job_run(self: FakeJob, run_id: str) -> FakeJobRun:
     for run in self.job_runs:
         if run.job_run_id == run_id:
@@ -170,20 +185,7 @@ def _get_job_run(self: FakeJob, run_id: str) -> FakeJobRun:
     )
 
 
-def install() -> None:
-    """Patch moto's Glue backend so job runs execute (idempotent)."""
-    if _originals:
-        return
-    _originals.update(start_job_run=FakeJob.start_job_run, job_run_as_dict=FakeJobRun.as_dict)
-    FakeJob.start_job_run = _start_job_run
-    FakeJob.get_job_run = _get_job_run
-    FakeJobRun.as_dict = _job_run_as_dict
-    # The runner sets a run's state; moto's time/tick-driven transitions must not move it.
-    FakeJobRun.status = property(lambda run: run._status, ManagedState.status.fset)
-    GlueBackend.batch_stop_job_run = _batch_stop_job_run
-    GlueResponse.batch_stop_job_run = _batch_stop_job_run_response
-    GlueResponse.get_job_bookmark = lambda self: _job_bookmark_response(self, reset=False)
-    GlueResponse.reset_job_bookmark = lambda self: _job_bookmark_response(self, reset=True)
+patches.replace(FakeJob, "get_job_run", _get_job_run)
 
 
 # ---- the runner ----

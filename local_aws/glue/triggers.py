@@ -1,7 +1,7 @@
 """Glue triggers and workflows that really fire.
 
 moto 5.2.5 stores triggers and workflows but never fires them: StartTrigger only flips State,
-StartWorkflowRun records a run that stays RUNNING. install() patches moto so that
+StartWorkflowRun records a run that stays RUNNING. `patches` changes moto so that
 - ON_DEMAND: StartTrigger starts the trigger's actions (job runs with the action's Arguments,
   Timeout, ...; crawls); the trigger stays CREATED, as on AWS;
 - SCHEDULED: while ACTIVATED (StartOnCreation or StartTrigger; StopTrigger deactivates) a
@@ -46,6 +46,7 @@ from moto.glue.responses import GlueResponse
 from moto.glue.utils import Action, Predicate
 
 from local_aws.glue import cron, events
+from local_aws.patching import Patches
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,9 @@ CRAWL_STATE = {"COMPLETED": "SUCCEEDED", "FAILED": "FAILED", "STOPPED": "CANCELL
 # Serialises firing (start actions, then tag them) with event handling, so an event is never
 # handled before the run it concerns has been tagged with the trigger and workflow run.
 _lock = threading.RLock()
-_originals: dict[str, Any] = {}
+# After jobs and crawler_requests: the registry then shuts triggers down before them, so nothing
+# fires while the job runner and the crawls wind down.
+patches = Patches(__name__, after=("local_aws.glue.jobs", "local_aws.glue.crawler_requests"))
 
 
 @dataclass
@@ -111,6 +114,10 @@ class _Predicate(Predicate):
         super().__init__(inputs)
 
 
+# GlueResponse.create_trigger builds predicates with this name.
+patches.replace(moto_glue_responses, "Predicate", _Predicate)
+
+
 def _validate(backend: GlueBackend, name: str, trigger_type: str, schedule: str | None,
               predicate: Predicate | None, actions: list[Action], workflow_name: str | None) -> None:  # fmt: skip
     if trigger_type not in TRIGGER_TYPES:
@@ -142,7 +149,8 @@ def _validate(backend: GlueBackend, name: str, trigger_type: str, schedule: str 
         )
 
 
-def _create_trigger(backend: GlueBackend, name: str, workflow_name: str, trigger_type: str, schedule: str,
+@patches.wrap(GlueBackend, "create_trigger")
+def _create_trigger(original, backend: GlueBackend, name: str, workflow_name: str, trigger_type: str, schedule: str,
                     predicate: Predicate | None, actions: list[Action], description: str,
                     start_on_creation: bool, **kwargs) -> None:  # fmt: skip
     _validate(backend, name, trigger_type, schedule, predicate, actions, workflow_name)
@@ -151,9 +159,9 @@ def _create_trigger(backend: GlueBackend, name: str, workflow_name: str, trigger
             "CreateTrigger",
             f"Trigger {name}: StartOnCreation is not supported for ON_DEMAND triggers; fire it with StartTrigger",
         )
-    _originals["create_trigger"](backend, name=name, workflow_name=workflow_name, trigger_type=trigger_type,
-                                 schedule=schedule, predicate=predicate, actions=actions, description=description,
-                                 start_on_creation=start_on_creation, **kwargs)  # fmt: skip
+    original(backend, name=name, workflow_name=workflow_name, trigger_type=trigger_type, schedule=schedule,
+             predicate=predicate, actions=actions, description=description, start_on_creation=start_on_creation,
+             **kwargs)  # fmt: skip
     if trigger_type == "SCHEDULED" and start_on_creation:
         _scheduler().ensure_running()
 
@@ -162,7 +170,8 @@ def _create_trigger(backend: GlueBackend, name: str, workflow_name: str, trigger
 DEFINITION = ("WorkflowName", "Type", "Schedule", "Predicate", "Actions", "Description", "EventBatchingCondition")
 
 
-def _respond_create_trigger(response: GlueResponse) -> ActionResult:
+@patches.wrap(GlueResponse, "create_trigger")
+def _respond_create_trigger(original, response: GlueResponse) -> ActionResult:
     fields, backend = response.parameters, response.glue_backend
     definition = {key: fields.get(key) for key in DEFINITION}
     existing = backend.triggers.get(fields.get("Name"))
@@ -176,7 +185,7 @@ def _respond_create_trigger(response: GlueResponse) -> ActionResult:
                 f"Trigger with name '{existing.name}' already submitted with different configuration",
             )
         return ActionResult({"Name": existing.name})
-    result = _originals["respond_create_trigger"](response)
+    result = original(response)
     backend.triggers[fields["Name"]].local_definition = definition
     return result
 
@@ -196,6 +205,9 @@ def _update_trigger(backend: GlueBackend, name: str, update: dict[str, Any]) -> 
     trigger.local_definition = {**getattr(trigger, "local_definition", {}),
                                 **{key: value for key, value in update.items() if key in DEFINITION}}  # fmt: skip
     return trigger
+
+
+patches.add(GlueBackend, "update_trigger", _update_trigger)
 
 
 def _start_trigger(trigger: FakeTrigger) -> None:
@@ -225,6 +237,10 @@ def _stop_trigger(trigger: FakeTrigger) -> None:
         )
     trigger.state = "DEACTIVATED"
     trigger.local_seen = {}
+
+
+patches.replace(FakeTrigger, "start_trigger", _start_trigger)
+patches.replace(FakeTrigger, "stop_trigger", _stop_trigger)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -451,6 +467,10 @@ def _stop_workflow_run(backend: GlueBackend, workflow_name: str, run_id: str) ->
         _end_if_done(run)
 
 
+patches.replace(GlueBackend, "start_workflow_run", _start_workflow_run)
+patches.replace(GlueBackend, "stop_workflow_run", _stop_workflow_run)
+
+
 def _statistics(state: WorkflowRunState) -> dict[str, int]:
     counts = dict.fromkeys(STATISTICS, 0)
     for action in state.actions:
@@ -459,8 +479,9 @@ def _statistics(state: WorkflowRunState) -> dict[str, int]:
     return counts
 
 
-def _workflow_run_as_dict(run: FakeWorkflowRun) -> dict[str, Any]:
-    data = _originals["workflow_run_as_dict"](run)
+@patches.wrap(FakeWorkflowRun, "as_dict")
+def _workflow_run_as_dict(original, run: FakeWorkflowRun) -> dict[str, Any]:
+    data = original(run)
     state: WorkflowRunState | None = getattr(run, "local", None)
     if state is not None:
         data["Statistics"] = _statistics(state)
@@ -517,8 +538,10 @@ def _graph(backend: GlueBackend, workflow: FakeWorkflow, run: FakeWorkflowRun | 
     return {"Nodes": list(nodes.values()), "Edges": edges}
 
 
-def _job_run_as_dict(run: FakeJobRun) -> dict[str, Any]:
-    data = _originals["job_run_as_dict"](run)
+# jobs.py wraps it too; its wrap is `original` here (triggers come after jobs), and sets other keys.
+@patches.wrap(FakeJobRun, "as_dict")
+def _job_run_as_dict(original, run: FakeJobRun) -> dict[str, Any]:
+    data = original(run)
     if getattr(run, "started_by", None):
         data["TriggerName"] = run.started_by
     if getattr(run, "predecessors", None):
@@ -566,6 +589,12 @@ def _respond_get_workflow_runs(response: GlueResponse) -> ActionResult:
         for data in runs:
             data["Graph"] = _graph(backend, workflow, workflow.runs[data["WorkflowRunId"]])
     return ActionResult({"Runs": runs, "NextToken": next_token})
+
+
+patches.add(GlueResponse, "update_trigger", _respond_update_trigger)
+patches.replace(GlueResponse, "get_workflow", _respond_get_workflow)
+patches.replace(GlueResponse, "get_workflow_run", _respond_get_workflow_run)
+patches.replace(GlueResponse, "get_workflow_runs", _respond_get_workflow_runs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -684,36 +713,14 @@ def ensure_scheduler() -> None:
 
 
 def install() -> None:
-    """Patch moto so triggers and workflows fire (idempotent)."""
+    """Deliver run-finished events to the triggers again and restart a scheduler that shutdown() stopped."""
     global _scheduler_instance
     events.reopen()
+    events.subscribe(_on_run_finished)  # once: subscribe() ignores a callback it has
     with _scheduler_lock:
         if _scheduler_instance is not None and _scheduler_instance._stop.is_set():  # the server starts again
             _scheduler_instance = Scheduler()
             _scheduler_instance.ensure_running()
-    if _originals:
-        return
-    _originals.update(
-        create_trigger=GlueBackend.create_trigger,
-        respond_create_trigger=GlueResponse.create_trigger,
-        workflow_run_as_dict=FakeWorkflowRun.as_dict,
-        job_run_as_dict=FakeJobRun.as_dict,
-    )
-    events.subscribe(_on_run_finished)
-    moto_glue_responses.Predicate = _Predicate  # GlueResponse.create_trigger builds predicates with this name
-    GlueBackend.create_trigger = _create_trigger
-    GlueBackend.update_trigger = _update_trigger
-    GlueBackend.start_workflow_run = _start_workflow_run
-    GlueBackend.stop_workflow_run = _stop_workflow_run
-    FakeTrigger.start_trigger = _start_trigger
-    FakeTrigger.stop_trigger = _stop_trigger
-    FakeWorkflowRun.as_dict = _workflow_run_as_dict
-    FakeJobRun.as_dict = _job_run_as_dict
-    GlueResponse.create_trigger = _respond_create_trigger
-    GlueResponse.update_trigger = _respond_update_trigger
-    GlueResponse.get_workflow = _respond_get_workflow
-    GlueResponse.get_workflow_run = _respond_get_workflow_run
-    GlueResponse.get_workflow_runs = _respond_get_workflow_runs
 
 
 def shutdown() -> None:

@@ -11,14 +11,16 @@ policy shows in another or survives a reset.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from moto.iam.models import IAMBackend, ManagedPolicy
 from moto.settings import load_iam_aws_managed_policies
 
-_originals: dict[str, Any] = {}
-# (loading on?, account, region) -> the policies moto built the first time
+from local_aws.patching import Patches
+
+patches = Patches(__name__)
+
+# (loading on?, account, region) -> the policies moto built the first time; they stay for the next start
 _built: dict[tuple[bool, str, str], list[ManagedPolicy]] = {}
 
 
@@ -38,18 +40,9 @@ def _fresh(policy: ManagedPolicy) -> ManagedPolicy:
     return clone
 
 
-def _init_aws_policies(self: IAMBackend) -> list[ManagedPolicy]:
+@patches.wrap(IAMBackend, "_init_aws_policies")
+def _init_aws_policies(original, self: IAMBackend) -> list[ManagedPolicy]:
     key = (load_iam_aws_managed_policies(), self.account_id, self.region_name)
     if key not in _built:
-        _built[key] = _originals["_init_aws_policies"](self)
+        _built[key] = original(self)
     return [_fresh(policy) for policy in _built[key]]
-
-
-def install() -> None:
-    if "_init_aws_policies" not in _originals:
-        _originals["_init_aws_policies"] = IAMBackend._init_aws_policies
-    IAMBackend._init_aws_policies = functools.wraps(_originals["_init_aws_policies"])(_init_aws_policies)
-
-
-def shutdown() -> None:
-    """Nothing runs here; the built policies stay for the next start."""

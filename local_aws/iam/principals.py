@@ -25,8 +25,11 @@ from moto.sts.responses import TokenResponse
 from moto.sts.utils import random_session_token
 
 from local_aws.iam.policy import ANONYMOUS, Principal, parse
+from local_aws.patching import Patches
 
 PARTITION = "aws"
+
+patches = Patches(__name__)
 
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 _SIGV2 = re.compile(r"^AWS ([^:\s]+):")
@@ -185,28 +188,19 @@ def _issue(response: TokenResponse, original: Any, federated: bool) -> Any:
     return result
 
 
-def install() -> None:
-    """Remember keys IAM deletes, so a deleted key is rejected rather than taken for root; STS
-    GetSessionToken / GetFederationToken issue keys of their own (see _issue)."""
-    if not getattr(TokenResponse.get_session_token, "_local_aws", False):
-        session, federation = TokenResponse.get_session_token, TokenResponse.get_federation_token
+# STS GetSessionToken / GetFederationToken issue keys of their own (see _issue).
+@patches.wrap(TokenResponse, "get_session_token")
+def _get_session_token(original, self: TokenResponse) -> Any:
+    return _issue(self, original, federated=False)
 
-        def get_session_token(self: TokenResponse) -> Any:
-            return _issue(self, session, federated=False)
 
-        def get_federation_token(self: TokenResponse) -> Any:
-            return _issue(self, federation, federated=True)
+@patches.wrap(TokenResponse, "get_federation_token")
+def _get_federation_token(original, self: TokenResponse) -> Any:
+    return _issue(self, original, federated=True)
 
-        get_session_token._local_aws = True  # type: ignore[attr-defined]
-        TokenResponse.get_session_token = get_session_token
-        TokenResponse.get_federation_token = get_federation_token
-    if getattr(IAMBackend.delete_access_key_by_name, "_local_aws", False):
-        return
-    original = IAMBackend.delete_access_key_by_name
 
-    def delete_access_key_by_name(self: IAMBackend, name: str) -> None:
-        original(self, name)
-        retire_key(name)
-
-    delete_access_key_by_name._local_aws = True  # type: ignore[attr-defined]
-    IAMBackend.delete_access_key_by_name = delete_access_key_by_name
+@patches.wrap(IAMBackend, "delete_access_key_by_name")
+def _delete_access_key_by_name(original, self: IAMBackend, name: str) -> None:
+    """Remember keys IAM deletes, so a deleted key is rejected rather than taken for root."""
+    original(self, name)
+    retire_key(name)

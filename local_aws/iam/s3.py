@@ -26,8 +26,13 @@ from werkzeug.exceptions import NotFound
 from local_aws import clients, clock, config
 from local_aws.iam import principals
 from local_aws.iam.policy import ANONYMOUS, Principal, Request, decide, parse
+from local_aws.patching import Patches
 
 log = logging.getLogger(__name__)
+
+# After principals: authorize() resolves access keys through them, and needs STS's own keys and the
+# keys IAM deleted recorded (principals' patches) before it serves a request.
+patches = Patches(__name__, after=("local_aws.iam.principals",))
 
 BUCKET, OBJECT, ANY = "bucket", "object", "any"
 
@@ -424,25 +429,16 @@ def _no_second_opinion(self: FakeBucket, action: str, resource: str) -> Permissi
     return PermissionResult.PERMITTED if config.settings.iam_enforcement else PermissionResult.NEUTRAL
 
 
-def install() -> None:
-    principals.install()
-    if getattr(S3Response._bucket_response, "_local_aws", False):
-        return
-    FakeBucket.get_permission = _no_second_opinion
-    bucket_response, key_response = S3Response._bucket_response, S3Response._key_response
-
-    def _bucket_response(self: S3Response, request: Any, full_url: str):
-        authorize(self, request)
-        return bucket_response(self, request, full_url)
-
-    def _key_response(self: S3Response, request: Any, full_url: str):
-        authorize(self, request)
-        return key_response(self, request, full_url)
-
-    _bucket_response._local_aws = _key_response._local_aws = True  # type: ignore[attr-defined]
-    S3Response._bucket_response = _bucket_response
-    S3Response._key_response = _key_response
+patches.replace(FakeBucket, "get_permission", _no_second_opinion)
 
 
-def shutdown() -> None:
-    """Nothing runs here."""
+@patches.wrap(S3Response, "_bucket_response")
+def _bucket_response(original, self: S3Response, request: Any, full_url: str):
+    authorize(self, request)
+    return original(self, request, full_url)
+
+
+@patches.wrap(S3Response, "_key_response")
+def _key_response(original, self: S3Response, request: Any, full_url: str):
+    authorize(self, request)
+    return original(self, request, full_url)

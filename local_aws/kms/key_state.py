@@ -7,7 +7,6 @@ import). `usable_key` is the same check for other services: S3 calls it for SSE-
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from moto.core.exceptions import JsonRESTError
@@ -15,8 +14,10 @@ from moto.kms.exceptions import NotFoundException
 from moto.kms.models import Key, KmsBackend, kms_backends
 
 from local_aws.arns import Arn
+from local_aws.patching import Patches
 
-_ORIGINAL = {name: getattr(KmsBackend, name) for name in ("encrypt", "decrypt")}
+# GenerateDataKey(WithoutPlaintext) and ReEncrypt go through encrypt/decrypt, so they are covered too.
+patches = Patches(__name__)
 
 
 class DisabledException(JsonRESTError):
@@ -91,24 +92,16 @@ def _looks_like_key_id(key_id: str) -> bool:
     return len(body.split("-")) == 5 and all(c in "0123456789abcdefABCDEF-" for c in body)
 
 
-def _encrypt(self: KmsBackend, key_id: str, *args: Any, **kwargs: Any) -> tuple[bytes, str]:
+@patches.wrap(KmsBackend, "encrypt")
+def _encrypt(original, self: KmsBackend, key_id: str, *args: Any, **kwargs: Any) -> tuple[bytes, str]:
     raw_id = self.any_id_to_key_id(key_id)
     if raw_id in self.keys:  # a missing key keeps moto's NotFoundException
         check_enabled(self.keys[raw_id])
-    return _ORIGINAL["encrypt"](self, key_id, *args, **kwargs)
+    return original(self, key_id, *args, **kwargs)
 
 
-def _decrypt(self: KmsBackend, *args: Any, **kwargs: Any) -> tuple[bytes, str]:
-    plaintext, arn = _ORIGINAL["decrypt"](self, *args, **kwargs)
+@patches.wrap(KmsBackend, "decrypt")
+def _decrypt(original, self: KmsBackend, *args: Any, **kwargs: Any) -> tuple[bytes, str]:
+    plaintext, arn = original(self, *args, **kwargs)
     check_enabled(self.keys[self.get_key_id(arn)])
     return plaintext, arn
-
-
-def install() -> None:
-    # GenerateDataKey(WithoutPlaintext) and ReEncrypt go through encrypt/decrypt, so they are covered too.
-    KmsBackend.encrypt = functools.wraps(_ORIGINAL["encrypt"])(_encrypt)
-    KmsBackend.decrypt = functools.wraps(_ORIGINAL["decrypt"])(_decrypt)
-
-
-def shutdown() -> None:
-    """Nothing runs here."""

@@ -14,9 +14,9 @@
 - configuration.py: what CreateFunction and the updates accept (Lambda's checks and words) and the
   settings moto does not keep (LoggingConfig, DeadLetterConfig, ...).
 - platform_log.py: Lambda's own log lines (START, REPORT, ...) as text or JSON (LoggingConfig).
-- service.py: install()/shutdown(): the moto 5.2.5 patches (Invoke, InvokeAsync, CreateFunction,
-  the updates, PublishVersion, permissions, aliases, ListFunctions, reset) that route every
-  invocation here and answer as Lambda does.
+- service.py: the moto 5.2.5 patches (Invoke, InvokeAsync, CreateFunction, the updates,
+  PublishVersion, permissions, aliases, ListFunctions, reset) that route every invocation here
+  and answer as Lambda does; its install()/shutdown() start and stop the runtime.
 - event_sources/: S3 notifications, SNS and event source mappings, on top of invoke.py.
 See docs/local-aws/lambda.md for what differs from AWS.
 """

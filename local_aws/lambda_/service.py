@@ -1,6 +1,6 @@
-"""Wires the local Lambda runtime into moto 5.2.5 (install() / shutdown() for local_aws/registry.py).
+"""Wires the local Lambda runtime into moto 5.2.5 (`patches`, install(), shutdown() for local_aws/registry.py).
 
-moto's Lambda runs handlers only in Docker; install() routes every invocation to runtime.py:
+moto's Lambda runs handlers only in Docker; these patches route every invocation to runtime.py:
 - Invoke (LambdaResponse.invoke): InvocationType RequestResponse runs the handler and answers
   with its payload, X-Amz-Function-Error, X-Amz-Executed-Version, X-Amz-Log-Result (LogType=Tail)
   and the invocation's request id as x-amzn-RequestId; Event queues it (202); DryRun checks the
@@ -36,14 +36,14 @@ from moto.awslambda.exceptions import (
 )
 from moto.awslambda.models import LambdaBackend, LambdaFunction
 from moto.awslambda.responses import LambdaResponse
-from moto.core.responses import BaseResponse
 from moto.moto_api._internal.models import MotoAPIBackend
 
 from local_aws.arns import function_name_and_qualifier
 from local_aws.lambda_ import async_invoke, code, configuration, lifecycle, runtime
 from local_aws.lambda_.invoke import invoke, invoke_async
+from local_aws.patching import Patches
 
-_originals: dict[str, Any] = {}
+patches = Patches(__name__)
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -111,6 +111,9 @@ def _invoke_response(self: LambdaResponse):
     return result.status_code, headers, result.payload
 
 
+patches.replace(LambdaResponse, "invoke", _invoke_response)
+
+
 def _invoke_async_response(self: LambdaResponse):
     index = -3 if self.path.endswith("/") else -2
     name, qualifier = _split_name(unquote(self.path.rsplit("/", 3)[index]))
@@ -122,10 +125,14 @@ def _invoke_async_response(self: LambdaResponse):
     return 202, headers, json.dumps({"Status": 202})
 
 
-def _enrich_response(headers: dict, body: Any):
+patches.replace(LambdaResponse, "invoke_async", _invoke_async_response)
+
+
+@patches.wrap(LambdaResponse, "_enrich_response")  # a staticmethod LambdaResponse inherits from BaseResponse
+def _enrich_response(original, headers: dict, body: Any):
     """moto stamps a random x-amzn-RequestId on every response; an invocation's must be its own."""
     request_id = headers.get("x-amzn-requestid")
-    headers, body = _originals["enrich_response"](headers, body)
+    headers, body = original(headers, body)
     if request_id:
         headers["x-amzn-requestid"] = request_id
     return headers, body
@@ -150,13 +157,17 @@ def _function_invoke(self: LambdaFunction, body: Any, request_headers: Any, resp
     return result.payload
 
 
+patches.replace(LambdaFunction, "invoke", _function_invoke)
+
+
 # ---- what CreateFunction and the updates accept and keep; the lifecycle (lifecycle.py) ----
 
 
-def _function_init(self: LambdaFunction, account_id: str, spec: dict, *args, **kwargs) -> None:
+@patches.wrap(LambdaFunction, "__init__")
+def _function_init(original, self: LambdaFunction, account_id: str, spec: dict, *args, **kwargs) -> None:
     configuration.check_create(spec)
     spec = {**spec, "FunctionName": configuration.function_name(spec.get("FunctionName", ""))}
-    _originals["function_init"](self, account_id, spec, *args, **kwargs)
+    original(self, account_id, spec, *args, **kwargs)
     if self.package_type == "Zip" and self.code_bytes:  # (an S3 object moto could not find is its error)
         configuration.check_package(self.code_bytes)
     configuration.keep_on_create(self, spec)
@@ -165,20 +176,23 @@ def _function_init(self: LambdaFunction, account_id: str, spec: dict, *args, **k
     lifecycle.new_revision(self)
 
 
-def _get_configuration(self: LambdaFunction, on_create: bool = False) -> dict:
-    described = _originals["get_configuration"](self, on_create)
+@patches.wrap(LambdaFunction, "get_configuration")
+def _get_configuration(original, self: LambdaFunction, on_create: bool = False) -> dict:
+    described = original(self, on_create)
     return lifecycle.describe(self, configuration.describe(self, described))
 
 
-def _update_configuration(self: LambdaFunction, updates: dict) -> dict:
+@patches.wrap(LambdaFunction, "update_configuration")
+def _update_configuration(original, self: LambdaFunction, updates: dict) -> dict:
     configuration.apply_update(self, updates)
-    return _originals["update_configuration"](self, updates)
+    return original(self, updates)
 
 
-def _create_function(self: LambdaBackend, spec: dict) -> LambdaFunction:
+@patches.wrap(LambdaBackend, "create_function")
+def _create_function(original, self: LambdaBackend, spec: dict) -> LambdaFunction:
     """Pending until provisioned; Publish publishes version 1 of it, Pending too."""
     configuration.check_layers(self, spec.get("Layers"))
-    function = _originals["create_function"](self, {**spec, "Publish": False})
+    function = original(self, {**spec, "Publish": False})
     lifecycle.creating(function)
     if not spec.get("Publish"):
         return function
@@ -225,6 +239,9 @@ def _update_function_code(self: LambdaBackend, function_name: str, qualifier: st
     return version.get_configuration()
 
 
+patches.replace(LambdaBackend, "update_function_code", _update_function_code)
+
+
 def _update_function_configuration(self: LambdaBackend, function_name: str, qualifier: str | None, body: dict):
     def check(function: LambdaFunction) -> None:
         configuration.check_limits(body)
@@ -234,6 +251,9 @@ def _update_function_configuration(self: LambdaBackend, function_name: str, qual
 
     function = _update_latest(self, function_name, qualifier, body, check, lambda f: f.update_configuration(body))
     return function.get_configuration()
+
+
+patches.replace(LambdaBackend, "update_function_configuration", _update_function_configuration)
 
 
 def _publish_version_response(self: LambdaResponse):
@@ -252,6 +272,9 @@ def _publish_version_response(self: LambdaResponse):
     if id(version) not in published:  # (nothing changed since the last version: that one is returned)
         lifecycle.creating(version)
     return 201, {"status": 201}, json.dumps(version.get_configuration())
+
+
+patches.replace(LambdaResponse, "publish_version", _publish_version_response)
 
 
 # ---- ListFunctions, ListVersionsByFunction ----
@@ -299,6 +322,10 @@ def _list_versions_by_function_response(self: LambdaResponse) -> str:
     return _listed_page(self, self.backend.list_versions_by_function(name), "Versions")
 
 
+patches.replace(LambdaResponse, "list_functions", _list_functions_response)
+patches.replace(LambdaResponse, "list_versions_by_function", _list_versions_by_function_response)
+
+
 # ---- permissions and aliases: RevisionId, statement ids ----
 
 
@@ -335,6 +362,9 @@ def _add_permission_response(self: LambdaResponse) -> str:
     return json.dumps({"Statement": json.dumps(statement)})
 
 
+patches.replace(LambdaResponse, "add_permission", _add_permission_response)
+
+
 def _remove_permission_response(self: LambdaResponse):
     name, sid = unquote(self.path.split("/")[-3]), unquote(self.path.split("/")[-1].split("?")[0])
     function, guard = _policy_holder(self, name, self._get_param("Qualifier"))
@@ -348,9 +378,13 @@ def _remove_permission_response(self: LambdaResponse):
     return 204, {"status": 204}, ""
 
 
-def _set_configuration_qualifier(configuration: dict, function_name: str, qualifier: str | None) -> dict:
+patches.replace(LambdaResponse, "remove_permission", _remove_permission_response)
+
+
+@patches.wrap(LambdaResponse, "_set_configuration_qualifier")  # a staticmethod
+def _set_configuration_qualifier(original, configuration: dict, function_name: str, qualifier: str | None) -> dict:
     """GetFunction(Configuration) by an alias answers the alias's ARN (moto: its version's)."""
-    configuration = _originals["set_configuration_qualifier"](configuration, function_name, qualifier)
+    configuration = original(configuration, function_name, qualifier)
     _, qualifier = _qualifier(function_name, qualifier)
     if qualifier and qualifier != "$LATEST" and not qualifier.isdigit():
         unqualified = configuration["FunctionArn"].rsplit(":", 1)[0]
@@ -358,85 +392,56 @@ def _set_configuration_qualifier(configuration: dict, function_name: str, qualif
     return configuration
 
 
-def _create_alias_response(self: LambdaResponse):
+@patches.wrap(LambdaResponse, "create_alias")
+def _create_alias_response(original, self: LambdaResponse):
     try:
-        return _originals["create_alias"](self)
+        return original(self)
     except ConflictException as error:  # moto's code; Lambda answers ResourceConflictException
         raise lifecycle.ResourceConflictException(error.message) from None
 
 
-def _update_alias_response(self: LambdaResponse):
+@patches.wrap(LambdaResponse, "update_alias")
+def _update_alias_response(original, self: LambdaResponse):
     name, alias_name = unquote(self.path.rsplit("/")[-3]), unquote(self.path.rsplit("/", 2)[-1])
     alias = self.backend.get_alias(alias_name, name)
     lifecycle.check_revision(alias, json.loads(self.body or "{}").get("RevisionId"))
-    _originals["update_alias"](self)
+    original(self)
     lifecycle.new_revision(alias)
     return 200, {}, json.dumps(alias.to_json())
 
 
-def _delete_function(self: LambdaBackend, function_name: str, qualifier: str | None = None) -> None:
+@patches.wrap(LambdaBackend, "delete_function")
+def _delete_function(original, self: LambdaBackend, function_name: str, qualifier: str | None = None) -> None:
     _, qualifier = _qualifier(function_name, qualifier)
     if qualifier == "$LATEST":
         raise InvalidParameterValueException("$LATEST version cannot be deleted without deleting the function.")
     if qualifier and not qualifier.isdigit():
         raise InvalidParameterValueException("Deletion of aliases is not currently supported.")
     function = self.get_function(function_name, qualifier)
-    _originals["delete_function"](self, function_name, qualifier)
+    original(self, function_name, qualifier)
     runtime.retire_function(function)
 
 
-def _backend_reset(self: LambdaBackend) -> None:
+# local_aws.lambda_.event_sources.mappings wraps this too, on top (it installs after this module):
+# a backend's pollers are told to stop before its environments and queued events go.
+@patches.wrap(LambdaBackend, "reset")
+def _backend_reset(original, self: LambdaBackend) -> None:
     runtime.reset_backend(self.account_id, self.region_name)
     async_invoke.reset_backend(self.account_id, self.region_name)
-    _originals["backend_reset"](self)
+    original(self)
 
 
-def _moto_reset(self) -> None:
+@patches.wrap(MotoAPIBackend, "reset")
+def _moto_reset(original, self) -> None:
     """/moto-api/reset: quiet Lambda before any backend is reset (its threads call the API)."""
     async_invoke.reset_all()
     runtime.quiesce()
-    _originals["moto_reset"](self)
+    original(self)
 
 
 def install() -> None:
-    """Patch moto's Lambda so invocations run locally (idempotent)."""
+    """The server starts again in this process: the next invocation gets a new pool and log shipper."""
     runtime.reopen()
-    if _originals:
-        return
-    _originals.update(
-        enrich_response=BaseResponse._enrich_response,
-        function_init=LambdaFunction.__init__,
-        get_configuration=LambdaFunction.get_configuration,
-        update_configuration=LambdaFunction.update_configuration,
-        create_function=LambdaBackend.create_function,
-        create_alias=LambdaResponse.create_alias,
-        set_configuration_qualifier=LambdaResponse._set_configuration_qualifier,
-        update_alias=LambdaResponse.update_alias,
-        delete_function=LambdaBackend.delete_function,
-        backend_reset=LambdaBackend.reset,
-        moto_reset=MotoAPIBackend.reset,
-    )
-    LambdaResponse.invoke = _invoke_response
-    LambdaResponse.invoke_async = _invoke_async_response
-    LambdaResponse.publish_version = _publish_version_response
-    LambdaResponse.list_functions = _list_functions_response
-    LambdaResponse.list_versions_by_function = _list_versions_by_function_response
-    LambdaResponse.add_permission = _add_permission_response
-    LambdaResponse.remove_permission = _remove_permission_response
-    LambdaResponse.create_alias = _create_alias_response
-    LambdaResponse._set_configuration_qualifier = staticmethod(_set_configuration_qualifier)
-    LambdaResponse.update_alias = _update_alias_response
-    LambdaResponse._enrich_response = staticmethod(_enrich_response)
-    LambdaFunction.invoke = _function_invoke
-    LambdaFunction.__init__ = _function_init
-    LambdaFunction.get_configuration = _get_configuration
-    LambdaFunction.update_configuration = _update_configuration
-    LambdaBackend.create_function = _create_function
-    LambdaBackend.update_function_code = _update_function_code
-    LambdaBackend.update_function_configuration = _update_function_configuration
-    LambdaBackend.delete_function = _delete_function
-    LambdaBackend.reset = _backend_reset
-    MotoAPIBackend.reset = _moto_reset
 
 
 def shutdown() -> None:

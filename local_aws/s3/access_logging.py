@@ -28,7 +28,6 @@ so requests it denies are logged with 403 AccessDenied, as on AWS.
 from __future__ import annotations
 
 import base64
-import functools
 import html
 import logging
 import os
@@ -50,6 +49,7 @@ from moto.s3bucket_path.utils import bucket_name_from_url as path_bucket_name_fr
 
 from local_aws import clock, config
 from local_aws.iam.policy import SERVICE, Principal, Request, decide, parse
+from local_aws.patching import Patches
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,11 @@ OBJECT_SUBRESOURCES = {
     "uploads": "UPLOADS",
 }
 
-# moto's methods as install() found them (patched by the executors installed before this one).
-_ORIGINAL: dict[str, Any] = {}
+# After the executors that decide S3's answers (as the registry's order always had it): a record describes
+# the request as they answered it. Today the call structure ensures that too (IAM enforcement wraps
+# S3Response._bucket_response/_key_response, which bucket_response/key_response call; encryption wraps the
+# backend and S3Response.get_object), so `after` matters should one of them wrap these entry points one day.
+patches = Patches(__name__, after=("local_aws.s3.encryption", "local_aws.iam.s3"))
 
 
 @dataclass(frozen=True)
@@ -191,9 +194,13 @@ def _set_logging(self: FakeBucket, logging_config: dict[str, Any] | None, bucket
     self.logging = logging_config
 
 
-def _get_bucket_logging(self: S3Response):
+patches.replace(FakeBucket, "set_logging", _set_logging)
+
+
+@patches.wrap(S3Response, "get_bucket_logging")
+def _get_bucket_logging(original, self: S3Response):
     """moto drops TargetObjectKeyFormat from GetBucketLogging; put it back in the XML."""
-    status, headers, body = _ORIGINAL["get_bucket_logging"](self)
+    status, headers, body = original(self)
     logging_config = self.backend.get_bucket_logging(self.bucket_name) or {}
     partitioned_by = _key_format(logging_config)
     if logging_config.get("TargetObjectKeyFormat") is not None:
@@ -423,35 +430,33 @@ def _log_request(
         _add(_destination(source_bucket, source_config), Record(received, " ".join(read)))
 
 
-def _logged(original):
-    @functools.wraps(original)
-    def respond(self: S3Response, request: Any, full_url: str, headers: Any):
-        if getattr(self, "_access_logged", False):
-            return original(self, request, full_url, headers)
-        self._access_logged = True
-        # The logging configuration at request time decides (DeleteBucket removes it with the bucket).
-        # Times follow local AWS's clock (local_aws/clock.py), like the timestamps moto gives objects.
-        bucket = _source_bucket(request, full_url)
-        logging_config = dict(bucket.logging) if bucket is not None and bucket.logging else None
-        # A copy also reads its source: AWS logs that in the source bucket's log (REST.COPY.OBJECT_GET).
-        source = _copy_source(request.headers) if request.method == "PUT" else None
-        source_bucket = _bucket_named(source[0]) if source else None
-        copy_from = (
-            (source_bucket, source[1], dict(source_bucket.logging)) if source_bucket and source_bucket.logging else None
-        )
-        received, started = clock.now(), time.monotonic()
-        result = original(self, request, full_url, headers)
-        # S3 answers every request with these two IDs; the log record names the same ones.
-        response_headers = result[1]
-        response_headers.setdefault("x-amz-request-id", os.urandom(8).hex().upper())
-        response_headers.setdefault("x-amz-id-2", base64.b64encode(os.urandom(48)).decode())
-        try:
-            _log_request(self, request, full_url, bucket, logging_config, copy_from, result, received, started)
-        except Exception:  # a log record must never break the request it describes
-            log.exception("S3 access log: no record for %s %s", request.method, full_url)
-        return result
-
-    return respond
+@patches.wrap(S3Response, "bucket_response")
+@patches.wrap(S3Response, "key_response")
+def _logged(original, self: S3Response, request: Any, full_url: str, headers: Any):
+    if getattr(self, "_access_logged", False):
+        return original(self, request, full_url, headers)
+    self._access_logged = True
+    # The logging configuration at request time decides (DeleteBucket removes it with the bucket).
+    # Times follow local AWS's clock (local_aws/clock.py), like the timestamps moto gives objects.
+    bucket = _source_bucket(request, full_url)
+    logging_config = dict(bucket.logging) if bucket is not None and bucket.logging else None
+    # A copy also reads its source: AWS logs that in the source bucket's log (REST.COPY.OBJECT_GET).
+    source = _copy_source(request.headers) if request.method == "PUT" else None
+    source_bucket = _bucket_named(source[0]) if source else None
+    copy_from = (
+        (source_bucket, source[1], dict(source_bucket.logging)) if source_bucket and source_bucket.logging else None
+    )
+    received, started = clock.now(), time.monotonic()
+    result = original(self, request, full_url, headers)
+    # S3 answers every request with these two IDs; the log record names the same ones.
+    response_headers = result[1]
+    response_headers.setdefault("x-amz-request-id", os.urandom(8).hex().upper())
+    response_headers.setdefault("x-amz-id-2", base64.b64encode(os.urandom(48)).decode())
+    try:
+        _log_request(self, request, full_url, bucket, logging_config, copy_from, result, received, started)
+    except Exception:  # a log record must never break the request it describes
+        log.exception("S3 access log: no record for %s %s", request.method, full_url)
+    return result
 
 
 # --- delivery ----------------------------------------------------------------------------------------
@@ -532,32 +537,22 @@ def pending() -> int:
         return sum(len(records) for records in _pending.values())
 
 
-def _reset(self: S3Backend) -> None:
+@patches.wrap(S3Backend, "reset")
+def _reset(original, self: S3Backend) -> None:
     with _lock:
         _pending.clear()  # moto's reset forgets the buckets these records were for
-    _ORIGINAL["reset"](self)
+    original(self)
+
+
+# moto's own per-request placeholder logs (invented fields, one object per request) are replaced by ours.
+patches.replace(S3Backend, "log_incoming_request", lambda self, request, bucket_name: None)
 
 
 def install() -> None:
+    """Let the flusher start again with the next record (shutdown() closed it)."""
     global _closed
     with _lock:
         _closed = False
-    if _ORIGINAL:
-        return
-    _ORIGINAL.update(
-        bucket_response=S3Response.bucket_response,
-        key_response=S3Response.key_response,
-        get_bucket_logging=S3Response.get_bucket_logging,
-        set_logging=FakeBucket.set_logging,
-        reset=S3Backend.reset,
-    )
-    S3Response.bucket_response = _logged(_ORIGINAL["bucket_response"])
-    S3Response.key_response = _logged(_ORIGINAL["key_response"])
-    S3Response.get_bucket_logging = functools.wraps(_ORIGINAL["get_bucket_logging"])(_get_bucket_logging)
-    FakeBucket.set_logging = functools.wraps(_ORIGINAL["set_logging"])(_set_logging)
-    S3Backend.reset = functools.wraps(_ORIGINAL["reset"])(_reset)
-    # moto's own per-request placeholder logs (invented fields, one object per request) are replaced by ours.
-    S3Backend.log_incoming_request = lambda self, request, bucket_name: None
 
 
 def shutdown() -> None:

@@ -16,7 +16,6 @@ given); the KMS dependency, the headers and the errors are what a user can obser
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from moto.core.exceptions import JsonRESTError
@@ -25,6 +24,7 @@ from moto.s3.models import FakeBucket, S3Backend
 from moto.s3.responses import S3Response
 
 from local_aws.kms.key_state import usable_key
+from local_aws.patching import Patches
 
 SSE_S3 = "AES256"
 SSE_KMS = ("aws:kms", "aws:kms:dsse")
@@ -33,8 +33,8 @@ DEFAULT_ENCRYPTION = {
     "Rule": {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": SSE_S3}, "BucketKeyEnabled": False}
 }
 
-# moto's methods as install() found them (patched by the executors installed before this one).
-_ORIGINAL: dict[str, Any] = {}
+# After versioning: put_object wraps suspended versioning's, so a suspended bucket's writes are encrypted too.
+patches = Patches(__name__, after=("local_aws.s3.versioning",))
 
 
 class KMSError(S3ClientError):
@@ -85,11 +85,14 @@ def resolve(
     return encryption, arn, bool(_as_bool(bucket_key_enabled))
 
 
-def _get_bucket_encryption(self: S3Backend, bucket_name: str) -> dict[str, Any]:
-    return _ORIGINAL["get_bucket_encryption"](self, bucket_name) or DEFAULT_ENCRYPTION
+@patches.wrap(S3Backend, "get_bucket_encryption")
+def _get_bucket_encryption(original, self: S3Backend, bucket_name: str) -> dict[str, Any]:
+    return original(self, bucket_name) or DEFAULT_ENCRYPTION
 
 
+@patches.wrap(S3Backend, "put_object")
 def _put_object(
+    original,
     self: S3Backend,
     bucket_name: str,
     key_name: str,
@@ -102,7 +105,7 @@ def _put_object(
 ):
     # Resolve (and fail) before moto stores anything: a failed PutObject leaves no object behind.
     sse = resolve(self.get_bucket(bucket_name), encryption, kms_key_id, bucket_key_enabled)
-    key = _ORIGINAL["put_object"](
+    key = original(
         self,
         bucket_name,
         key_name,
@@ -118,58 +121,36 @@ def _put_object(
     return key
 
 
-def _copy_object(self: S3Backend, src_key: Any, *args: Any, **kwargs: Any) -> Any:
+@patches.wrap(S3Backend, "copy_object")
+def _copy_object(original, self: S3Backend, src_key: Any, *args: Any, **kwargs: Any) -> Any:
     # Copying reads the source: its SSE-KMS key must be usable, as for GetObject.
     if src_key.encryption in SSE_KMS and src_key.kms_key_id:
         kms_key_arn(src_key.account_id, src_key.region_name, src_key.kms_key_id)
-    return _ORIGINAL["copy_object"](self, src_key, *args, **kwargs)
+    return original(self, src_key, *args, **kwargs)
 
 
+@patches.wrap(S3Backend, "create_multipart_upload")
 def _create_multipart_upload(
-    self: S3Backend, bucket_name, key_name, metadata, storage_type, tags, acl, sse_encryption, kms_key_id
+    original, self: S3Backend, bucket_name, key_name, metadata, storage_type, tags, acl, sse_encryption, kms_key_id
 ):
     # AWS asks KMS for the upload's data key when the upload starts, so a bad key fails here.
     encryption, arn, _ = resolve(self.get_bucket(bucket_name), sse_encryption, kms_key_id, None)
-    return _ORIGINAL["create_multipart_upload"](
-        self, bucket_name, key_name, metadata, storage_type, tags, acl, encryption, arn
-    )
+    return original(self, bucket_name, key_name, metadata, storage_type, tags, acl, encryption, arn)
 
 
-def _upload_part(self: S3Backend, bucket_name: str, multipart_id: str, *args: Any, **kwargs: Any) -> Any:
+@patches.wrap(S3Backend, "upload_part")
+def _upload_part(original, self: S3Backend, bucket_name: str, multipart_id: str, *args: Any, **kwargs: Any) -> Any:
     # Each part of an SSE-KMS upload is encrypted under the upload's data key: the key must still be usable.
     multipart = self.get_bucket(bucket_name).multiparts.get(multipart_id)
     if multipart is not None and multipart.sse_encryption in SSE_KMS and multipart.kms_key_id:
         kms_key_arn(self.account_id, self.region_name, multipart.kms_key_id)
-    return _ORIGINAL["upload_part"](self, bucket_name, multipart_id, *args, **kwargs)
+    return original(self, bucket_name, multipart_id, *args, **kwargs)
 
 
-def _get_object(self: S3Response):
-    status, headers, body = _ORIGINAL["get_object"](self)
+@patches.wrap(S3Response, "get_object")
+def _get_object(original, self: S3Response):
+    status, headers, body = original(self)
     if status in (200, 206) and headers.get("x-amz-server-side-encryption") in SSE_KMS:
         key_arn = headers["x-amz-server-side-encryption-aws-kms-key-id"]
         kms_key_arn(self.current_account, self.region, key_arn)
     return status, headers, body
-
-
-def install() -> None:
-    """Patch moto's S3 (idempotent); the methods are wrapped as earlier executors left them (registry order)."""
-    if _ORIGINAL:
-        return
-    _ORIGINAL.update(
-        get_bucket_encryption=S3Backend.get_bucket_encryption,
-        put_object=S3Backend.put_object,
-        copy_object=S3Backend.copy_object,
-        create_multipart_upload=S3Backend.create_multipart_upload,
-        upload_part=S3Backend.upload_part,
-        get_object=S3Response.get_object,
-    )
-    S3Backend.get_bucket_encryption = functools.wraps(_ORIGINAL["get_bucket_encryption"])(_get_bucket_encryption)
-    S3Backend.put_object = functools.wraps(_ORIGINAL["put_object"])(_put_object)
-    S3Backend.copy_object = functools.wraps(_ORIGINAL["copy_object"])(_copy_object)
-    S3Backend.create_multipart_upload = functools.wraps(_ORIGINAL["create_multipart_upload"])(_create_multipart_upload)
-    S3Backend.upload_part = functools.wraps(_ORIGINAL["upload_part"])(_upload_part)
-    S3Response.get_object = functools.wraps(_ORIGINAL["get_object"])(_get_object)
-
-
-def shutdown() -> None:
-    """Nothing runs here."""

@@ -39,6 +39,7 @@ from moto.s3.models import FakeBucket, FakeKey, FakeMultipart, S3Backend, s3_bac
 from moto.s3.responses import S3Response
 
 from local_aws import clock
+from local_aws.patching import Patches
 from local_aws.s3.lifecycle_rules import (
     SMALL_OBJECT,
     WATERFALL,
@@ -53,6 +54,9 @@ from local_aws.s3.lifecycle_rules import (
 )
 
 log = logging.getLogger(__name__)
+
+# After the clock: its admin endpoint and moto's reset drive the daily runs (clock.on_advance / on_reset).
+patches = Patches(__name__, after=("local_aws.clock",))
 
 
 # --- evaluation: what the daily lifecycle run does
@@ -307,6 +311,9 @@ _ticker: _Ticker | None = None
 
 # --- patches on moto
 
+# Object, delete-marker, restore and lock timestamps follow local AWS's clock.
+patches.replace(s3_models, "utcnow", clock.utcnow_naive)
+
 
 def expiration_header(key: FakeKey) -> str | None:
     """x-amz-expiration for the current version of key, when an Expiration rule applies to it."""
@@ -345,6 +352,13 @@ def _put_lifecycle(self: S3Response, request: Any, bucket_name: str) -> Any:
     return 200, {"x-amz-transition-default-minimum-object-size": configuration.minimum_size}, ""
 
 
+@patches.wrap(S3Response, "_bucket_response_put")
+def _bucket_response_put(original, self: S3Response, request: Any, bucket_name: str, querystring: Any) -> Any:
+    if "lifecycle" in querystring:
+        return _put_lifecycle(self, request, bucket_name)
+    return original(self, request, bucket_name, querystring)
+
+
 def _get_lifecycle(self: S3Response) -> Any:
     self.data["Action"] = "GetBucketLifecycleConfiguration"
     bucket = self.backend.get_bucket(self.bucket_name)
@@ -358,64 +372,45 @@ def _get_lifecycle(self: S3Response) -> Any:
     return self.serialized(ActionResult(result))
 
 
+patches.replace(S3Response, "get_bucket_lifecycle", _get_lifecycle)
+
+
+@patches.wrap(S3Backend, "delete_bucket_lifecycle")
+def _delete_bucket_lifecycle(original, self: S3Backend, bucket_name: str) -> None:
+    original(self, bucket_name)
+    self.get_bucket(bucket_name).local_lifecycle = None
+
+
+@patches.wrap(FakeMultipart, "__init__")
+def _multipart_with_initiated(original, self: FakeMultipart, *args: Any, **kwargs: Any) -> None:
+    original(self, *args, **kwargs)
+    self.initiated = clock.now()
+
+
+@patches.wrap(FakeKey, "restore")
+def _restore_until_midnight(original, self: FakeKey, days: int) -> None:
+    original(self, days)
+    # AWS rounds a restored copy's expiry to the next midnight UTC.
+    self._expiry = midnight_after(as_utc(self._expiry)).replace(tzinfo=None)
+
+
+@patches.wrap(FakeKey, "response_dict")  # a property: its getter is wrapped
+def _response_dict_with_expiration(original, self: FakeKey) -> dict[str, Any]:
+    headers = original(self)
+    header = expiration_header(self)
+    if header:
+        headers["x-amz-expiration"] = header
+    return headers
+
+
 def install() -> None:
+    """Start the daily runs: on every move (and reset) of the clock, and a ticker for the midnights real time passes."""
     global _ticker
-    if getattr(S3Response, "_local_lifecycle", False):
-        if _ticker is None:
-            _ticker = _Ticker()
-            _ticker.start()
-        return
-    # Object, delete-marker, restore and lock timestamps follow local AWS's clock.
-    s3_models.utcnow = clock.utcnow_naive
-
-    bucket_put = S3Response._bucket_response_put
-
-    def bucket_response_put(self, request, bucket_name, querystring):
-        if "lifecycle" in querystring:
-            return _put_lifecycle(self, request, bucket_name)
-        return bucket_put(self, request, bucket_name, querystring)
-
-    delete_lifecycle = S3Backend.delete_bucket_lifecycle
-
-    def delete_bucket_lifecycle(self, bucket_name: str) -> None:
-        delete_lifecycle(self, bucket_name)
-        self.get_bucket(bucket_name).local_lifecycle = None
-
-    multipart_init = FakeMultipart.__init__
-
-    def multipart_with_initiated(self, *args, **kwargs):
-        multipart_init(self, *args, **kwargs)
-        self.initiated = clock.now()
-
-    restore = FakeKey.restore
-
-    def restore_until_midnight(self, days: int) -> None:
-        restore(self, days)
-        # AWS rounds a restored copy's expiry to the next midnight UTC.
-        self._expiry = midnight_after(as_utc(self._expiry)).replace(tzinfo=None)
-
-    response_dict = FakeKey.response_dict
-
-    def response_dict_with_expiration(self) -> dict[str, Any]:
-        headers = response_dict.fget(self)
-        header = expiration_header(self)
-        if header:
-            headers["x-amz-expiration"] = header
-        return headers
-
-    S3Response._bucket_response_put = bucket_response_put
-    S3Response.get_bucket_lifecycle = _get_lifecycle
-    S3Backend.delete_bucket_lifecycle = delete_bucket_lifecycle
-    FakeMultipart.__init__ = multipart_with_initiated
-    FakeKey.restore = restore_until_midnight
-    FakeKey.response_dict = property(response_dict_with_expiration)
-    S3Response._local_lifecycle = True
-
     clock.on_advance("s3_lifecycle", daily.catch_up)
     clock.on_reset("s3_lifecycle", daily.reset)
-    daily.reset()
-    _ticker = _Ticker()
-    _ticker.start()
+    if _ticker is None:
+        _ticker = _Ticker()
+        _ticker.start()
 
 
 def shutdown() -> None:

@@ -14,9 +14,11 @@ from typing import Any
 from moto.s3.exceptions import AccessDeniedByLock
 from moto.s3.models import FakeBucket, FakeDeleteMarker, FakeKey, S3Backend
 
+from local_aws.patching import Patches
+
 SUSPENDED = "Suspended"
 
-_installed = False
+patches = Patches(__name__)
 
 
 def _suspended(backend: S3Backend, bucket_name: str) -> FakeBucket | None:
@@ -33,58 +35,46 @@ def _replace_null_version(bucket: FakeBucket, key_name: str, previous: list[Any]
     dict.__setitem__(bucket.keys, key_name, [*kept, new])
 
 
-def install() -> None:
-    global _installed
-    if _installed:
-        return
-    put_object = S3Backend.put_object
-    delete_object = S3Backend.delete_object
-
-    def put_object_keeping_versions(self: S3Backend, bucket_name: str, key_name: str, *args: Any, **kwargs: Any):
-        bucket = _suspended(self, bucket_name)
-        if bucket is None:
-            return put_object(self, bucket_name, key_name, *args, **kwargs)
-        # Take the versions out of moto's reach (it would close them all), then put them back.
-        previous = list(bucket.keys.getlist(key_name, []))
-        dict.pop(bucket.keys, key_name, None)
-        new_key = put_object(self, bucket_name, key_name, *args, **kwargs)
-        _replace_null_version(bucket, key_name, previous, new_key)
-        return new_key
-
-    def delete_object_keeping_versions(
-        self: S3Backend, bucket_name: str, key_name: str, version_id: str | None = None, bypass: bool = False
-    ) -> tuple[bool, dict[str, Any]]:
-        bucket = _suspended(self, bucket_name)
-        if bucket is None:
-            return delete_object(self, bucket_name, key_name, version_id, bypass)
-        previous = list(bucket.keys.getlist(key_name, []))
-        if version_id is None:
-            if not previous:
-                return True, {}
-            marker = FakeDeleteMarker(key=previous[-1])
-            marker._version_id = "null"
-            _replace_null_version(bucket, key_name, previous, marker)
-            return True, {"version-id": "null", "delete-marker": "true"}
-        removed = [version for version in previous if str(version.version_id) == str(version_id)]
-        if not removed:
-            return False, {"version-id": version_id}
-        version = removed[0]
-        if isinstance(version, FakeKey) and version.is_locked(governance_bypass=bypass):
-            raise AccessDeniedByLock
-        remaining = [v for v in previous if v is not version]
-        if remaining:
-            dict.__setitem__(bucket.keys, key_name, remaining)
-        else:
-            dict.pop(bucket.keys, key_name)
-        if isinstance(version, FakeKey):
-            version.dispose()
-            return True, {"version-id": version_id}
-        return True, {"version-id": version_id, "delete-marker": "true"}
-
-    S3Backend.put_object = put_object_keeping_versions
-    S3Backend.delete_object = delete_object_keeping_versions
-    _installed = True
+@patches.wrap(S3Backend, "put_object")
+def _put_object_keeping_versions(original, self: S3Backend, bucket_name: str, key_name: str, *args: Any, **kwargs: Any):
+    bucket = _suspended(self, bucket_name)
+    if bucket is None:
+        return original(self, bucket_name, key_name, *args, **kwargs)
+    # Take the versions out of moto's reach (it would close them all), then put them back.
+    previous = list(bucket.keys.getlist(key_name, []))
+    dict.pop(bucket.keys, key_name, None)
+    new_key = original(self, bucket_name, key_name, *args, **kwargs)
+    _replace_null_version(bucket, key_name, previous, new_key)
+    return new_key
 
 
-def shutdown() -> None:
-    """Nothing runs here."""
+@patches.wrap(S3Backend, "delete_object")
+def _delete_object_keeping_versions(
+    original, self: S3Backend, bucket_name: str, key_name: str, version_id: str | None = None, bypass: bool = False
+) -> tuple[bool, dict[str, Any]]:
+    bucket = _suspended(self, bucket_name)
+    if bucket is None:
+        return original(self, bucket_name, key_name, version_id, bypass)
+    previous = list(bucket.keys.getlist(key_name, []))
+    if version_id is None:
+        if not previous:
+            return True, {}
+        marker = FakeDeleteMarker(key=previous[-1])
+        marker._version_id = "null"
+        _replace_null_version(bucket, key_name, previous, marker)
+        return True, {"version-id": "null", "delete-marker": "true"}
+    removed = [version for version in previous if str(version.version_id) == str(version_id)]
+    if not removed:
+        return False, {"version-id": version_id}
+    version = removed[0]
+    if isinstance(version, FakeKey) and version.is_locked(governance_bypass=bypass):
+        raise AccessDeniedByLock
+    remaining = [v for v in previous if v is not version]
+    if remaining:
+        dict.__setitem__(bucket.keys, key_name, remaining)
+    else:
+        dict.pop(bucket.keys, key_name)
+    if isinstance(version, FakeKey):
+        version.dispose()
+        return True, {"version-id": version_id}
+    return True, {"version-id": version_id, "delete-marker": "true"}

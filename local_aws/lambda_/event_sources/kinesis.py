@@ -45,8 +45,12 @@ from moto.kinesis.models import Shard, Stream, kinesis_backends
 from local_aws import config
 from local_aws.lambda_.event_sources import delivery
 from local_aws.lambda_.event_sources.mappings import Poller, parse_json, record_filter
+from local_aws.patching import Patches
 
 log = logging.getLogger(__name__)
+
+# After the Lambda runtime, like every event source: shut down before it (mappings.py stops the pollers).
+patches = Patches(__name__, after=("local_aws.lambda_.service",))
 
 PAYLOAD_LIMIT = 6 * 1024 * 1024
 MAX_CONCURRENT_SHARDS = 16  # batches of different shards invoked at once by one mapping
@@ -419,17 +423,10 @@ def _min_sequence_number(shard: Shard) -> int:
     return next(iter(shard.records), 0) if shard.records else 0
 
 
-_originals: dict[str, Any] = {}
-
-
-def install() -> None:
-    """moto finds a shard's last sequence number by listing every key, on every PutRecord: 20,000
-    records took 7 s to put. Streams that feed mappings grow long, so make it O(1) (idempotent)."""
-    if _originals:
-        return
-    _originals.update(max=Shard.get_max_sequence_number, min=Shard.get_min_sequence_number)
-    Shard.get_max_sequence_number = _max_sequence_number
-    Shard.get_min_sequence_number = _min_sequence_number
+# moto finds a shard's last sequence number by listing every key, on every PutRecord: 20,000
+# records took 7 s to put. Streams that feed mappings grow long, so make it O(1).
+patches.replace(Shard, "get_max_sequence_number", _max_sequence_number)
+patches.replace(Shard, "get_min_sequence_number", _min_sequence_number)
 
 
 def shutdown() -> None:

@@ -1,7 +1,7 @@
 """Event source mappings that really poll: one poller thread per mapping (Kinesis, SQS).
 
 moto 5.2.5 records mappings but invokes the function synchronously from inside PutRecord and
-SendMessage (and never for records or messages that were there before). install() patches
+SendMessage (and never for records or messages that were there before). This module patches
 moto's Lambda backend so that
 - CreateEventSourceMapping checks what AWS checks (StartingPosition, ranges, destinations,
   FunctionResponseTypes, ...), detaches moto's in-request invocation and starts a poller
@@ -32,10 +32,14 @@ from moto.events.models import EventPattern
 
 from local_aws import config
 from local_aws.arns import Arn
+from local_aws.patching import Patches
 
 log = logging.getLogger(__name__)
 
-_originals: dict[str, Any] = {}
+# After the Lambda runtime: shut down first, so pollers stop before the execution environments do.
+# Both wrap LambdaBackend.reset; this module's wrap is the outer one (a backend's pollers are told to
+# stop, then the runtime retires its environments and queued events, then moto resets it).
+patches = Patches(__name__, after=("local_aws.lambda_.service",))
 _pollers_lock = threading.Lock()
 _pollers: dict[str, Poller] = {}  # mapping UUID -> its poller, so shutdown() finds every one
 
@@ -262,7 +266,8 @@ def _validate(spec: dict[str, Any], source: str, creating: bool) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _create(backend: LambdaBackend, spec: dict[str, Any]) -> EventSourceMapping:
+@patches.wrap(LambdaBackend, "create_event_source_mapping")
+def _create(original, backend: LambdaBackend, spec: dict[str, Any]) -> EventSourceMapping:
     source = _source(spec.get("EventSourceArn") or "")
     poller_class = _poller_class(source)
     if poller_class is not None:
@@ -282,7 +287,7 @@ def _create(backend: LambdaBackend, spec: dict[str, Any]) -> EventSourceMapping:
                 )
     if source in ("sqs", "sqs-fifo"):
         _check_visibility_timeout(backend, spec)
-    esm = _originals["create"](backend, spec)
+    esm = original(backend, spec)
     if poller_class is None:
         return esm
     _detach_from_moto(backend, esm, source)
@@ -325,17 +330,18 @@ def _detach_from_moto(backend: LambdaBackend, esm: EventSourceMapping, source: s
                 del queue.lambda_event_source_mappings[esm.function_arn]
 
 
-def _update(backend: LambdaBackend, uuid: str, spec: dict[str, Any]) -> EventSourceMapping | None:
+@patches.wrap(LambdaBackend, "update_event_source_mapping")
+def _update(original, backend: LambdaBackend, uuid: str, spec: dict[str, Any]) -> EventSourceMapping | None:
     esm = backend.get_event_source_mapping(uuid)
     local: MappingState | None = getattr(esm, "local", None) if esm else None
     if local is None:
-        return _originals["update"](backend, uuid, spec)
+        return original(backend, uuid, spec)
     source = _source(esm.event_source_arn)
     merged = {**esm.get_configuration(), **spec}
     merged.pop("StartingPosition", None)  # fixed at creation; UpdateEventSourceMapping has no such parameter
     _validate(merged, source, creating=False)
     was_enabled = esm.enabled
-    result = _originals["update"](backend, uuid, spec)
+    result = original(backend, uuid, spec)
     if "Enabled" in spec and bool(spec["Enabled"]) != was_enabled:
         local.state = "Enabling" if spec["Enabled"] else "Disabling"
     elif local.state in ("Enabled", "Disabled"):
@@ -343,8 +349,9 @@ def _update(backend: LambdaBackend, uuid: str, spec: dict[str, Any]) -> EventSou
     return result
 
 
-def _delete(backend: LambdaBackend, uuid: str) -> EventSourceMapping | None:
-    esm = _originals["delete"](backend, uuid)
+@patches.wrap(LambdaBackend, "delete_event_source_mapping")
+def _delete(original, backend: LambdaBackend, uuid: str) -> EventSourceMapping | None:
+    esm = original(backend, uuid)
     _stop(esm)
     return esm
 
@@ -356,14 +363,16 @@ def _stop(esm: EventSourceMapping | None) -> None:
         local.poller.stop()
 
 
-def _reset(backend: LambdaBackend) -> None:
+@patches.wrap(LambdaBackend, "reset")  # on top of local_aws.lambda_.service's (see `patches`)
+def _reset(original, backend: LambdaBackend) -> None:
     for esm in list(getattr(backend, "_event_source_mappings", {}).values()):
         _stop(esm)
-    _originals["reset"](backend)
+    original(backend)
 
 
-def _configuration(esm: EventSourceMapping) -> dict[str, Any]:
-    result = _originals["get_configuration"](esm)
+@patches.wrap(EventSourceMapping, "get_configuration")
+def _configuration(original, esm: EventSourceMapping) -> dict[str, Any]:
+    result = original(esm)
     local: MappingState | None = getattr(esm, "local", None)
     if local is None:
         return result
@@ -376,24 +385,6 @@ def _configuration(esm: EventSourceMapping) -> dict[str, Any]:
         state, last_result = local.state, local.last_processing_result
     result.update(State=state, StateTransitionReason="User action", LastProcessingResult=last_result)
     return result
-
-
-def install() -> None:
-    """Patch moto's Lambda backend so mappings poll (idempotent)."""
-    if _originals:
-        return
-    _originals.update(
-        create=LambdaBackend.create_event_source_mapping,
-        update=LambdaBackend.update_event_source_mapping,
-        delete=LambdaBackend.delete_event_source_mapping,
-        reset=LambdaBackend.reset,
-        get_configuration=EventSourceMapping.get_configuration,
-    )
-    LambdaBackend.create_event_source_mapping = _create
-    LambdaBackend.update_event_source_mapping = _update
-    LambdaBackend.delete_event_source_mapping = _delete
-    LambdaBackend.reset = _reset
-    EventSourceMapping.get_configuration = _configuration
 
 
 def shutdown(timeout: float = 10.0) -> None:

@@ -2,7 +2,7 @@
 
 moto 5.2.5 invokes the function synchronously inside the PUT (and swallows every error), sends a
 record without userIdentity, requestParameters, responseElements, ownerIdentity, versionId or
-sequencer, and misses deletes on versioned buckets. install() replaces moto's
+sequencer, and misses deletes on versioned buckets. This module replaces moto's
 `notifications.send_event` so that
 - LambdaFunctionConfigurations matching the event name (exact or `s3:ObjectCreated:*` style) and
   the prefix/suffix filter rules queue an Event invocation (invoke_async): the S3 request returns
@@ -40,10 +40,19 @@ from local_aws import clock
 from local_aws.arns import Arn
 from local_aws.lambda_.event_sources import delivery
 from local_aws.lambda_.permissions import Source, refusal
+from local_aws.patching import Patches
+from local_aws.s3 import lifecycle
 
 log = logging.getLogger(__name__)
 
-_originals: dict[str, Any] = {}
+patches = Patches(
+    __name__,
+    after=(
+        "local_aws.lambda_.service",  # like every event source: shut down before the Lambda runtime
+        # S3 notifications wrap versioning's DeleteObject, so suspended buckets' deletes notify too.
+        "local_aws.s3.versioning",
+    ),
+)
 _local = threading.local()  # .suppressed: our delete_object sends its own events
 _sequence_lock = threading.Lock()
 _last_sequence = [0]
@@ -139,15 +148,17 @@ def _send_event(account_id: str, event_name: Any, bucket: Any, key: Any, version
         notifications._send_event_bridge_message(account_id, bucket, name, key)
 
 
-def _delete_object(backend: S3Backend, bucket_name: str, key_name: str, version_id: str | None = None,
+patches.replace(notifications, "send_event", _send_event)
+
+
+@patches.wrap(S3Backend, "delete_object")
+def _delete_object(original, backend: S3Backend, bucket_name: str, key_name: str, version_id: str | None = None,
                    bypass: bool = False) -> tuple[bool, dict[str, Any]]:  # fmt: skip
     """moto's delete, with the events AWS sends for versioned buckets too."""
     bucket = backend.get_bucket(bucket_name)
     versions = list(bucket.keys.getlist(key_name, [])) if hasattr(bucket.keys, "getlist") else []
     with _suppressed():
-        deleted, meta = _originals["delete_object"](
-            backend, bucket_name, key_name, version_id=version_id, bypass=bypass
-        )
+        deleted, meta = original(backend, bucket_name, key_name, version_id=version_id, bypass=bypass)
     if not deleted or not versions:
         return deleted, meta
     # Lifecycle expirations have event types of their own; they never send ObjectRemoved events.
@@ -161,23 +172,21 @@ def _delete_object(backend: S3Backend, bucket_name: str, key_name: str, version_
     return deleted, meta
 
 
-def _complete_multipart_upload(backend: S3Backend, *args: Any, **kwargs: Any) -> Any:
+@patches.wrap(S3Backend, "complete_multipart_upload")
+def _complete_multipart_upload(original, backend: S3Backend, *args: Any, **kwargs: Any) -> Any:
     """moto sends ObjectCreated:Put before CompleteMultipartUpload; AWS sends only the latter."""
     with _suppressed(notifications.S3NotificationEvent.OBJECT_CREATED_PUT_EVENT.value):
-        return _originals["complete_multipart_upload"](backend, *args, **kwargs)
+        return original(backend, *args, **kwargs)
 
 
-def _lifecycle_run(evaluate: Any) -> Any:
+@patches.wrap(lifecycle, "evaluate")  # local AWS's lifecycle rules delete through S3Backend.delete_object
+def _lifecycle_run(original, *args: Any, **kwargs: Any) -> Any:
     """local_aws.s3.lifecycle.evaluate, its deletes marked as lifecycle expirations for _delete_object."""
-
-    def run(*args: Any, **kwargs: Any) -> Any:
-        _local.lifecycle = True
-        try:
-            return evaluate(*args, **kwargs)
-        finally:
-            _local.lifecycle = False
-
-    return run
+    _local.lifecycle = True
+    try:
+        return original(*args, **kwargs)
+    finally:
+        _local.lifecycle = False
 
 
 def _overlap(a: Any, b: Any) -> bool:
@@ -206,7 +215,9 @@ def _unable_to_validate(arn: str, configuration_id: str | None, why: str) -> Inv
     )
 
 
-def _put_notification_configuration(backend: S3Backend, bucket_name: str, notification_config: dict[str, Any]) -> None:
+@patches.wrap(S3Backend, "put_bucket_notification_configuration")
+def _put_notification_configuration(original, backend: S3Backend, bucket_name: str,
+                                    notification_config: dict[str, Any]) -> None:  # fmt: skip
     config = notification_config or {}
     source = Source(S3_PRINCIPAL, f"arn:aws:s3:::{bucket_name}", backend.account_id)
     for target in config.get("CloudFunctionConfiguration") or []:
@@ -237,27 +248,7 @@ def _put_notification_configuration(backend: S3Backend, bucket_name: str, notifi
                     "Event",
                     ",".join(a.events),
                 )
-    _originals["put_notification_configuration"](backend, bucket_name, notification_config)
-
-
-def install() -> None:
-    """Patch moto's S3 notifications (idempotent)."""
-    if _originals:
-        return
-    _originals.update(
-        send_event=notifications.send_event,
-        delete_object=S3Backend.delete_object,
-        complete_multipart_upload=S3Backend.complete_multipart_upload,
-        put_notification_configuration=S3Backend.put_bucket_notification_configuration,
-    )
-    notifications.send_event = _send_event
-    from local_aws.s3 import lifecycle  # local AWS's lifecycle rules delete through S3Backend.delete_object
-
-    _originals["lifecycle_evaluate"] = lifecycle.evaluate
-    lifecycle.evaluate = _lifecycle_run(lifecycle.evaluate)
-    S3Backend.delete_object = _delete_object
-    S3Backend.complete_multipart_upload = _complete_multipart_upload
-    S3Backend.put_bucket_notification_configuration = _put_notification_configuration
+    original(backend, bucket_name, notification_config)
 
 
 def shutdown() -> None:

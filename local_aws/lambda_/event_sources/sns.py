@@ -1,8 +1,8 @@
 """SNS subscriptions with protocol lambda: an Event invocation per delivery, with AWS's record.
 
 moto 5.2.5 invokes the function synchronously inside Publish with a fixed example record (its
-MessageId, TopicArn, Timestamp, Signature and MessageAttributes are placeholders). install()
-patches moto's Subscription.publish so that a lambda subscription
+MessageId, TopicArn, Timestamp, Signature and MessageAttributes are placeholders). This module
+wraps moto's Subscription.publish so that a lambda subscription
 - applies the subscription's filter policy (moto's matcher, on attributes or on the message body
   per FilterPolicyScope) and MessageStructure json (the "lambda" key, else "default");
 - queues an Event invocation (invoke_async) with the record AWS sends: EventSource aws:sns,
@@ -27,10 +27,12 @@ from moto.sns.models import Subscription
 from local_aws.arns import Arn
 from local_aws.lambda_.event_sources import delivery
 from local_aws.lambda_.permissions import Source
+from local_aws.patching import Patches
 
 log = logging.getLogger(__name__)
 
-_originals: dict[str, Any] = {}
+# After the Lambda runtime, like the other event sources: shut down before it.
+patches = Patches(__name__, after=("local_aws.lambda_.service",))
 SNS_PRINCIPAL = "sns.amazonaws.com"
 
 
@@ -69,13 +71,14 @@ def event_record(subscription: Subscription, message: str, message_id: str, subj
     }
 
 
-def _publish(subscription: Subscription, message: str, message_id: str, subject: str | None = None,
+@patches.wrap(Subscription, "publish")
+def _publish(original, subscription: Subscription, message: str, message_id: str, subject: str | None = None,
              message_attributes: dict[str, Any] | None = None, group_id: str | None = None,
              deduplication_id: str | None = None, message_structure: str | None = None) -> None:  # fmt: skip
     if subscription.protocol != "lambda":
-        return _originals["publish"](subscription, message, message_id, subject=subject,
-                                     message_attributes=message_attributes, group_id=group_id,
-                                     deduplication_id=deduplication_id, message_structure=message_structure)  # fmt: skip
+        return original(subscription, message, message_id, subject=subject, message_attributes=message_attributes,
+                        group_id=group_id, deduplication_id=deduplication_id,
+                        message_structure=message_structure)  # fmt: skip
     matcher = subscription._filter_policy_matcher
     if matcher is not None and not matcher.matches(message_attributes, message):
         return None
@@ -98,14 +101,6 @@ def _count_failed_notification(topic_arn: str) -> None:
     datum = {"MetricName": "NumberOfNotificationsFailed", "Value": 1.0, "Unit": "Count",
              "Dimensions": [{"Name": "TopicName", "Value": topic.resource}]}  # fmt: skip
     cloudwatch_backends[topic.account][topic.region].put_metric_data("AWS/SNS", [datum])
-
-
-def install() -> None:
-    """Patch moto's SNS lambda deliveries (idempotent)."""
-    if _originals:
-        return
-    _originals["publish"] = Subscription.publish
-    Subscription.publish = _publish
 
 
 def shutdown() -> None:
