@@ -63,7 +63,7 @@ demo: install ## run every DAG on local AWS, with progress and a summary
 local-aws: install ## serve local AWS in the foreground on PORT (default 4566)
 	$(PY) -m local_aws --port $(PORT)
 
-clock: ## advance the clock of the local AWS on PORT by DAYS (S3 lifecycle rules run), e.g. make clock DAYS=31
+clock: ## advance the clock of the local AWS on PORT by DAYS (S3 lifecycle rules run, Glue schedules fire), e.g. make clock DAYS=31
 	$(PY) -m local_aws.clock --endpoint-url http://127.0.0.1:$(PORT) advance --days $(DAYS)
 
 airflow: install ## local AWS on PORT and Airflow's UI on http://127.0.0.1:AIRFLOW_PORT (8080); prints the login

@@ -25,11 +25,11 @@ from typing import Any
 
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import EmptyResult
-from moto.core.utils import utcnow
 from moto.glue.exceptions import GlueClientError, InvalidInputException
 from moto.glue.models import FakeCrawler, GlueBackend, glue_backends
 from moto.glue.responses import GlueResponse
 
+from local_aws.clock import utcnow_naive as utcnow
 from local_aws.glue import cron, triggers
 from local_aws.patching import Patches
 

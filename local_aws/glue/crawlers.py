@@ -36,12 +36,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 from moto.core.responses import ActionResult
-from moto.core.utils import utcnow
 from moto.glue import exceptions as moto_errors
 from moto.glue.models import FakeCrawl, FakeCrawler, GlueBackend, glue_backends
 from moto.glue.responses import GlueResponse
 
 from local_aws import clients
+from local_aws.clock import utcnow_naive as utcnow
 from local_aws.glue import crawl_layout, crawler_requests, events, schema_inference
 from local_aws.glue.crawl_layout import CrawledFile, PlannedPartition, PlannedTable
 from local_aws.glue.schema_inference import FileSchema, glue_type

@@ -16,11 +16,11 @@ import re
 from typing import Any
 
 from moto.core.responses import ActionResult
-from moto.core.utils import utcnow
 from moto.glue.exceptions import EntityNotFoundException, GlueClientError, InvalidInputException
 from moto.glue.models import FakeJob, GlueBackend
 from moto.glue.responses import GlueResponse
 
+from local_aws.clock import utcnow_naive as utcnow
 from local_aws.patching import Patches
 
 patches = Patches(__name__)

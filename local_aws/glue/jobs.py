@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from moto.core.responses import ActionResult
-from moto.core.utils import utcnow
 from moto.glue.exceptions import ConcurrentRunsExceededException, EntityNotFoundException
 from moto.glue.models import FakeJob, FakeJobRun, GlueBackend
 from moto.glue.responses import GlueResponse
 from moto.moto_api._internal.managed_state_model import ManagedState
 
 from local_aws import config
+from local_aws.clock import utcnow_naive as utcnow
 from local_aws.glue import bookmarks, events, job_definitions
 from local_aws.glue.run_logs import ERROR_LOG_GROUP
 from local_aws.glue.script_run import RunRequest

@@ -28,12 +28,12 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
-from moto.core.utils import utcnow
+from moto.glue import models as moto_glue_models
 from moto.glue import responses as moto_glue_responses
 from moto.glue.exceptions import (
     ConcurrentRunsExceededException,
@@ -45,6 +45,8 @@ from moto.glue.models import FakeJobRun, FakeTrigger, FakeWorkflow, FakeWorkflow
 from moto.glue.responses import GlueResponse
 from moto.glue.utils import Action, Predicate
 
+from local_aws import clock
+from local_aws.clock import utcnow_naive as utcnow
 from local_aws.glue import cron, events
 from local_aws.patching import Patches
 
@@ -644,12 +646,21 @@ def _scheduled_workflow_run(backend: GlueBackend, trigger: FakeTrigger) -> None:
     _begin_run(backend, workflow, None, [trigger])
 
 
+# Glue's timestamps (CreatedOn, StartedOn, a crawl's StartTime, ...) are local AWS's clock, as the
+# schedules are: a run fired for a minute the clock was moved to starts in that minute.
+patches.replace(moto_glue_models, "utcnow", utcnow)
+
+
 class Scheduler:
-    """Wakes at the start of every UTC minute and runs the minute's tasks: the scheduled triggers and crawlers due in it."""
+    """Wakes at the start of every minute of the local AWS clock and runs the minute's tasks: the scheduled
+    triggers and crawlers due in it. Moving the clock forward (POST /_local_aws/clock) wakes it at once."""
 
     def __init__(self):
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._last = _minute(clock.now())  # the last minute whose tasks ran
 
     def ensure_running(self) -> None:
         # Started on the first activation; once stopped it stays stopped (install() starts a new one).
@@ -657,20 +668,36 @@ class Scheduler:
             self._thread = threading.Thread(target=self._serve, name="glue-trigger-scheduler", daemon=True)
             self._thread.start()
 
+    def wake(self) -> None:
+        """Look at the clock now (it moved forward): fire the minutes it passed."""
+        self._wake.set()
+
+    def clock_reset(self) -> None:
+        """The clock went back to real time (moto's reset): go on from its minute, firing nothing missed."""
+        with self._lock:
+            self._last = _minute(clock.now())
+        self._wake.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
 
     def _serve(self) -> None:
-        last = _minute(datetime.now(UTC))
         while True:
-            now = datetime.now(UTC)
-            if self._stop.wait(60 - now.second - now.microsecond / 1e6 + 0.05):
+            now = clock.now()
+            self._wake.wait(60 - now.second - now.microsecond / 1e6 + 0.05)
+            self._wake.clear()
+            if self._stop.is_set():
                 return
-            current = _minute(datetime.now(UTC))
-            # Minutes missed while the machine slept are fired late, up to an hour; AWS never misses any.
-            minute = max(last + timedelta(minutes=1), current - timedelta(minutes=59))
+            with self._lock:
+                current = _minute(clock.now())
+                # Minutes missed while the machine slept, or passed by moving the clock, fire late, up to
+                # an hour of them; AWS never misses any.
+                due = max(self._last + timedelta(minutes=1), current - timedelta(minutes=59))
+                self._last = max(self._last, current)
+            minute = due
             while minute <= current:
                 for task in list(_minute_tasks):
                     try:
@@ -678,7 +705,6 @@ class Scheduler:
                     except Exception:  # a bug here must not end the schedule for everyone
                         log.exception("%s failed for %s", task.__name__, minute.isoformat())
                 minute += timedelta(minutes=1)
-            last = current
 
 
 _scheduler_instance: Scheduler | None = None
@@ -712,11 +738,28 @@ def ensure_scheduler() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+def _wake_scheduler(previous: datetime, current: datetime) -> dict[str, Any]:
+    with _scheduler_lock:
+        scheduler = _scheduler_instance
+    if scheduler is not None:
+        scheduler.wake()
+    return {"scheduler_woken": scheduler is not None}
+
+
+def _reset_scheduler() -> None:
+    with _scheduler_lock:
+        scheduler = _scheduler_instance
+    if scheduler is not None:
+        scheduler.clock_reset()
+
+
 def install() -> None:
     """Deliver run-finished events to the triggers again and restart a scheduler that shutdown() stopped."""
     global _scheduler_instance
     events.reopen()
     events.subscribe(_on_run_finished)  # once: subscribe() ignores a callback it has
+    clock.on_advance("glue_schedules", _wake_scheduler)  # keyed by name: once
+    clock.on_reset("glue_schedules", _reset_scheduler)
     with _scheduler_lock:
         if _scheduler_instance is not None and _scheduler_instance._stop.is_set():  # the server starts again
             _scheduler_instance = Scheduler()

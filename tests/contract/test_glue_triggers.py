@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import textwrap
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from botocore.exceptions import ClientError
+
+from local_aws import clock
 
 BUCKET = "lake"
 DATABASE = "labdb"
@@ -303,9 +305,9 @@ def test_update_trigger_changes_schedule_actions_and_description(glue):
 def test_scheduled_triggers_fire_at_the_minute_while_activated(glue):
     for name in ("scheduled", "never-started", "stopped", "workflow-crawl"):
         create_crawler(glue, name)
-    # The cron names a minute at least 10 s ahead (and the next, should a slow machine create the
-    # triggers after it began): nothing may fire before that minute starts.
-    due = (datetime.now(UTC) + timedelta(seconds=70)).replace(second=0, microsecond=0)
+    # The cron names a minute at least 10 s ahead on local AWS's clock (and the next, should a slow
+    # machine create the triggers after it began): nothing may fire before that minute starts.
+    due = (clock.now() + timedelta(seconds=70)).replace(second=0, microsecond=0)
     schedule = f"cron({due.minute},{(due.minute + 1) % 60} * * * ? *)"
     glue.create_trigger(Name="active", Type="SCHEDULED", Schedule=schedule, StartOnCreation=True,
                         Actions=[{"CrawlerName": "scheduled"}])  # fmt: skip
@@ -320,9 +322,11 @@ def test_scheduled_triggers_fire_at_the_minute_while_activated(glue):
                         Actions=[{"CrawlerName": "workflow-crawl"}])  # fmt: skip
     glue.start_trigger(Name="flow-start")
 
-    wait = (due - datetime.now(UTC)).total_seconds() + 180
+    assert crawls(glue, "scheduled") == [] and glue.get_workflow_runs(Name="flow")["Runs"] == []
+    clock.advance(seconds=(due - clock.now()).total_seconds() + 1)  # to the minute, instead of waiting for it
+
     # The first of them: on a stalled machine the second minute may have fired too by the first look.
-    crawl = min(when(lambda: crawls(glue, "scheduled"), "the scheduled crawl", timeout=wait), key=lambda c: c["StartTime"])
+    crawl = min(when(lambda: crawls(glue, "scheduled"), "the scheduled crawl"), key=lambda c: c["StartTime"])
     run = min(when(lambda: [r for r in glue.get_workflow_runs(Name="flow")["Runs"] if r["Status"] == "COMPLETED"],
                    "the scheduled workflow run", timeout=120), key=lambda r: r["StartedOn"])  # fmt: skip
 
