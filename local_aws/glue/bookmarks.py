@@ -105,9 +105,10 @@ def list_s3_objects(uris: list[str], region: str) -> list[S3Object]:
 class RunBookmarks:
     """One run's bookmarks inside the driver: reads filter through it, Job.commit() saves it."""
 
-    def __init__(self, arguments: dict[str, str], saved: dict[str, dict], region: str):
+    def __init__(self, arguments: dict[str, str], saved: dict[str, dict], region: str, clock_offset_seconds: float):
         self.option = arguments.get("--job-bookmark-option", DISABLE)
         self.arguments, self.saved, self.region = arguments, saved, region
+        self.clock_offset_seconds = clock_offset_seconds
         self.pending: dict[str, dict] = {}
         self.initialized = False
         self.committed: dict[str, dict] | None = None
@@ -129,7 +130,8 @@ class RunBookmarks:
         self, transformation_ctx: str, source: list[str], locations: list[str], max_band_ms: int
     ) -> list[str]:
         """List the locations now and return the objects this run should read for the source."""
-        now_ms = int(time.time() * 1000)  # before listing: objects written during it go to the next run
+        # Local AWS's time, in which S3 stamps LastModified; before listing: objects written during it go to the next run.
+        now_ms = int((time.time() + self.clock_offset_seconds) * 1000)
         objects = list_s3_objects(locations, self.region)
         new, state = select_new(self.saved.get(transformation_ctx), source, objects, now_ms, max_band_ms)
         self.pending[transformation_ctx] = state
@@ -143,9 +145,9 @@ class RunBookmarks:
 _current: RunBookmarks | None = None
 
 
-def begin(arguments: dict[str, str], saved: dict[str, dict], region: str) -> None:
+def begin(arguments: dict[str, str], saved: dict[str, dict], region: str, clock_offset_seconds: float = 0.0) -> None:
     global _current
-    _current = RunBookmarks(arguments, saved, region)
+    _current = RunBookmarks(arguments, saved, region, clock_offset_seconds)
 
 
 def end() -> dict[str, dict] | None:

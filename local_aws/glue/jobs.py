@@ -31,7 +31,7 @@ from moto.glue.models import FakeJob, FakeJobRun, GlueBackend
 from moto.glue.responses import GlueResponse
 from moto.moto_api._internal.managed_state_model import ManagedState
 
-from local_aws import config
+from local_aws import clock, config
 from local_aws.clock import utcnow_naive as utcnow
 from local_aws.glue import bookmarks, events, job_definitions
 from local_aws.glue.run_logs import ERROR_LOG_GROUP
@@ -247,6 +247,7 @@ def _request(run: FakeJobRun) -> RunRequest:
         region=run.local.region,
         glue_version=job_definitions.glue_version(job) or job_definitions.DEFAULT_GLUE_VERSION,
         bookmark=dict(bookmark.sources) if (bookmark := _job_bookmark(job)) else {},
+        clock_offset_seconds=clock.offset().total_seconds(),
     )
 
 

@@ -38,6 +38,7 @@ class RunRequest:
     region: str
     glue_version: str = "6.0"  # the job's GlueVersion (AWS's default when a job names none); decides where logs go
     bookmark: dict[str, dict] = field(default_factory=dict)  # the job's saved bookmark: transformation_ctx -> state
+    clock_offset_seconds: float = 0.0  # local AWS's clock minus real time (S3's LastModified is clock time)
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,7 @@ def execute(spark, request: RunRequest, interrupter, runs_dir: Path, driver_log:
     run_logs.begin(logs)
     state, message = "SUCCEEDED", None
     interrupter.begin(request.run_id)
-    bookmarks.begin(request.arguments, request.bookmark, request.region)
+    bookmarks.begin(request.arguments, request.bookmark, request.region, request.clock_offset_seconds)
     try:
         sys.stdout, sys.stderr = logs.output, logs.error
         spark.sparkContext.setLogLevel("INFO")  # the driver log's level, whatever an earlier run set

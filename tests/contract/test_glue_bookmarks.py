@@ -7,6 +7,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
+from local_aws import clock
 from tests.contract.test_glue_jobs import BUCKET, clients, create_job, output_json, put, run_job  # noqa: F401
 
 JOB = "incremental"
@@ -246,3 +247,13 @@ def test_from_catalog_reads_only_new_files_of_a_partitioned_table(clients):  # n
     assert second["rows"] == [["EWR", 4, 2], ["LGA", 3, 1]]
     # Nothing new: no rows, but the table's columns, so the script's transforms still apply.
     assert third == {"schema": [["station", "string"], ["reading", "int"], ["day", "int"]], "rows": []}
+
+
+def test_files_written_after_the_clock_moved_forward_are_read(job):
+    """S3's LastModified is local AWS clock time (make clock); the bookmark's "now" must be too."""
+    s3, _, run = job
+    run(ENABLE)
+    clock.advance(days=2)
+    put(s3, "raw/readings/c.csv", HEADER + "EWR,4\n")
+
+    assert run(ENABLE)["files"] == ["c.csv"]
