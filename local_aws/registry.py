@@ -22,6 +22,7 @@ import moto
 from local_aws import MOTO_VERSION
 
 EXECUTOR_MODULES = (
+    "local_aws.athena.api",
     "local_aws.athena.executor",
     "local_aws.clock",
     "local_aws.glue.catalog",

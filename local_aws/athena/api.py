@@ -1,9 +1,8 @@
 """Athena's request handling where moto's differs from AWS: workgroups as AWS applies them,
 idempotent StartQueryExecution, BatchGetQueryExecution and prepared statements per workgroup.
 
-Nothing here runs queries (executor.py does); these are moto response patches, declared on the
-Athena executor's `patches` (local_aws/athena/__init__.py). What each call answers follows the
-Athena API reference.
+Nothing here runs queries (executor.py does); these are moto response patches. What each call
+answers follows the Athena API reference.
 """
 
 from __future__ import annotations
@@ -17,7 +16,9 @@ from typing import Any
 from moto.athena.models import AthenaBackend, PreparedStatement
 from moto.athena.responses import AthenaResponse
 
-from local_aws.athena import patches
+from local_aws.patching import Patches
+
+patches = Patches(__name__)
 
 PRIMARY = "primary"  # the workgroup of a request that names none
 LIST_MAX_RESULTS = 50  # ListQueryExecutions/ListPreparedStatements: default and maximum page size

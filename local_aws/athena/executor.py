@@ -1,7 +1,7 @@
 """Athena executor: StartQueryExecution really runs the query, on DuckDB, over local S3.
 
-moto records query executions; this module patches moto's Athena backend and responses (on
-`patches`, which api.py's request handling shares) so that each execution is run in a worker
+moto records query executions; this module patches moto's Athena backend and responses (api.py
+patches the requests whose handling differs) so that each execution is run in a worker
 thread: QUEUED -> RUNNING -> SUCCEEDED / FAILED / CANCELLED. DDL goes to the Glue Data Catalog
 (ddl.py); queries are translated with sqlglot (translate.py) and run on a fresh DuckDB connection,
 each catalog table read as a DuckDB relation over its files in local S3 (tables.py, storage.py).
@@ -31,11 +31,13 @@ from moto.core.exceptions import JsonRESTError
 from sqlglot import exp
 
 from local_aws import clients, config
-from local_aws.athena import api, ddl, patches, results, statements, tables, translate
+from local_aws.athena import api, ddl, results, statements, tables, translate
 from local_aws.athena.storage import CountingS3FileSystem
 from local_aws.athena.translate import AthenaError
+from local_aws.patching import Patches
 
 log = logging.getLogger(__name__)
+patches = Patches(__name__)
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"
 TERMINAL_STATES = (SUCCEEDED, FAILED, CANCELLED)
