@@ -6,6 +6,9 @@ against this server), infers schemas (schema_inference), groups files into table
 (crawl_layout) and writes them with the Glue API (create_table, update_table,
 batch_create_partition, ...) in the shape AWS crawlers write. Log lines go to CloudWatch Logs
 group /aws-glue/crawlers, stream = crawler name.
+This module keeps the moto patches and the crawl's lifecycle (worker thread, stop, logs, final
+state); _CrawlRun gets its S3 scanning from crawl_scan.py and its catalog writes (SchemaChangePolicy,
+tables, partitions, deprecation) from crawl_catalog.py.
 
 moto 5.2.5 only records crawls, and that breaks the Amazon provider: a crawl's state advances only
 when ListCrawls is called (state manager "manual"), so GetCrawler says RUNNING forever and
@@ -23,17 +26,12 @@ Differences from AWS are listed in docs/local-aws/glue-crawlers.md.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import re
 import statistics
 import threading
-import time
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 from moto.core.responses import ActionResult
 from moto.glue import exceptions as moto_errors
@@ -42,9 +40,9 @@ from moto.glue.responses import GlueResponse
 
 from local_aws import clients
 from local_aws.clock import utcnow_naive as utcnow
-from local_aws.glue import crawl_layout, crawler_requests, events, schema_inference
-from local_aws.glue.crawl_layout import CrawledFile, PlannedPartition, PlannedTable
-from local_aws.glue.schema_inference import FileSchema, glue_type
+from local_aws.glue import crawler_requests, events
+from local_aws.glue.crawl_catalog import CatalogWrites
+from local_aws.glue.crawl_scan import CrawlError, TargetScan, error_code
 from local_aws.logs.writer import write_lines
 from local_aws.patching import Patches
 
@@ -53,18 +51,9 @@ logger = logging.getLogger(__name__)
 LOG_GROUP = "/aws-glue/crawlers"
 # ListCrawls reports a crawl's history state; GetCrawler's LastCrawl.Status uses other words.
 LAST_CRAWL_STATUS = {"COMPLETED": "SUCCEEDED", "FAILED": "FAILED", "STOPPED": "CANCELLED"}
-BATCH = 100  # BatchCreatePartition / BatchUpdatePartition / BatchDeletePartition take 100 at most
-TABLE_INPUT_KEYS = (
-    "Name", "Description", "Owner", "LastAccessTime", "LastAnalyzedTime", "Retention", "StorageDescriptor",
-    "PartitionKeys", "ViewOriginalText", "ViewExpandedText", "TableType", "Parameters", "TargetTable",
-)  # fmt: skip
 
 _workers: dict[str, tuple[ExecutedCrawl, threading.Thread]] = {}
 _workers_lock = threading.Lock()
-
-
-class CrawlError(Exception):
-    """Ends a crawl as FAILED; the message becomes LastCrawl.ErrorMessage."""
 
 
 class CrawlCancelled(Exception):
@@ -275,7 +264,7 @@ patches.add(GlueResponse, "get_crawler_metrics", _respond_get_crawler_metrics)
 # ---------------------------------------------------------------------------------------------
 
 
-class _CrawlRun:
+class _CrawlRun(TargetScan, CatalogWrites):
     """Scans the targets of one crawler and writes the catalog, as one StartCrawler does."""
 
     def __init__(self, crawler: FakeCrawler, crawl: ExecutedCrawl):
@@ -357,346 +346,14 @@ class _CrawlRun:
         try:
             self.glue.get_database(Name=self.database)
         except ClientError as error:
-            if _code(error) != "EntityNotFoundException":
+            if error_code(error) != "EntityNotFoundException":
                 raise
             try:
                 self.glue.create_database(DatabaseInput={"Name": self.database})
             except ClientError as create_error:
-                if _code(create_error) != "AlreadyExistsException":  # created meanwhile: fine
+                if error_code(create_error) != "AlreadyExistsException":  # created meanwhile: fine
                     raise
             self.log("INFO", f"Created database {self.database}")
-
-    # -- scanning S3 ---------------------------------------------------------------------------
-
-    def _scan(self) -> tuple[list[PlannedTable], list[str]]:
-        if self.other_targets:
-            self.log("WARN", f"Only S3 targets are crawled locally; ignoring {', '.join(self.other_targets)}")
-        tables: list[PlannedTable] = []
-        include_uris: list[str] = []
-        for target in self.targets:
-            include_uri, files = self._crawl_target(target)
-            include_uris.append(include_uri)
-            tables.extend(
-                crawl_layout.plan_tables(
-                    include_uri,
-                    files,
-                    table_prefix=self.table_prefix,
-                    combine_compatible_schemas=self.combine_schemas,
-                )
-            )
-        crawl_layout.unique_names(tables)
-        return tables, include_uris
-
-    def _crawl_target(self, target: dict[str, Any]) -> tuple[str, list[CrawledFile]]:
-        path = target.get("Path") or ""
-        if path and "://" not in path:  # AWS reads a Path without a scheme (bucket/prefix) as s3://bucket/prefix
-            path = f"s3://{path}"
-        try:
-            bucket, key = clients.split_s3_uri(path)
-        except ValueError as error:
-            raise CrawlError(f"S3 target {path!r} of crawler {self.name} is not valid: {error}") from None
-        prefix = key.strip("/")
-        objects = self._list_objects(path, bucket, f"{prefix}/" if prefix else "")
-        include_uri = f"s3://{bucket}/{prefix}/" if prefix else f"s3://{bucket}/"
-        base = f"{prefix}/" if prefix else ""
-        if not objects and prefix and (single := self._head_object(bucket, prefix)) is not None:
-            # The include path is one file: one table named after it, located at the file.
-            objects, include_uri, base = [single], f"s3://{bucket}/{prefix}", prefix[: prefix.rfind("/") + 1]
-        exclusions = [_glob_regex(p) for p in target.get("Exclusions") or []]
-        sample_size = target.get("SampleSize")
-        files: list[CrawledFile] = []
-        skipped = 0
-        sampled_per_folder: dict[str, list[CrawledFile]] = {}
-        for obj in objects:
-            self._check_stop()
-            relative = obj["Key"][len(base) :]
-            if _ignored(relative, obj["Size"]) or _excluded(relative, exclusions):
-                skipped += 1
-                continue
-            folder = relative.rsplit("/", 1)[0] if "/" in relative else ""
-            siblings = sampled_per_folder.setdefault(folder, [])
-            if sample_size and len(siblings) >= sample_size:
-                # SampleSize: only the first files of each folder are read; the others are assumed alike.
-                like = siblings[0]
-                records = round(obj["Size"] * sum(f.records for f in siblings) / max(sum(f.size for f in siblings), 1))
-                files.append(CrawledFile(relative, obj["Size"], like.schema, records))
-                continue
-            crawled = self._classify(bucket, obj["Key"], obj["Size"], relative)
-            if crawled is None:
-                skipped += 1
-                continue
-            siblings.append(crawled)
-            files.append(crawled)
-        self.log(
-            "INFO",
-            f"Crawled {path}: {len(files)} files classified, {skipped} skipped (hidden, empty, excluded or unrecognised)",
-        )
-        return include_uri, files
-
-    def _list_objects(self, path: str, bucket: str, prefix: str) -> list[dict[str, Any]]:
-        objects: list[dict[str, Any]] = []
-        try:
-            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-                objects.extend(page.get("Contents", []))
-        except ClientError as error:
-            if _code(error) == "NoSuchBucket":
-                raise CrawlError(
-                    f"S3 target {path} of crawler {self.name}: bucket {bucket} does not exist (NoSuchBucket); "
-                    f"create the bucket or fix the target's Path"
-                ) from None
-            raise CrawlError(f"S3 target {path} of crawler {self.name}: cannot list objects: {error}") from None
-        return sorted(objects, key=lambda o: o["Key"])
-
-    def _head_object(self, bucket: str, key: str) -> dict[str, Any] | None:
-        try:
-            head = self.s3.head_object(Bucket=bucket, Key=key)
-        except ClientError:
-            return None
-        return {"Key": key, "Size": head["ContentLength"]}
-
-    def _classify(self, bucket: str, key: str, size: int, relative: str) -> CrawledFile | None:
-        uri = f"s3://{bucket}/{key}"
-        try:
-            last_byte = min(size, schema_inference.SAMPLE_BYTES) - 1
-            head = self.s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{last_byte}")["Body"].read()
-        except ClientError as error:
-            if _code(error) in ("NoSuchKey", "404"):
-                self.log("WARN", f"{uri} vanished during the crawl; skipped")
-                return None
-            raise CrawlError(f"Cannot read {uri}: {error}") from None
-        if head[:4] == schema_inference.PARQUET_MAGIC:
-            schema = self._parquet_schema(bucket, key, size, head, uri)
-            return CrawledFile(relative, size, schema, schema.sample_records)
-        try:
-            sample = schema_inference.text_sample(head, size, uri)
-        except schema_inference.UnreadableFile as error:
-            raise CrawlError(
-                f"Unreadable file: {error}. Remove it or exclude it with the target's Exclusions"
-            ) from None
-        schema = schema_inference.classify_text(sample)
-        if schema is None:
-            # AWS: would create a table with classification UNKNOWN; we skip the file and say so.
-            self.log("WARN", f"{uri} is not Parquet, JSON or CSV (2+ columns, 2+ rows); skipped")
-            return None
-        return CrawledFile(relative, size, schema, schema_inference.estimate_records(schema, sample, size))
-
-    def _parquet_schema(self, bucket: str, key: str, size: int, head: bytes, uri: str) -> FileSchema:
-        try:
-            if len(head) >= size:  # we already have the whole file
-                metadata = pq.read_metadata(pa.BufferReader(head))
-            else:  # read only the footer, with ranged reads
-                if self._s3fs is None:
-                    self._s3fs = clients.s3_filesystem(self.region)
-                metadata = pq.read_metadata(f"{bucket}/{key}", filesystem=self._s3fs)
-            return schema_inference.parquet_schema(metadata.schema.to_arrow_schema(), metadata.num_rows)
-        except (pa.ArrowException, OSError) as error:
-            raise CrawlError(
-                f"Unreadable file: {uri} starts like Parquet but its footer cannot be read ({error}). "
-                f"Remove it or exclude it with the target's Exclusions"
-            ) from None
-
-    # -- writing the catalog -------------------------------------------------------------------
-
-    def _write_catalog(self, tables: list[PlannedTable], include_uris: list[str]) -> None:
-        self.log(
-            "INFO",
-            f"Crawler configured with SchemaChangePolicy UpdateBehavior {self.update_behavior}, "
-            f"DeleteBehavior {self.delete_behavior}",
-        )
-        existing = {t["Name"]: t for t in self._get_tables()}
-        planned_names = set()
-        for planned in tables:
-            self._check_stop()
-            current = existing.get(planned.name)
-            if current is not None and _location(current) != planned.location and not self._ours(current):
-                # Another table has this name elsewhere: AWS keeps it and suffixes the new table's name.
-                planned.name = crawl_layout.table_name(f"{planned.name}_{_short_hash(planned.location)}")
-                current = existing.get(planned.name)
-            planned_names.add(planned.name)
-            table_input = self._table_input(planned)
-            if current is None:
-                self.glue.create_table(DatabaseName=self.database, TableInput=table_input)
-                self.crawl.counts["TABLE"]["ADD"] += 1
-                self.log("INFO", f"Created table {planned.name} in database {self.database}")
-                self._sync_partitions(planned, table_input, existing={})
-            else:
-                self._update_table(current, planned, table_input)
-        for name, table in existing.items():
-            if name in planned_names or not self._ours(table):
-                continue
-            if any(_location(table).startswith(uri) for uri in include_uris):
-                self._check_stop()
-                self._table_vanished(table)
-
-    def _update_table(self, current: dict[str, Any], planned: PlannedTable, table_input: dict[str, Any]) -> None:
-        changed = False
-        if self.merge_new_columns:
-            # MergeNewColumns: keep existing columns and their types, append the new ones.
-            old_columns = current["StorageDescriptor"].get("Columns", [])
-            known = {c["Name"] for c in old_columns}
-            new_columns = [c for c in table_input["StorageDescriptor"]["Columns"] if c["Name"] not in known]
-            table_input["StorageDescriptor"]["Columns"] = old_columns + new_columns
-        if self.update_behavior == "UPDATE_IN_DATABASE" or self.merge_new_columns:
-            if _differs(current, table_input):
-                self.glue.update_table(DatabaseName=self.database, TableInput=table_input)
-                changed = True
-                self.log("INFO", f"Updated table {planned.name} in database {self.database}")
-            catalog_table = table_input
-        else:
-            if _differs(current, table_input, keys=("StorageDescriptor", "PartitionKeys")):
-                self.log(
-                    "WARN",
-                    f"Table {planned.name} changed in the data (columns "
-                    f"{_column_list(table_input)}) but SchemaChangePolicy.UpdateBehavior is LOG: not updated",
-                )
-            catalog_table = _table_input_of(current)
-        partitions = self._get_partitions(planned.name)
-        changed |= self._sync_partitions(planned, catalog_table, existing=partitions)
-        if changed:
-            self.crawl.counts["TABLE"]["UPDATE"] += 1
-
-    def _sync_partitions(self, planned: PlannedTable, table_input: dict[str, Any], existing: dict) -> bool:
-        """Add new partitions, update changed ones, handle vanished ones; True if anything changed."""
-        wanted = {tuple(p.values): self._partition_input(planned, p, table_input) for p in planned.partitions}
-        new = [p for values, p in wanted.items() if values not in existing]
-        changed = []
-        if self.update_behavior == "UPDATE_IN_DATABASE":
-            changed = [p for values, p in wanted.items() if values in existing and _differs(existing[values], p)]
-        vanished = [list(values) for values in existing if values not in wanted]
-        name = planned.name
-        for start in range(0, len(new), BATCH):
-            self._check_stop()
-            response = self.glue.batch_create_partition(
-                DatabaseName=self.database, TableName=name, PartitionInputList=new[start : start + BATCH]
-            )
-            _raise_batch_errors(response, f"create partitions of table {name}")
-        for start in range(0, len(changed), BATCH):
-            entries = [{"PartitionValueList": p["Values"], "PartitionInput": p} for p in changed[start : start + BATCH]]
-            response = self.glue.batch_update_partition(DatabaseName=self.database, TableName=name, Entries=entries)
-            _raise_batch_errors(response, f"update partitions of table {name}")
-        if vanished and self.delete_behavior == "DELETE_FROM_DATABASE":
-            for start in range(0, len(vanished), BATCH):
-                response = self.glue.batch_delete_partition(
-                    DatabaseName=self.database,
-                    TableName=name,
-                    PartitionsToDelete=[{"Values": v} for v in vanished[start : start + BATCH]],
-                )
-                _raise_batch_errors(response, f"delete partitions of table {name}")
-        elif vanished:
-            self.log(
-                "INFO", f"Partitions {vanished} of table {name} have no data any more; kept ({self.delete_behavior})"
-            )
-        deleted = vanished if self.delete_behavior == "DELETE_FROM_DATABASE" else []
-        if new:
-            self.log("INFO", f"Created partitions with values {[p['Values'] for p in new]} for table {name}")
-        if changed:
-            self.log("INFO", f"Updated partitions with values {[p['Values'] for p in changed]} for table {name}")
-        if deleted:
-            self.log("INFO", f"Deleted partitions with values {deleted} of table {name}")
-        self.crawl.counts["PARTITION"]["ADD"] += len(new)
-        self.crawl.counts["PARTITION"]["UPDATE"] += len(changed)
-        self.crawl.counts["PARTITION"]["DELETE"] += len(deleted)
-        return bool(new or changed or deleted)
-
-    def _table_vanished(self, table: dict[str, Any]) -> None:
-        name = table["Name"]
-        if self.delete_behavior == "DELETE_FROM_DATABASE":
-            self.glue.delete_table(DatabaseName=self.database, Name=name)
-            self.crawl.counts["TABLE"]["DELETE"] += 1
-            self.log("INFO", f"Deleted table {name}: its data is gone from {_location(table)}")
-        elif self.delete_behavior == "DEPRECATE_IN_DATABASE":
-            if "DEPRECATED_BY_CRAWLER" in (table.get("Parameters") or {}):
-                return
-            table_input = _table_input_of(table)
-            stamp = str(int(time.time() * 1000))  # AWS stores the deprecation time in epoch milliseconds
-            table_input.setdefault("Parameters", {})["DEPRECATED_BY_CRAWLER"] = stamp
-            table_input["StorageDescriptor"].setdefault("Parameters", {})["DEPRECATED_BY_CRAWLER"] = stamp
-            self.glue.update_table(DatabaseName=self.database, TableInput=table_input)
-            self.crawl.counts["TABLE"]["DELETE"] += 1
-            self.log("INFO", f"Marked table {name} as deprecated: its data is gone from {_location(table)}")
-        else:
-            self.log("INFO", f"Table {name} has no data at {_location(table)} any more; kept (DeleteBehavior LOG)")
-
-    def _ours(self, table: dict[str, Any]) -> bool:
-        return (table.get("Parameters") or {}).get("UPDATED_BY_CRAWLER") == self.name
-
-    def _get_tables(self) -> list[dict[str, Any]]:
-        tables: list[dict[str, Any]] = []
-        for page in self.glue.get_paginator("get_tables").paginate(DatabaseName=self.database):
-            tables.extend(page.get("TableList", []))
-        return tables
-
-    def _get_partitions(self, table: str) -> dict[tuple[str, ...], dict[str, Any]]:
-        found = {}
-        for page in self.glue.get_paginator("get_partitions").paginate(DatabaseName=self.database, TableName=table):
-            for partition in page.get("Partitions", []):
-                found[tuple(partition["Values"])] = partition
-        return found
-
-    # -- the shape AWS crawlers write ----------------------------------------------------------
-
-    def _table_input(self, planned: PlannedTable) -> dict[str, Any]:
-        parameters = self._parameters(planned.schema, planned.files, planned.fields)
-        return {
-            "Name": planned.name,
-            "Owner": "owner",
-            "Retention": 0,
-            "StorageDescriptor": self._storage_descriptor(planned.schema, planned.fields, planned.location, parameters),
-            "PartitionKeys": [{"Name": key, "Type": "string"} for key in planned.partition_keys],
-            "TableType": "EXTERNAL_TABLE",
-            "Parameters": dict(parameters),
-        }
-
-    def _partition_input(
-        self, planned: PlannedTable, partition: PlannedPartition, table_input: dict[str, Any]
-    ) -> dict[str, Any]:
-        schema = partition.files[0].schema
-        fields = [f for f in partition.fields if f.name not in planned.partition_keys]
-        parameters = self._parameters(schema, partition.files, fields)
-        if self.inherit_from_table:  # InheritFromTable: the table's schema, formats and SerDe
-            descriptor = json.loads(json.dumps(table_input["StorageDescriptor"]))
-            descriptor["Location"] = partition.location
-            descriptor["Parameters"] = dict(parameters)
-        else:
-            descriptor = self._storage_descriptor(schema, fields, partition.location, parameters)
-        return {"Values": partition.values, "StorageDescriptor": descriptor, "Parameters": dict(parameters)}
-
-    def _storage_descriptor(
-        self, schema: FileSchema, fields: list[pa.Field], location: str, parameters: dict[str, str]
-    ) -> dict[str, Any]:
-        serde_parameters = dict(schema.serde_parameters)
-        if schema.classification == "json":  # JsonSerDe's paths: every top-level field
-            serde_parameters["paths"] = ",".join(f.name for f in fields)
-        return {
-            "Columns": [{"Name": f.name, "Type": glue_type(f.type)} for f in fields],
-            "Location": location,
-            "InputFormat": schema.input_format,
-            "OutputFormat": schema.output_format,
-            "Compressed": schema.compression != "none",
-            "NumberOfBuckets": -1,
-            "SerdeInfo": {"SerializationLibrary": schema.serde, "Parameters": serde_parameters},
-            "BucketColumns": [],
-            "SortColumns": [],
-            "Parameters": dict(parameters),
-            "StoredAsSubDirectories": False,
-        }
-
-    def _parameters(self, schema: FileSchema, files: list[CrawledFile], fields: list[pa.Field]) -> dict[str, str]:
-        size = sum(f.size for f in files)
-        records = sum(f.records for f in files)
-        return {
-            "CrawlerSchemaDeserializerVersion": "1.0",
-            "CrawlerSchemaSerializerVersion": "1.0",
-            "UPDATED_BY_CRAWLER": self.name,
-            "averageRecordSize": str(size // records if records else 0),
-            "classification": schema.classification,
-            "compressionType": schema.compression,
-            "objectCount": str(len(files)),
-            "recordCount": str(records),
-            "sizeKey": str(size),
-            "typeOfData": "file",
-            **schema.format_parameters,
-        }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -712,80 +369,3 @@ def _parse_configuration(configuration: str | None) -> dict[str, Any]:
     except json.JSONDecodeError:
         return {}
     return parsed if isinstance(parsed, dict) else {}
-
-
-def _code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
-
-
-def _location(table: dict[str, Any]) -> str:
-    return (table.get("StorageDescriptor") or {}).get("Location", "")
-
-
-def _short_hash(text: str) -> str:
-    return hashlib.md5(text.encode()).hexdigest()[:8]
-
-
-def _differs(current: dict[str, Any], wanted: dict[str, Any], keys: tuple[str, ...] | None = None) -> bool:
-    return any(current.get(k) != wanted.get(k) for k in (keys or wanted.keys()) if k != "Name")
-
-
-def _table_input_of(table: dict[str, Any]) -> dict[str, Any]:
-    """A GetTable result as a TableInput for UpdateTable (a deep copy)."""
-    return json.loads(json.dumps({k: v for k, v in table.items() if k in TABLE_INPUT_KEYS}, default=str))
-
-
-def _column_list(table_input: dict[str, Any]) -> str:
-    return ", ".join(f"{c['Name']}:{c['Type']}" for c in table_input["StorageDescriptor"]["Columns"])
-
-
-def _raise_batch_errors(response: dict[str, Any], what: str) -> None:
-    errors = response.get("Errors") or []
-    if errors:
-        first = errors[0].get("ErrorDetail", {})
-        raise CrawlError(f"Could not {what}: {first.get('ErrorCode')}: {first.get('ErrorMessage')}")
-
-
-def _ignored(relative: str, size: int) -> bool:
-    """Folder markers, empty objects and hidden files or folders (_SUCCESS, _temporary/, .keep).
-
-    AWS: crawlers skip Spark's _SUCCESS and similar markers; we skip every name starting with _ or .
-    like Athena and Hive do, so the crawler and queries see the same files."""
-    if not relative or relative.endswith("/") or relative.endswith("_$folder$") or size == 0:
-        return True
-    return any(part.startswith(("_", ".")) for part in relative.split("/"))
-
-
-def _excluded(relative: str, patterns: list[re.Pattern[str]]) -> bool:
-    """An object is excluded if a pattern matches its path or one of its folders (below the include path)."""
-    parts = relative.split("/")
-    candidates = [relative] + ["/".join(parts[:i]) for i in range(1, len(parts))]
-    return any(p.match(c) for p in patterns for c in candidates)
-
-
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """Glue's exclude globs: * within a folder, ** across folders, ?, [abc], {a,b}."""
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
-        char = pattern[i]
-        if char == "*":
-            out.append("[^/]*")
-        elif char == "?":
-            out.append("[^/]")
-        elif char == "[" and "]" in pattern[i:]:
-            end = pattern.index("]", i)
-            body = pattern[i + 1 : end]
-            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
-            i = end
-        elif char == "{" and "}" in pattern[i:]:
-            end = pattern.index("}", i)
-            out.append("(?:" + "|".join(re.escape(a) for a in pattern[i + 1 : end].split(",")) + ")")
-            i = end
-        else:
-            out.append(re.escape(char))
-        i += 1
-    return re.compile("".join(out) + r"\Z")

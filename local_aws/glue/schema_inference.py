@@ -1,6 +1,6 @@
 """What the built-in classifiers of a Glue crawler infer from the first bytes of one file.
 
-Pure functions on bytes and Arrow schemas (no I/O); local_aws.glue.crawlers feeds them samples read
+Pure functions on bytes and Arrow schemas (no I/O); local_aws.glue.crawl_scan feeds them samples read
 from local S3. They follow AWS's documented built-in classifiers (Parquet, JSON, CSV, in that order)
 and the catalog shape real crawlers write. Where we differ from AWS the comment says "AWS:".
 """
