@@ -4,9 +4,14 @@
 
 - invoke.py: the API everything else uses: invoke() (RequestResponse) and invoke_async() (Event,
   with retries, destinations and the DLQ).
-- runtime.py: execution environments (one worker process each, running bootstrap.py), their
-  pool (cold start, warm reuse, concurrency, idle reaping, retirement on code/config updates),
-  timeouts, CloudWatch Logs (START/END/REPORT) and the execution role's credentials.
+- runtime.py: Invoke (RequestResponse) in an execution environment: payload checks, timeouts,
+  START/END/REPORT, LogType=Tail; and the runtime's reset, reopen and shutdown.
+- environments.py: execution environments (one worker process each, running bootstrap.py): Init,
+  invocations, output, kill and stop.
+- pool.py: their pool (cold start, warm reuse, concurrency, idle reaping, retirement on
+  code/config updates).
+- log_shipping.py: invocation logs to CloudWatch Logs, written in the background.
+- execution_role.py: the execution role's credentials (AssumeRole, trust policy check, cache).
 - code.py: a function version's code (ZipFile or S3) and layers, extracted once on disk.
 - async_invoke.py: the Event queue, retries, destinations and dead-letter queues.
 - lifecycle.py: State (Pending -> Active), LastUpdateStatus (InProgress -> Successful), RevisionId,

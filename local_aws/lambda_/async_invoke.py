@@ -30,7 +30,7 @@ from moto.awslambda.utils import get_backend, make_function_arn
 
 from local_aws import clients, config
 from local_aws.arns import Arn
-from local_aws.lambda_ import code, runtime
+from local_aws.lambda_ import code, execution_role, runtime
 from local_aws.lambda_.invoke import InvokeError, InvokeResult, new_request_id
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,7 @@ def destination_record(event: Event, condition: str) -> dict:
 
 def _role_client(function: LambdaFunction, service: str, region: str):
     """A client acting as the function's execution role: AWS delivers destinations with its permissions."""
-    credentials = runtime.role_credentials(function)
+    credentials = execution_role.role_credentials(function)
     return clients.client(
         service,
         region,

@@ -1,6 +1,6 @@
 """The Python runtime inside one execution environment (run as a script; standard library only).
 
-local_aws/lambda_/runtime.py starts `python -u bootstrap.py` with the function's environment
+local_aws/lambda_/environments.py starts `python -u bootstrap.py` with the function's environment
 variables, cwd = the code directory, and two pipe descriptors named in _LOCAL_AWS_LAMBDA_FDS:
 requests arrive on the first, results leave on the second, one JSON document per line.
 stdout and stderr are the function's log: print() and the logging root handler (formatted as

@@ -70,7 +70,7 @@ IN_FLIGHT = textwrap.dedent(
     from botocore.config import Config
     from local_aws import config
     from local_aws.server import LocalAWS
-    from local_aws.lambda_ import runtime
+    from local_aws.lambda_ import log_shipping, runtime
     from tests.lambda_support import create_role, wait_for, wait_until_active, zip_of
 
     server = LocalAWS(config.Settings(port=0, work_dir=pathlib.Path(sys.argv[1]))).start()
@@ -101,7 +101,7 @@ IN_FLIGHT = textwrap.dedent(
     except AssertionError:
         pass
     print(json.dumps({"threads": lambda_threads(), "pool_closed": getattr(runtime._pool, "_closed", None),
-                      "shipper_stopped": getattr(runtime._shipper, "_stopped", None)}))
+                      "shipper_stopped": getattr(log_shipping._shipper, "_stopped", None)}))
     """
 )
 

@@ -8,8 +8,9 @@ import sys
 import pytest
 
 from local_aws.lambda_ import bootstrap
+from local_aws.lambda_.execution_role import trusts_lambda
 from local_aws.lambda_.invoke import InvokeError
-from local_aws.lambda_.runtime import check_payload, trusts_lambda
+from local_aws.lambda_.runtime import check_payload
 
 LAMBDA_TRUST = {
     "Version": "2012-10-17",
@@ -91,10 +92,10 @@ def test_clients_act_as_the_executors_or_as_given_credentials():
 def test_destination_clients_act_as_the_function_role(monkeypatch):
     from types import SimpleNamespace
 
-    from local_aws.lambda_ import async_invoke, runtime
+    from local_aws.lambda_ import async_invoke, execution_role
 
-    issued = runtime.Credentials("ASIAROLE", "role-secret", "role-token", 0.0)
-    monkeypatch.setattr(runtime, "role_credentials", lambda function: issued)
+    issued = execution_role.Credentials("ASIAROLE", "role-secret", "role-token", 0.0)
+    monkeypatch.setattr(execution_role, "role_credentials", lambda function: issued)
     sqs = async_invoke._role_client(SimpleNamespace(), "sqs", "eu-west-1")
     credentials = sqs._get_credentials()
     assert (credentials.access_key, credentials.secret_key, credentials.token) == (
@@ -110,7 +111,8 @@ def test_an_environment_retired_while_waiting_is_stopped_even_when_the_invocatio
     from types import SimpleNamespace
 
     from local_aws import config
-    from local_aws.lambda_ import runtime
+    from local_aws.lambda_ import environments
+    from local_aws.lambda_.pool import Pool
 
     monkeypatch.setattr(config.settings, "lambda_max_environments", 1)
     function = SimpleNamespace(
@@ -129,9 +131,9 @@ def test_an_environment_retired_while_waiting_is_stopped_even_when_the_invocatio
         def stop(self):
             self.stopped = True
 
-    stale = FakeEnvironment(runtime.environment_key(function), "code before UpdateFunctionCode", busy=False)
+    stale = FakeEnvironment(environments.environment_key(function), "code before UpdateFunctionCode", busy=False)
     other = FakeEnvironment(("123456789012", "us-east-1", "g", "$LATEST"), "g", busy=True)
-    pool = runtime.Pool()
+    pool = Pool()
     pool._environments = [stale, other]
     try:
         with pytest.raises(InvokeError) as throttled:
