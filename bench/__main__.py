@@ -137,6 +137,7 @@ def local_spark_run(csv_path: Path, out_dir: Path, repeat: int) -> float:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.memory", "4g")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
     )
     argv = sys.argv
@@ -357,6 +358,7 @@ def lambda_latency(endpoint: str, invokes: int) -> tuple[float, float, float]:
     for run in range(invokes):
         # A configuration change retires the environment: the next Invoke starts a new one, as on AWS.
         lam.update_function_configuration(FunctionName="bench-sum", Environment={"Variables": {"RUN": str(run)}})
+        lam.get_waiter("function_updated_v2").wait(FunctionName="bench-sum", WaiterConfig={"Delay": 0.1})
         cold.append(call())
     warm = [call() for _ in range(invokes)]
     namespace: dict = {}
