@@ -1,4 +1,4 @@
-"""Executors wrap moto's S3 in registry order, whatever imported their modules first."""
+"""Executors wrap moto's S3 in their declared order (encryption after versioning), whatever imported their modules first."""
 
 from __future__ import annotations
 
