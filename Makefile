@@ -67,7 +67,7 @@ clock: ## advance the clock of the local AWS on PORT by DAYS (S3 lifecycle rules
 	$(PY) -m local_aws.clock --endpoint-url http://127.0.0.1:$(PORT) advance --days $(DAYS)
 
 airflow: install ## local AWS on PORT and Airflow's UI on http://127.0.0.1:AIRFLOW_PORT (8080); prints the login
-	$(PY) -m labkit.local_airflow --aws-port $(PORT) --port $(AIRFLOW_PORT)
+	$(PY) -m labkit.local.airflow_ui --aws-port $(PORT) --port $(AIRFLOW_PORT)
 
 bench: install ## benchmarks, side by side with their baselines
 	$(PY) -m bench

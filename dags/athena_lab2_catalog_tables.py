@@ -24,7 +24,7 @@ from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerDelet
 from airflow.providers.amazon.aws.operators.s3 import S3CreateBucketOperator, S3DeleteBucketOperator
 from airflow.sdk import chain, task
 
-from labkit.dag_helpers import TEARDOWN, body_watcher, lab_dag, teardown_gate
+from labkit.core.dag import TEARDOWN, body_watcher, lab_dag, teardown_gate
 from labkit.operators.glue_catalog import GlueCatalogCreateTableOperator  # the provider's, table_input templated
 from labkit.operators.iam import IamCreateRoleOperator, IamDeleteRoleOperator
 
@@ -154,8 +154,8 @@ with lab_dag(
         """Both tables hold every staged row; the crawler's table is the Parquet schema it inferred."""
         from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
 
-        from labkit.athena import fetch_rows
-        from labkit.validation import ValidationError
+        from labkit.core.validation import ValidationError
+        from labkit.labs.athena import fetch_rows
 
         by_zone, by_maker = fetch_rows(airports_query_id), fetch_rows(planes_query_id)
         airports = sum(int(row["airports"]) for row in by_zone)

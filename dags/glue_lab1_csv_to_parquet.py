@@ -24,10 +24,9 @@ from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerOperator
 from airflow.sdk import chain, task
 
-from labkit import flights_pipeline as flights
-from labkit import glue_lab
-from labkit.dag_helpers import body_watcher, lab_dag, teardown_gate
-from labkit.glue_lab import CURATED_CRAWLER, DATA, DATABASE, RAW_CRAWLER, ROLE_ARN
+from labkit.core.dag import body_watcher, lab_dag, teardown_gate
+from labkit.labs import flights, glue
+from labkit.labs.glue import CURATED_CRAWLER, DATA, DATABASE, RAW_CRAWLER, ROLE_ARN
 
 JOB = "{{ names.resource('csv-to-parquet') }}"
 
@@ -41,12 +40,12 @@ with lab_dag(
 ) as dag:
     # --- setup
     staged = flights.stage_flights_csv(DATA)
-    setup = glue_lab.setup(script=flights.SCRIPT_FILE, database_description="Glue lab 1: flights", stage_data=staged)
+    setup = glue.setup(script=flights.SCRIPT_FILE, database_description="Glue lab 1: flights", stage_data=staged)
 
     # --- work
     crawl_raw = GlueCrawlerOperator(
         task_id="crawl_raw",
-        config=glue_lab.crawler_config(RAW_CRAWLER, "raw_", f"s3://{DATA}/{flights.RAW_PREFIX}"),
+        config=glue.crawler_config(RAW_CRAWLER, "raw_", f"s3://{DATA}/{flights.RAW_PREFIX}"),
         poll_interval=2,
     )
     profile_raw = flights.profile("raw", "glue-lab1")
@@ -54,9 +53,9 @@ with lab_dag(
         task_id="csv_to_parquet",
         job_name=JOB,
         job_desc="Glue lab 1: flights CSV to Parquet partitioned by year/month",
-        script_location=glue_lab.script_location(flights.SCRIPT_FILE),
+        script_location=glue.script_location(flights.SCRIPT_FILE),
         iam_role_arn=ROLE_ARN,
-        create_job_kwargs=glue_lab.job_definition(),
+        create_job_kwargs=glue.job_definition(),
         script_args=flights.job_arguments(DATA),
         update_config=True,
         verbose=True,
@@ -64,7 +63,7 @@ with lab_dag(
     )
     crawl_curated = GlueCrawlerOperator(
         task_id="crawl_curated",
-        config=glue_lab.crawler_config(CURATED_CRAWLER, "curated_", f"s3://{DATA}/{flights.CURATED_PREFIX}"),
+        config=glue.crawler_config(CURATED_CRAWLER, "curated_", f"s3://{DATA}/{flights.CURATED_PREFIX}"),
         poll_interval=2,
     )
     profile_curated = flights.profile("curated", "glue-lab1")
@@ -73,7 +72,7 @@ with lab_dag(
     @task
     def validate(staged: dict, raw_query_id: str, curated_query_id: str, bucket: str, database: str) -> dict:
         """The Parquet table holds every well-formed source row (pandas), the malformed ones are quarantined."""
-        from labkit.validation import reconcile_flights
+        from labkit.labs.flights import reconcile_flights
 
         return reconcile_flights(staged, raw_query_id, curated_query_id, bucket, flights.BAD_RECORDS_PREFIX, database)
 
@@ -90,6 +89,6 @@ with lab_dag(
         profile_curated,
         checks,
         gate,
-        glue_lab.teardown(job=JOB),
+        glue.teardown(job=JOB),
     )
     body_watcher(dag, gate)

@@ -29,10 +29,9 @@ from __future__ import annotations
 from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerOperator
 from airflow.sdk import chain, cross_downstream, task
 
-from labkit import flights_pipeline as flights
-from labkit import glue_lab
-from labkit.dag_helpers import TEARDOWN, body_watcher, lab_dag, teardown_gate
-from labkit.glue_lab import CURATED_CRAWLER, DATA, DATABASE, RAW_CRAWLER, ROLE_ARN
+from labkit.core.dag import TEARDOWN, body_watcher, lab_dag, teardown_gate
+from labkit.labs import flights, glue
+from labkit.labs.glue import CURATED_CRAWLER, DATA, DATABASE, RAW_CRAWLER, ROLE_ARN
 from labkit.operators.glue_orchestration import (
     GlueCreateOrUpdateCrawlerOperator,
     GlueCreateOrUpdateJobOperator,
@@ -60,10 +59,10 @@ with lab_dag(
 ) as dag:
     # --- setup
     staged = flights.stage_flights_csv(DATA)
-    setup = glue_lab.setup(script=flights.SCRIPT_FILE, database_description="Glue lab 2: flights", stage_data=staged)
+    setup = glue.setup(script=flights.SCRIPT_FILE, database_description="Glue lab 2: flights", stage_data=staged)
     crawl_raw = GlueCrawlerOperator(
         task_id="crawl_raw",
-        config=glue_lab.crawler_config(RAW_CRAWLER, "raw_", f"s3://{DATA}/{flights.RAW_PREFIX}"),
+        config=glue.crawler_config(RAW_CRAWLER, "raw_", f"s3://{DATA}/{flights.RAW_PREFIX}"),
         poll_interval=2,
     )
     profile_raw = flights.profile("raw", "glue-lab2")
@@ -73,13 +72,13 @@ with lab_dag(
         task_id="define_job",
         job_name=JOB,
         job_desc="Glue lab 2: flights CSV to Parquet, run by triggers",
-        script_location=glue_lab.script_location(flights.SCRIPT_FILE),
+        script_location=glue.script_location(flights.SCRIPT_FILE),
         iam_role_arn=ROLE_ARN,
-        create_job_kwargs=glue_lab.job_definition(),
+        create_job_kwargs=glue.job_definition(),
     )
     define_curated_crawler = GlueCreateOrUpdateCrawlerOperator(
         task_id="define_curated_crawler",
-        config=glue_lab.crawler_config(CURATED_CRAWLER, "curated_", f"s3://{DATA}/{flights.CURATED_PREFIX}"),
+        config=glue.crawler_config(CURATED_CRAWLER, "curated_", f"s3://{DATA}/{flights.CURATED_PREFIX}"),
     )
     job_action = {"JobName": JOB, "Arguments": flights.job_arguments(DATA)}
     create_on_demand_trigger = GlueCreateOrUpdateTriggerOperator(
@@ -138,7 +137,8 @@ with lab_dag(
         """Parquet == source CSV (Athena vs pandas), the run came from the on-demand trigger, the schedule is on."""
         from airflow.providers.amazon.aws.hooks.glue import GlueJobHook
 
-        from labkit.validation import ValidationError, reconcile_flights
+        from labkit.core.validation import ValidationError
+        from labkit.labs.flights import reconcile_flights
 
         figures = reconcile_flights(
             staged, raw_query_id, curated_query_id, bucket, flights.BAD_RECORDS_PREFIX, database
@@ -164,7 +164,7 @@ with lab_dag(
 
     # --- teardown
     gate = teardown_gate()
-    teardown = glue_lab.teardown(
+    teardown = glue.teardown(
         job=JOB,
         before=[
             GlueDeleteTriggerOperator(task_id=f"delete_{name}_trigger", trigger_name=trigger, **TEARDOWN)

@@ -27,10 +27,9 @@ from __future__ import annotations
 
 from airflow.sdk import chain, cross_downstream, task
 
-from labkit import flights_pipeline as flights
-from labkit import glue_lab
-from labkit.dag_helpers import TEARDOWN, body_watcher, lab_dag, teardown_gate
-from labkit.glue_lab import CURATED_CRAWLER, DATA, DATABASE, RAW_CRAWLER, ROLE_ARN
+from labkit.core.dag import TEARDOWN, body_watcher, lab_dag, teardown_gate
+from labkit.labs import flights, glue
+from labkit.labs.glue import CURATED_CRAWLER, DATA, DATABASE, RAW_CRAWLER, ROLE_ARN
 from labkit.operators.glue_orchestration import (
     GlueCreateOrUpdateCrawlerOperator,
     GlueCreateOrUpdateJobOperator,
@@ -58,24 +57,24 @@ with lab_dag(
 ) as dag:
     # --- setup
     staged = flights.stage_flights_csv(DATA)
-    setup = glue_lab.setup(script=flights.SCRIPT_FILE, database_description="Glue lab 3: flights", stage_data=staged)
+    setup = glue.setup(script=flights.SCRIPT_FILE, database_description="Glue lab 3: flights", stage_data=staged)
 
     # --- build the workflow: its jobs and crawlers, then the triggers that are its graph
     define_raw_crawler = GlueCreateOrUpdateCrawlerOperator(
         task_id="define_raw_crawler",
-        config=glue_lab.crawler_config(RAW_CRAWLER, "raw_", f"s3://{DATA}/{flights.RAW_PREFIX}"),
+        config=glue.crawler_config(RAW_CRAWLER, "raw_", f"s3://{DATA}/{flights.RAW_PREFIX}"),
     )
     define_job = GlueCreateOrUpdateJobOperator(
         task_id="define_job",
         job_name=JOB,
         job_desc="Glue lab 3: flights CSV to Parquet, run by the workflow",
-        script_location=glue_lab.script_location(flights.SCRIPT_FILE),
+        script_location=glue.script_location(flights.SCRIPT_FILE),
         iam_role_arn=ROLE_ARN,
-        create_job_kwargs=glue_lab.job_definition(),
+        create_job_kwargs=glue.job_definition(),
     )
     define_curated_crawler = GlueCreateOrUpdateCrawlerOperator(
         task_id="define_curated_crawler",
-        config=glue_lab.crawler_config(CURATED_CRAWLER, "curated_", f"s3://{DATA}/{flights.CURATED_PREFIX}"),
+        config=glue.crawler_config(CURATED_CRAWLER, "curated_", f"s3://{DATA}/{flights.CURATED_PREFIX}"),
     )
     create_workflow = GlueCreateOrUpdateWorkflowOperator(
         task_id="create_workflow",
@@ -130,7 +129,8 @@ with lab_dag(
     def validate(staged: dict, raw_query_id: str, curated_query_id: str, statistics: dict, bucket: str,
                  database: str) -> dict:  # fmt: skip
         """Both tables reconcile with the source CSV (Athena vs pandas) and the workflow ran its 3 actions."""
-        from labkit.validation import ValidationError, reconcile_flights
+        from labkit.core.validation import ValidationError
+        from labkit.labs.flights import reconcile_flights
 
         figures = reconcile_flights(
             staged, raw_query_id, curated_query_id, bucket, flights.BAD_RECORDS_PREFIX, database
@@ -147,7 +147,7 @@ with lab_dag(
 
     # --- teardown
     gate = teardown_gate()
-    teardown = glue_lab.teardown(
+    teardown = glue.teardown(
         job=JOB,
         before=[
             GlueDeleteTriggerOperator(task_id="delete_start_trigger", trigger_name=START_TRIGGER, **TEARDOWN),

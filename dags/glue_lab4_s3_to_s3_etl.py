@@ -30,9 +30,10 @@ from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerOperator
 from airflow.sdk import chain, task
 
-from labkit import glue_lab, paths
-from labkit.dag_helpers import body_watcher, lab_dag, teardown_gate
-from labkit.glue_lab import CURATED_CRAWLER, DATA, DATABASE, RAW_CRAWLER, RESULTS, ROLE_ARN
+from labkit.core import paths
+from labkit.core.dag import body_watcher, lab_dag, teardown_gate
+from labkit.labs import glue
+from labkit.labs.glue import CURATED_CRAWLER, DATA, DATABASE, RAW_CRAWLER, RESULTS, ROLE_ARN
 
 JOB = "{{ names.resource('weather-etl') }}"
 SCRIPT = paths.GLUE_JOBS_DIR / "weather_raw_to_curated.py"
@@ -54,7 +55,7 @@ with lab_dag(
         """Export the weather as one CSV per month and upload them as the raw data."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        from labkit import datasets
+        from labkit.labs import datasets
 
         files = datasets.export_weather_csvs(paths.DATA_DIR / "weather")
         for path in files:
@@ -62,12 +63,12 @@ with lab_dag(
         return {"uri": f"s3://{bucket}/{RAW_PREFIX}", "files": len(files), "rows": datasets.WEATHER_ROWS}
 
     staged = stage_weather_csvs(DATA)
-    setup = glue_lab.setup(script=SCRIPT, database_description="Glue lab 4: weather", stage_data=staged)
+    setup = glue.setup(script=SCRIPT, database_description="Glue lab 4: weather", stage_data=staged)
 
     # --- work
     crawl_raw = GlueCrawlerOperator(
         task_id="crawl_raw",
-        config=glue_lab.crawler_config(RAW_CRAWLER, "raw_", f"s3://{DATA}/{RAW_PREFIX}"),
+        config=glue.crawler_config(RAW_CRAWLER, "raw_", f"s3://{DATA}/{RAW_PREFIX}"),
         poll_interval=2,
     )
     profile_raw = AthenaOperator(
@@ -82,9 +83,9 @@ with lab_dag(
         task_id="weather_etl",
         job_name=JOB,
         job_desc="Glue lab 4: raw weather CSV to curated Parquet (clean, dedupe, reshape), incremental",
-        script_location=glue_lab.script_location(SCRIPT),
+        script_location=glue.script_location(SCRIPT),
         iam_role_arn=ROLE_ARN,
-        create_job_kwargs=glue_lab.job_definition({"--job-bookmark-option": "job-bookmark-enable"}),
+        create_job_kwargs=glue.job_definition({"--job-bookmark-option": "job-bookmark-enable"}),
         script_args={
             "--database": DATABASE,
             "--raw_table": TABLES["raw_table"],
@@ -97,7 +98,7 @@ with lab_dag(
     )
     crawl_curated = GlueCrawlerOperator(
         task_id="crawl_curated",
-        config=glue_lab.crawler_config(CURATED_CRAWLER, "curated_", f"s3://{DATA}/{CURATED_PREFIX}"),
+        config=glue.crawler_config(CURATED_CRAWLER, "curated_", f"s3://{DATA}/{CURATED_PREFIX}"),
         poll_interval=2,
     )
     curated_checks = [
@@ -116,7 +117,7 @@ with lab_dag(
     @task
     def validate(staged: dict, query_ids: dict, bucket: str, database: str) -> dict:
         """One row per key, the latest reading kept, impossible readings nulled, figures reconciled."""
-        from labkit.validation import reconcile_weather
+        from labkit.labs.weather import reconcile_weather
 
         return reconcile_weather(staged, query_ids, bucket, BAD_RECORDS_PREFIX, database, TABLES["curated_table"])
 
@@ -134,6 +135,6 @@ with lab_dag(
         curated_checks,
         checks,
         gate,
-        glue_lab.teardown(job=JOB),
+        glue.teardown(job=JOB),
     )
     body_watcher(dag, gate)

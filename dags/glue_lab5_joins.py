@@ -29,9 +29,10 @@ from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerOperator
 from airflow.sdk import Param, chain, task
 
-from labkit import glue_lab, paths
-from labkit.dag_helpers import body_watcher, lab_dag, teardown_gate
-from labkit.glue_lab import CURATED_CRAWLER, DATA, DATABASE, RAW_CRAWLER, RESULTS, ROLE_ARN
+from labkit.core import paths
+from labkit.core.dag import body_watcher, lab_dag, teardown_gate
+from labkit.labs import glue
+from labkit.labs.glue import CURATED_CRAWLER, DATA, DATABASE, RAW_CRAWLER, RESULTS, ROLE_ARN
 
 JOB = "{{ names.resource('movie-ratings-joins') }}"
 SCRIPT = paths.GLUE_JOBS_DIR / "movie_ratings_joins.py"
@@ -59,7 +60,7 @@ with lab_dag(
         """Export MovieLens as a movies CSV and a ratings CSV, each in its own folder (one table each)."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        from labkit import datasets
+        from labkit.labs import datasets
 
         files = datasets.export_movielens_csvs(paths.DATA_DIR / "movielens")
         for name, path in files.items():
@@ -67,21 +68,21 @@ with lab_dag(
         return {"movies": datasets.MOVIES_ROWS, "ratings": datasets.RATINGS_ROWS}
 
     staged = stage_movielens_csvs(DATA)
-    setup = glue_lab.setup(script=SCRIPT, database_description="Glue lab 5: MovieLens joins", stage_data=staged)
+    setup = glue.setup(script=SCRIPT, database_description="Glue lab 5: MovieLens joins", stage_data=staged)
 
     # --- work
     crawl_raw = GlueCrawlerOperator(
         task_id="crawl_raw",
-        config=glue_lab.crawler_config(RAW_CRAWLER, "raw_", [f"s3://{DATA}/{RAW_PREFIX}{name}/" for name in SOURCES]),
+        config=glue.crawler_config(RAW_CRAWLER, "raw_", [f"s3://{DATA}/{RAW_PREFIX}{name}/" for name in SOURCES]),
         poll_interval=2,
     )
     movie_ratings_joins = GlueJobOperator(
         task_id="movie_ratings_joins",
         job_name=JOB,
         job_desc="Glue lab 5: MovieLens ratings x movies to Parquet figures per movie, per genre, top N",
-        script_location=glue_lab.script_location(SCRIPT),
+        script_location=glue.script_location(SCRIPT),
         iam_role_arn=ROLE_ARN,
-        create_job_kwargs=glue_lab.job_definition(),
+        create_job_kwargs=glue.job_definition(),
         script_args={
             "--database": DATABASE,
             "--movies_table": TABLES["raw_movies"],
@@ -96,7 +97,7 @@ with lab_dag(
     )
     crawl_curated = GlueCrawlerOperator(
         task_id="crawl_curated",
-        config=glue_lab.crawler_config(
+        config=glue.crawler_config(
             CURATED_CRAWLER, "curated_", [f"s3://{DATA}/{CURATED_PREFIX}{name}/" for name in OUTPUTS]
         ),
         poll_interval=2,
@@ -117,7 +118,7 @@ with lab_dag(
     @task
     def validate(staged: dict, query_ids: dict, params: dict) -> dict:
         """Every job output equals Athena's computation from the raw tables; the run's key figures."""
-        from labkit.movie_ratings_checks import reconcile_movie_ratings
+        from labkit.labs.movie_ratings import reconcile_movie_ratings
 
         return reconcile_movie_ratings(staged, query_ids, params["top_n"])
 
@@ -125,7 +126,5 @@ with lab_dag(
 
     # --- teardown
     gate = teardown_gate()
-    chain(
-        setup, crawl_raw, movie_ratings_joins, crawl_curated, athena_queries, checks, gate, glue_lab.teardown(job=JOB)
-    )
+    chain(setup, crawl_raw, movie_ratings_joins, crawl_curated, athena_queries, checks, gate, glue.teardown(job=JOB))
     body_watcher(dag, gate)

@@ -28,8 +28,8 @@ from __future__ import annotations
 from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeFunctionOperator
 from airflow.sdk import Param, chain, task
 
-from labkit import lambda_labs as lab
-from labkit.dag_helpers import body_watcher, lab_dag, teardown_gate
+from labkit.core.dag import body_watcher, lab_dag, teardown_gate
+from labkit.labs import aws_lambda as lab
 from labkit.operators.logs import CloudWatchLogsTextSensor
 
 FUNCTION = "{{ names.resource('basics') }}"
@@ -85,7 +85,7 @@ with lab_dag(
 
         from airflow.providers.amazon.aws.hooks.lambda_function import LambdaHook
 
-        from labkit.validation import ValidationError
+        from labkit.core.validation import ValidationError
 
         result = json.loads(payload)
         hook = LambdaHook()

@@ -22,8 +22,8 @@ from __future__ import annotations
 from airflow.providers.amazon.aws.operators.sns import SnsPublishOperator
 from airflow.sdk import Param, chain, task
 
-from labkit import lambda_labs as lab
-from labkit.dag_helpers import TEARDOWN, body_watcher, lab_dag, teardown_gate
+from labkit.core.dag import TEARDOWN, body_watcher, lab_dag, teardown_gate
+from labkit.labs import aws_lambda as lab
 from labkit.operators.lambda_function import LambdaAddPermissionOperator
 from labkit.operators.logs import CloudWatchLogsTextSensor
 from labkit.operators.sns import SnsCreateTopicOperator, SnsDeleteTopicOperator, SnsSubscribeOperator
@@ -89,7 +89,7 @@ with lab_dag(
         """The logged line carries the published subject and message; the subscription is the function's."""
         from airflow.providers.amazon.aws.hooks.sns import SnsHook
 
-        from labkit.validation import ValidationError
+        from labkit.core.validation import ValidationError
 
         (lines,) = logged.values()  # SNS delivers at least once: a rare duplicate is a second, equal line
         expected = f" on {topic_arn}, subject {params['subject']!r}: {params['message']}"

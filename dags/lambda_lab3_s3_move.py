@@ -28,8 +28,8 @@ from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeF
 from airflow.providers.amazon.aws.operators.s3 import S3CreateBucketOperator, S3DeleteBucketOperator
 from airflow.sdk import chain, task
 
-from labkit import lambda_labs as lab
-from labkit.dag_helpers import TEARDOWN, body_watcher, lab_dag, teardown_gate
+from labkit.core.dag import TEARDOWN, body_watcher, lab_dag, teardown_gate
+from labkit.labs import aws_lambda as lab
 from labkit.operators.lambda_function import LambdaAddPermissionOperator
 from labkit.operators.logs import CloudWatchLogsTextSensor
 from labkit.operators.s3_notifications import S3PutBucketNotificationOperator
@@ -150,7 +150,7 @@ with lab_dag(
         """Content, metadata and storage class kept; the source is empty but for the placeholder; the retry was harmless."""
         import json
 
-        from labkit.validation import ValidationError
+        from labkit.core.validation import ValidationError
 
         figures = lab.check_moved(source, target, expected)
         retry = json.loads(retry_payload)

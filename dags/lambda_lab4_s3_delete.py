@@ -26,8 +26,8 @@ from airflow.providers.amazon.aws.operators.lambda_function import LambdaInvokeF
 from airflow.providers.amazon.aws.operators.s3 import S3CreateBucketOperator, S3DeleteBucketOperator
 from airflow.sdk import Param, chain, task
 
-from labkit import lambda_labs as lab
-from labkit.dag_helpers import TEARDOWN, body_watcher, lab_dag, teardown_gate
+from labkit.core.dag import TEARDOWN, body_watcher, lab_dag, teardown_gate
+from labkit.labs import aws_lambda as lab
 
 DATA = "{{ names.bucket('data') }}"
 FUNCTION = "{{ names.resource('s3-delete') }}"
@@ -85,7 +85,7 @@ with lab_dag(
     @task
     def validate(bucket: str, payload: str, staged: dict, dry_run: dict) -> dict:
         """Exactly the old readings are gone; the new readings and the other prefix's file stay."""
-        from labkit.validation import ValidationError
+        from labkit.core.validation import ValidationError
 
         result = lab.delete_result(payload)
         remaining = lab.keys_in(bucket)

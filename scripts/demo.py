@@ -22,7 +22,7 @@ os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(ROOT / "plugins"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
-from labkit import local_services  # noqa: E402 (after sys.path and Airflow's environment)
+from labkit.local import services  # noqa: E402 (after sys.path and Airflow's environment)
 
 SYMBOLS = {"success": "ok", "failed": "FAILED", "upstream_failed": "upstream failed", "skipped": "skipped"}
 
@@ -31,20 +31,20 @@ SYMBOLS = {"success": "ok", "failed": "FAILED", "upstream_failed": "upstream fai
 def local_aws(port: int):
     """Yield the endpoint of a local AWS on port, starting one (and stopping it after) if none serves there."""
     endpoint = f"http://127.0.0.1:{port}"
-    if local_services.serving(endpoint):
+    if services.serving(endpoint):
         print(f"using local AWS already serving at {endpoint}")
         yield endpoint
         return
-    log = local_services.WORK_DIR / "demo-local-aws.log"
+    log = services.WORK_DIR / "demo-local-aws.log"
     try:
-        server = local_services.start_local_aws(port, log)
+        server = services.start_local_aws(port, log)
     except RuntimeError as error:
         raise SystemExit(str(error)) from None
     print(f"started local AWS at {endpoint} (log: {log})")
     try:
         yield endpoint
     finally:
-        local_services.stop(server)
+        services.stop(server)
 
 
 @contextlib.contextmanager
@@ -81,10 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     with local_aws(args.port) as endpoint:
-        os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = local_services.aws_connection(endpoint)
-        from labkit import runner
+        os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = services.aws_connection(endpoint)
+        from labkit.local import runner
 
-        airflow_log = local_services.WORK_DIR / "demo-airflow.log"
+        airflow_log = services.WORK_DIR / "demo-airflow.log"
         airflow_log.write_text("")
         reports = []
         with quiet_output(airflow_log) as out:

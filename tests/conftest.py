@@ -8,6 +8,7 @@ migrates it.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -93,3 +94,12 @@ def aws_client(local_aws):
         return boto3.client(service, region_name=REGION, endpoint_url=local_aws.endpoint_url)
 
     return make
+
+
+@pytest.fixture
+def trusting_connection(local_aws, monkeypatch):
+    """aws_default as the tests configure it, plus the CA of local AWS's TLS certificate (calls over https)."""
+    connection = json.loads(os.environ["AIRFLOW_CONN_AWS_DEFAULT"])
+    connection["extra"]["verify"] = str(local_aws.settings.ca_bundle)
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
+    return local_aws

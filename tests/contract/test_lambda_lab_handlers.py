@@ -10,7 +10,8 @@ import json
 
 import pytest
 
-from labkit import lambda_labs, paths
+from labkit.core import paths
+from labkit.labs import aws_lambda
 from labkit.operators.packaging import zip_module
 from tests.lambda_support import create_role, wait_until_active
 
@@ -22,10 +23,10 @@ def deploy(aws_client):
 
     def make(module: str, policy: dict, environment: dict[str, str] | None = None) -> str:
         role = create_role(iam, f"{module}-role", policy, policy_name="lab-access")
-        iam.attach_role_policy(RoleName=f"{module}-role", PolicyArn=lambda_labs.BASIC_EXECUTION_POLICY)
+        iam.attach_role_policy(RoleName=f"{module}-role", PolicyArn=aws_lambda.BASIC_EXECUTION_POLICY)
         lam.create_function(
             FunctionName=module,
-            Runtime=lambda_labs.RUNTIME,
+            Runtime=aws_lambda.RUNTIME,
             Role=role,
             Handler=f"{module}.handler",
             Code={"ZipFile": zip_module(paths.LAMBDAS_DIR / f"{module}.py")},
@@ -48,7 +49,7 @@ def test_s3_delete_without_delete_permission_reports_each_key_and_deletes_nothin
     s3.create_bucket(Bucket="data")
     for key in ("tmp/a.log", "tmp/b.log"):
         s3.put_object(Bucket="data", Key=key, Body=b"x")
-    function = deploy("s3_delete", lambda_labs.s3_policy(("data", ["s3:ListBucket"])))
+    function = deploy("s3_delete", aws_lambda.s3_policy(("data", ["s3:ListBucket"])))
 
     error, result = invoke(aws_client, function, {"bucket": "data", "prefix": "tmp/"})
 
@@ -68,8 +69,8 @@ def test_s3_move_without_write_access_to_the_target_fails_and_keeps_the_source(a
         s3.create_bucket(Bucket=bucket)
     etag = s3.put_object(Bucket="source", Key="in/flights 2013.csv", Body=b"carrier\nUA\n")["ETag"].strip('"')
     read_and_delete = ["s3:GetObject", "s3:DeleteObject", "s3:ListBucket"]
-    function = deploy("s3_move", lambda_labs.s3_policy(("source", read_and_delete)), {"TARGET_BUCKET": "target"})
-    event = json.loads(lambda_labs.s3_put_event("source", "in/flights 2013.csv", 11, etag, "us-east-1"))
+    function = deploy("s3_move", aws_lambda.s3_policy(("source", read_and_delete)), {"TARGET_BUCKET": "target"})
+    event = json.loads(aws_lambda.s3_put_event("source", "in/flights 2013.csv", 11, etag, "us-east-1"))
 
     error, result = invoke(aws_client, function, event)
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 
 import pytest
 from botocore.exceptions import ClientError
 
-from labkit.s3_access_logs import parse_log_object
+from labkit.operators.s3_access_logs import parse_log_object
 from local_aws.s3 import access_logging
 
 ACCOUNT = "123456789012"
@@ -454,27 +453,3 @@ def test_reset_forgets_buffered_records(logged, local_aws):
     assert access_logging.pending() >= 1
     local_aws.reset()
     assert access_logging.pending() == 0
-
-
-def flusher_threads() -> int:
-    return sum(thread.name == "s3-access-log-delivery" for thread in threading.enumerate())
-
-
-def test_shutdown_delivers_buffered_records_and_no_flusher_starts_until_install(logged):
-    s3 = logged
-    s3.put_object(Bucket="data", Key="before", Body=b"x")
-    try:
-        access_logging.shutdown()
-        records = parse_log_object("".join(delivered(s3).values()))
-        assert [r["key"] for r in records if r["operation"] == "REST.PUT.OBJECT"] == ["before"]
-        s3.put_object(Bucket="data", Key="after", Body=b"x")  # still served: the record waits, nothing restarts
-        assert access_logging.pending() >= 1
-        assert flusher_threads() == 0
-    finally:
-        access_logging.install()
-    s3.put_object(Bucket="data", Key="installed", Body=b"x")
-    assert flusher_threads() == 1
-    access_logging.flush()
-    records = parse_log_object("".join(delivered(s3).values()))
-    # Log objects named in the same second sort randomly: compare the keys, not their order.
-    assert sorted(r["key"] for r in records if r["operation"] == "REST.PUT.OBJECT") == ["after", "before", "installed"]

@@ -15,7 +15,8 @@ DAG_ID = "athena_lab1_basics"
 
 
 def test_athena_lab1_queries_flights_and_cleans_up(local_aws):
-    from labkit import paths, runner
+    from labkit.core import paths
+    from labkit.local import runner
 
     report = runner.run_dag(DAG_ID, {"teardown": True})
 

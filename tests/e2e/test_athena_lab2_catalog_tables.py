@@ -13,7 +13,7 @@ DAG_ID = "athena_lab2_catalog_tables"
 
 
 def test_athena_lab2_queries_both_catalog_tables_and_cleans_up(local_aws):
-    from labkit import runner
+    from labkit.local import runner
 
     report = runner.run_dag(DAG_ID, {"teardown": True})
 

@@ -13,7 +13,7 @@ DAG_ID = "athena_lab3_hive_ddl"
 
 
 def test_athena_lab3_reads_every_hive_table_and_cleans_up(local_aws):
-    from labkit import runner
+    from labkit.local import runner
 
     report = runner.run_dag(DAG_ID, {"teardown": True})
 

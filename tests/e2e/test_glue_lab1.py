@@ -14,7 +14,7 @@ DAG_ID = "glue_lab1_csv_to_parquet"
 
 def test_glue_lab1_converts_every_flight_and_cleans_up(local_aws):
     """A first run on 5,000 sampled flights keeps its resources; the rerun on all of them reuses them."""
-    from labkit import runner
+    from labkit.local import runner
 
     sampled = runner.run_dag(DAG_ID, {"teardown": False, "rows": 5_000})
     assert sampled.state == "success", f"failed tasks: {sampled.failed_tasks}"

@@ -13,7 +13,7 @@ DAG_ID = "glue_lab2_triggers"
 
 
 def test_glue_lab2_triggers_run_the_job_and_the_crawl_and_clean_up(local_aws):
-    from labkit import runner
+    from labkit.local import runner
 
     report = runner.run_dag(DAG_ID, {"teardown": True})
 

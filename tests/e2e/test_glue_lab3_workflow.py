@@ -13,7 +13,7 @@ DAG_ID = "glue_lab3_workflow"
 
 
 def test_glue_lab3_workflow_runs_its_graph_and_cleans_up(local_aws):
-    from labkit import runner
+    from labkit.local import runner
 
     report = runner.run_dag(DAG_ID, {"teardown": True})
 

@@ -21,7 +21,7 @@ DAG_ID = "glue_lab4_s3_to_s3_etl"
 
 
 def test_glue_lab4_curates_the_weather_and_cleans_up(local_aws):
-    from labkit import runner
+    from labkit.local import runner
 
     report = runner.run_dag(DAG_ID, {"teardown": True})
 

@@ -13,7 +13,7 @@ DAG_ID = "glue_lab5_joins"
 
 
 def test_glue_lab5_joins_match_athena_on_the_raw_tables_and_clean_up(local_aws):
-    from labkit import runner
+    from labkit.local import runner
 
     report = runner.run_dag(DAG_ID, {"teardown": True})
 

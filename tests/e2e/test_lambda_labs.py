@@ -15,7 +15,7 @@ REGION = "us-east-1"
 
 
 def run(dag_id: str, conf: dict):
-    from labkit import runner
+    from labkit.local import runner
 
     report = runner.run_dag(dag_id, conf)
     assert report.state == "success", f"failed tasks: {report.failed_tasks}"

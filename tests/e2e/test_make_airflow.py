@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.local_services import serving
+from labkit.local.services import serving
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ BUCKET = "ade-s3-lab1-versioning"
 
 
 def test_s3_lab1_on_local_aws_applies_the_lifecycle_rules_and_a_rerun_cleans_up(local_aws):
-    from labkit import runner
+    from labkit.local import runner
 
     first = runner.run_dag(DAG_ID, {"teardown": False})
 
@@ -57,7 +57,8 @@ def test_s3_lab1_on_local_aws_applies_the_lifecycle_rules_and_a_rerun_cleans_up(
 
 def test_s3_lab1_against_aws_reports_the_lifecycle_schedule_without_moving_any_clock(local_aws, monkeypatch):
     """What the DAG does on AWS: the same tasks, with labkit seeing no local AWS clock."""
-    from labkit import environment, runner
+    from labkit.core import environment
+    from labkit.local import runner
     from local_aws import clock
 
     monkeypatch.setattr(environment, "local_aws_clock_url", lambda hook: None)

@@ -14,26 +14,8 @@ BUCKET = "ade-s3-lab2-data"
 USERS = ("ade-s3-lab2-analyst", "ade-s3-lab2-uploader", "ade-s3-lab2-outsider")
 
 
-@pytest.fixture
-def trusting_connection(local_aws, monkeypatch):
-    """aws_default as the tests configure it, plus the CA of local AWS's TLS certificate."""
-    endpoint, region = local_aws.endpoint_url, "us-east-1"
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_AWS_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "aws",
-                "login": "testing",
-                "password": "testing",
-                "extra": {"endpoint_url": endpoint, "region_name": region, "verify": str(local_aws.settings.ca_bundle)},
-            }
-        ),
-    )
-    return local_aws
-
-
 def test_s3_lab2_proves_every_grant_and_deny_and_cleans_up(trusting_connection):
-    from labkit import runner
+    from labkit.local import runner
 
     local_aws = trusting_connection
     first = runner.run_dag(DAG_ID, {"teardown": False})

@@ -22,7 +22,7 @@ CLIENT_SIDE_METADATA = [
 
 
 def test_s3_lab3_encrypts_three_ways_logs_the_requests_and_a_rerun_reuses_the_key(local_aws):
-    from labkit import runner
+    from labkit.local import runner
 
     s3 = boto3.client("s3", endpoint_url=local_aws.endpoint_url)
     kms = boto3.client("kms", endpoint_url=local_aws.endpoint_url)

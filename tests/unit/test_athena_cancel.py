@@ -9,7 +9,8 @@ import duckdb
 import pytest
 from moto.athena.models import Execution
 
-from local_aws.athena.executor import CANCELLED, RUNNING, QueryRun, connect
+from local_aws.athena.engine import connect
+from local_aws.athena.runs import CANCELLED, RUNNING, QueryRun
 
 # Long enough (minutes) that only an interrupt ends it within the test's bound.
 ENDLESS = "SELECT count(*) FROM range(100000000) a, range(100000) b WHERE (a.range * b.range) % 7 = 3"

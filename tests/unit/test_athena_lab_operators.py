@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labkit.dag_helpers import lab_dag
+from labkit.core.dag import lab_dag
 from labkit.operators.athena import AthenaCreateWorkGroupOperator, AthenaDeleteWorkGroupOperator
 from labkit.operators.glue_catalog import GlueCatalogCreateTableOperator
 

@@ -11,14 +11,14 @@ import datetime
 import pytest
 from sqlglot import exp
 
-from local_aws.athena import executor, results, translate
+from local_aws.athena import engine, results, translate
 from local_aws.athena.translate import AthenaError
 
 
 @pytest.fixture
 def duck():
     """DuckDB as the executor configures it, with tables named as translate() names catalog tables."""
-    con = executor.connect()
+    con = engine.connect()
     con.execute(
         "CREATE TABLE \"shop.orders\" AS SELECT * FROM (VALUES (1, 10, 7, 2.5, DATE '2024-01-31'), "
         "(2, 10, 3, NULL, DATE '2024-02-29'), (3, 20, 4, 1.0, DATE '2024-03-01')) "

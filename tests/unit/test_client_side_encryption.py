@@ -8,7 +8,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from labkit.client_side_encryption import (
+from labkit.operators.client_side_encryption import (
     ClientSideDecryptionError,
     decrypt,
     encrypt,

@@ -1,11 +1,12 @@
-"""Glue labs 1-3's check of the curated flights against pandas on the source CSV (labkit.validation)."""
+"""Glue labs 1-3's check of the curated flights against pandas on the source CSV (labkit.labs.flights)."""
 
 from __future__ import annotations
 
 import pytest
 
 from etl import flights
-from labkit.validation import ValidationError, check_flights, flights_source_profile
+from labkit.core.validation import ValidationError
+from labkit.labs.flights import check_flights, flights_source_profile
 
 HEADER = ",".join(flights.CSV_COLUMNS)
 GOOD = [

@@ -9,7 +9,7 @@ import pytest
 from airflow.sdk import PokeReturnValue
 from airflow.sdk.exceptions import AirflowFailException
 
-from labkit.dag_helpers import lab_dag
+from labkit.core.dag import lab_dag
 from labkit.operators import glue_orchestration as ops
 
 BUCKET = "lake"

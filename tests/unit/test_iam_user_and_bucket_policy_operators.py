@@ -8,7 +8,7 @@ import logging
 import pytest
 from botocore.exceptions import ClientError
 
-from labkit.iam_access import ALLOWED, UserSession, attempt, probe, temporary_access_key
+from labkit.labs.iam_access import ALLOWED, UserSession, attempt, probe, temporary_access_key
 from labkit.operators.iam import IamCreateRoleOperator, IamCreateUserOperator, IamDeleteUserOperator
 from labkit.operators.s3_policy import S3DeleteBucketPolicyOperator, S3PutBucketPolicyOperator
 
@@ -171,7 +171,7 @@ def test_temporary_key_deletes_keys_a_killed_task_left_behind(aws_client, caplog
     iam = aws_client("iam")
     IamCreateUserOperator(task_id="create", user_name=USER).execute({})
     leftovers = {iam.create_access_key(UserName=USER)["AccessKey"]["AccessKeyId"] for _ in range(2)}  # IAM's limit
-    caplog.set_level(logging.INFO, logger="labkit.iam_access")
+    caplog.set_level(logging.INFO, logger="labkit.labs.iam_access")
     with temporary_access_key(USER) as session:
         [key] = iam.list_access_keys(UserName=USER)["AccessKeyMetadata"]
         assert key["AccessKeyId"] == session.access_key_id not in leftovers
@@ -192,7 +192,7 @@ def answers(*outcomes):
 
 
 def test_probe_waits_for_the_expected_outcome_then_reports_what_it_saw(monkeypatch):
-    monkeypatch.setattr("labkit.iam_access.sleep", lambda seconds: None)
+    monkeypatch.setattr("labkit.labs.iam_access.sleep", lambda seconds: None)
     outcome = probe(answers(("InvalidAccessKeyId", "new key"), None), wait_seconds=5)
     assert (outcome.result, outcome.attempts) == (ALLOWED, 2)
 
@@ -202,7 +202,7 @@ def test_probe_waits_for_the_expected_outcome_then_reports_what_it_saw(monkeypat
 
 
 def test_probe_waits_for_the_expected_reason_not_only_the_code(monkeypatch):
-    monkeypatch.setattr("labkit.iam_access.sleep", lambda seconds: None)
+    monkeypatch.setattr("labkit.labs.iam_access.sleep", lambda seconds: None)
     not_yet = 'x on resource: "arn" because no identity-based policy allows the s3:GetObject action'
     denied = 'x on resource: "arn" with an explicit deny in a resource-based policy'
     call = answers(("AccessDenied", not_yet), ("AccessDenied", not_yet), ("AccessDenied", denied))

@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from labkit import paths
+from labkit.core import paths
 from labkit.operators import lambda_function as ops
 from labkit.operators.iam import IamCreateRoleOperator
 from labkit.operators.logs import CloudWatchLogsDeleteLogGroupOperator, CloudWatchLogsTextSensor

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 
-from labkit import paths
+from labkit.core import paths
 from labkit.operators import lambda_function as ops
 from labkit.operators.iam import IamCreateRoleOperator
 from labkit.operators.packaging import S3UploadLambdaPackageOperator

@@ -287,12 +287,12 @@ def test_s3_move_fails_the_invocation_and_loses_nothing_when_the_copy_fails(aws,
 
 
 def test_the_lab3_dags_replayed_event_is_shaped_as_s3_sends_it():
-    from labkit import lambda_labs
+    from labkit.labs import aws_lambda
 
     def shape(value):
         return {key: shape(item) for key, item in value.items()} if isinstance(value, dict) else type(value)
 
-    replayed = json.loads(lambda_labs.s3_put_event("source", "a b+c.csv", 3, "0cc175b9c0f1b6a8", REGION))
+    replayed = json.loads(aws_lambda.s3_put_event("source", "a b+c.csv", 3, "0cc175b9c0f1b6a8", REGION))
     documented = {"Records": [s3_put_record("source", "a b+c.csv", 3, "0cc175b9c0f1b6a8")]}
     assert shape(replayed["Records"][0]) == shape(documented["Records"][0])
     assert replayed["Records"][0]["s3"]["object"]["key"] == "a+b%2Bc.csv"

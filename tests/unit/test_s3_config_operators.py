@@ -10,7 +10,7 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.amazon.aws.operators.s3 import S3DeleteBucketOperator
 from botocore.exceptions import ClientError
 
-from labkit import environment
+from labkit.core import environment
 from labkit.operators.s3_config import (
     S3DeleteBucketLifecycleOperator,
     S3DeleteVersionedBucketOperator,

@@ -1,10 +1,10 @@
-"""labkit.s3_lifecycle: when an object's lifecycle actions fall due, and its state at a given time."""
+"""labkit.operators.s3_lifecycle: when an object's lifecycle actions fall due, and its state at a given time."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from labkit.s3_lifecycle import EXPIRED, expected_state, midnight_after, schedule
+from labkit.operators.s3_lifecycle import EXPIRED, expected_state, midnight_after, schedule
 
 CREATED = datetime(2026, 1, 15, 10, 30, tzinfo=UTC)
 BIG = 200 * 1024

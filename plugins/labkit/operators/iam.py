@@ -121,7 +121,7 @@ class IamCreateUserOperator(IamBaseOperator):
     Idempotent: an existing user gets exactly the given inline policies (others it has are deleted,
     so a rerun with a narrower policy really narrows it) and the given managed policies attached.
     No access key is created here: a key's secret must not pass through XCom or logs, so the task
-    that acts as the user creates a short-lived one with `labkit.iam_access.temporary_access_key`.
+    that acts as the user creates a short-lived one with `labkit.labs.iam_access.temporary_access_key`.
     Returns the user ARN.
     """
 

@@ -2,7 +2,7 @@
 
 `S3LifecycleProgressOperator` shows lifecycle rules taking effect. On AWS that takes 30+ days, so
 there it reports the stored rules' dated schedule for each object and the storage class each will
-have `days` from now. On local AWS (`labkit.environment` tells which) it also moves local AWS's
+have `days` from now. On local AWS (`labkit.core.environment` tells which) it also moves local AWS's
 clock `days` forward, so the rules really run, and fails when an object's storage class is not the
 one the rules predict.
 """
@@ -20,7 +20,8 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk.exceptions import AirflowException
 from botocore.exceptions import ClientError
 
-from labkit import environment, s3_lifecycle
+from labkit.core import environment
+from labkit.operators import s3_lifecycle
 
 
 class S3PutBucketVersioningOperator(AwsBaseOperator[S3Hook]):

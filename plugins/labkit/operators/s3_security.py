@@ -7,7 +7,7 @@
 - KmsCreateKeyOperator / KmsScheduleKeyDeletionOperator: a customer managed key found by its alias
   (idempotent, a rerun after teardown cancels the pending deletion), and its teardown.
 - S3ClientSideEncryptedUploadOperator / ...DownloadOperator: envelope encryption in the task
-  (labkit.client_side_encryption), so S3 only ever receives ciphertext.
+  (labkit.operators.client_side_encryption), so S3 only ever receives ciphertext.
 - S3AccessLogRecordsSensor: waits until the target bucket holds log records for the requests named.
 """
 
@@ -26,8 +26,8 @@ from airflow.providers.amazon.aws.sensors.base_aws import AwsBaseSensor
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from botocore.exceptions import ClientError
 
-from labkit import client_side_encryption
-from labkit.s3_access_logs import parse_log_object
+from labkit.operators import client_side_encryption
+from labkit.operators.s3_access_logs import parse_log_object
 
 LOGGING_SERVICE = "logging.s3.amazonaws.com"
 SSE_ALGORITHMS = ("AES256", "aws:kms", "aws:kms:dsse")

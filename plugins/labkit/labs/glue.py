@@ -4,11 +4,12 @@ Each Glue lab has a data bucket, an Athena results bucket, a Glue service role t
 writes the data bucket, the job script and the `etl` package under `scripts/` in the data
 bucket, a Glue database, a raw and a curated crawler and one job. The names are templates
 (`{{ names... }}`) that render when a task runs, so call these functions inside a lab DAG
-(`labkit.dag_helpers.lab_dag`), which provides the `names` macro.
+(`labkit.core.dag.lab_dag`), which provides the `names` macro.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,8 @@ from airflow.providers.amazon.aws.operators.s3 import S3CreateBucketOperator, S3
 from airflow.providers.amazon.aws.transfers.local_to_s3 import LocalFilesystemToS3Operator
 from airflow.sdk import BaseOperator, cross_downstream
 
-from labkit import paths
-from labkit.dag_helpers import TEARDOWN
+from labkit.core import paths
+from labkit.core.dag import TEARDOWN
 from labkit.operators.glue import GlueDeleteJobOperator
 from labkit.operators.iam import IamCreateRoleOperator, IamDeleteRoleOperator
 from labkit.operators.packaging import S3UploadPythonPackageOperator
@@ -143,3 +144,17 @@ def teardown(*, job: str, before: Sequence[BaseOperator] = ()) -> list[BaseOpera
         S3DeleteBucketOperator(task_id="delete_results_bucket", bucket_name=RESULTS, force_delete=True, **TEARDOWN),
         IamDeleteRoleOperator(task_id="delete_glue_role", role_name=ROLE, **TEARDOWN),
     ]
+
+
+def count_json_lines(bucket: str, prefix: str, aws_conn_id: str = "aws_default") -> int:
+    """Records in the JSON-lines files under a prefix (a Spark job's quarantine output)."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    hook = S3Hook(aws_conn_id=aws_conn_id)
+    total = 0
+    for key in hook.list_keys(bucket_name=bucket, prefix=prefix):
+        if key.rsplit("/", 1)[-1].startswith(("_", ".")):
+            continue  # _SUCCESS and friends
+        body = hook.read_key(key, bucket_name=bucket)
+        total += sum(1 for line in body.splitlines() if line.strip() and json.loads(line))
+    return total

@@ -10,8 +10,8 @@ from airflow.providers.standard.operators.python import ShortCircuitOperator
 from airflow.sdk import DAG, Param, TriggerRule, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from labkit import paths
-from labkit.naming import LabNames
+from labkit.core import paths
+from labkit.core.naming import LabNames
 
 DEFAULT_ARGS = {
     "owner": "data-engineering",
@@ -37,7 +37,7 @@ def lab_dag(
 ) -> DAG:
     """A lab's DAG: triggered by hand, `{{ names... }}` for the lab, SQL from sql/, a `teardown` param.
 
-    `lab` names the resources (see labkit.naming); extra kwargs go to DAG (e.g. a schedule).
+    `lab` names the resources (see labkit.core.naming); extra kwargs go to DAG (e.g. a schedule).
     """
     return DAG(
         dag_id=dag_id,
@@ -46,7 +46,7 @@ def lab_dag(
         schedule=kwargs.pop("schedule", None),
         start_date=START_DATE,
         catchup=False,
-        # A run's resources have fixed names (labkit.naming): two runs at once would share them.
+        # A run's resources have fixed names (labkit.core.naming): two runs at once would share them.
         max_active_runs=kwargs.pop("max_active_runs", 1),
         default_args=DEFAULT_ARGS,
         tags=[*TAGS_COMMON, *tags],

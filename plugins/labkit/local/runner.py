@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from labkit.dag_helpers import FIGURES_TASK_ID
+from labkit.core.dag import FIGURES_TASK_ID
 
 
 @dataclass
@@ -33,7 +33,7 @@ class RunReport:
 def load_dag(dag_id: str):
     from airflow.dag_processing.dagbag import DagBag
 
-    from labkit import paths
+    from labkit.core import paths
 
     bag = DagBag(str(paths.PROJECT_ROOT / "dags"))
     if dag_id not in bag.dags:
@@ -45,7 +45,7 @@ def load_dag(dag_id: str):
 def dag_ids() -> list[str]:
     from airflow.dag_processing.dagbag import DagBag
 
-    from labkit import paths
+    from labkit.core import paths
 
     bag = DagBag(str(paths.PROJECT_ROOT / "dags"))
     if bag.import_errors:

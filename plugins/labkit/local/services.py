@@ -14,7 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from labkit import paths
+from labkit.core import paths
 
 WORK_DIR = paths.PROJECT_ROOT / ".local_aws"
 

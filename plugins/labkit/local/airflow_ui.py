@@ -1,6 +1,6 @@
 """Airflow on this machine, for the UI: local AWS, then Airflow's API server, scheduler, DAG processor and triggerer.
 
-`make airflow` runs `python -m labkit.local_airflow`. It reuses a local AWS already serving on
+`make airflow` runs `python -m labkit.local.airflow_ui`. It reuses a local AWS already serving on
 --aws-port or starts one, points `aws_default` at it, starts each Airflow component as
 `python -m airflow <component>` of this interpreter (nothing is looked up on PATH), waits until
 the API server reports every component healthy, then prints the URL and the login. Ctrl-C (or
@@ -24,7 +24,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit import local_services, paths
+from labkit.core import paths
+from labkit.local import services
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 # The API server's /monitor/health names these; all "healthy" means Airflow can run a DAG.
@@ -78,7 +79,7 @@ class Stack:
             if code is not None:
                 raise ComponentExited(
                     f"{component.name} exited with code {code}; the last lines of {component.log}:\n"
-                    f"{local_services.tail(component.log)}"
+                    f"{services.tail(component.log)}"
                 )
 
     def stop(self) -> None:
@@ -105,7 +106,7 @@ def airflow_environment(aws_endpoint: str, host: str, port: int) -> dict[str, st
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, f"{root}/plugins", env.get("PYTHONPATH")) if p)
     # Anything a component spawns by name (the AWS CLI in a task, say) comes from this interpreter's venv.
     env["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), env.get("PATH", "")))
-    env["AIRFLOW_CONN_AWS_DEFAULT"] = local_services.aws_connection(aws_endpoint)
+    env["AIRFLOW_CONN_AWS_DEFAULT"] = services.aws_connection(aws_endpoint)
     # Task runners report to the execution API of this API server (Airflow's default assumes localhost:8080).
     env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://{host}:{port}/execution/"
     # Sized for a 2-core machine: the heavy work runs in local AWS (Spark, DuckDB, Lambda workers).
@@ -158,7 +159,9 @@ def login_lines(env: dict[str, str]) -> list[str]:
     except (OSError, ValueError):
         passwords = {}
     lines = [f"Log in as {user} with password {password}" for user, password in passwords.items()]
-    lines.append(f"(passwords are generated once and kept in {password_file}; users in [core] simple_auth_manager_users)")
+    lines.append(
+        f"(passwords are generated once and kept in {password_file}; users in [core] simple_auth_manager_users)"
+    )
     return lines
 
 
@@ -167,8 +170,10 @@ def _interrupt(signum, frame) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m labkit.local_airflow", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--aws-port", type=int, default=4566, help="local AWS's port, reused or started (default: 4566)")
+    parser = argparse.ArgumentParser(prog="python -m labkit.local.airflow_ui", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--aws-port", type=int, default=4566, help="local AWS's port, reused or started (default: 4566)"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address of Airflow's API server (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port of Airflow's API server and UI (default: 8080)")
     args = parser.parse_args(argv)
@@ -179,12 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         aws_endpoint = f"http://127.0.0.1:{args.aws_port}"
-        if local_services.serving(aws_endpoint):
+        if services.serving(aws_endpoint):
             print(f"Using local AWS already serving at {aws_endpoint}", flush=True)
         else:
-            log = local_services.WORK_DIR / "airflow-local-aws.log"
+            log = services.WORK_DIR / "airflow-local-aws.log"
             print(f"Starting local AWS at {aws_endpoint} (log: {log})", flush=True)
-            stack.adopt("local AWS", local_services.start_local_aws(args.aws_port, log), log)
+            stack.adopt("local AWS", services.start_local_aws(args.aws_port, log), log)
         env = airflow_environment(aws_endpoint, args.host, args.port)
         logs = Path(env["AIRFLOW_HOME"]) / "logs" / "components"
         print(f"Starting Airflow ({', '.join(COMPONENTS)}); their logs: {logs}/", flush=True)
@@ -195,7 +200,14 @@ def main(argv: list[str] | None = None) -> int:
             stack.start(name, argv_, env, logs / f"{name}.log")
         url = f"http://{args.host}:{args.port}"
         wait_until_healthy(stack, url)
-        print("", f"Airflow is ready: {url}", *login_lines(env), "Ctrl-C stops what this command started.", sep="\n", flush=True)
+        print(
+            "",
+            f"Airflow is ready: {url}",
+            *login_lines(env),
+            "Ctrl-C stops what this command started.",
+            sep="\n",
+            flush=True,
+        )
         while True:
             stack.check()
             time.sleep(1)
@@ -210,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         if stack.components:
             print(f"Stopping {', '.join(c.name for c in reversed(stack.components))}", flush=True)
         stack.stop()
+
 
 if __name__ == "__main__":
     sys.exit(main())
