@@ -3,12 +3,15 @@
 An executor is a module with
 - `patches`: its `local_aws.patching.Patches` (what of moto it wraps, replaces or adds), whose
   `after` names the executors that must be installed before it;
-- optionally `install()`: start or reopen what it runs (threads, pools), after its patches apply;
-- optionally `shutdown()`: stop that again.
+- optionally `install()`: start what must run from the start (a scheduler), after its patches apply;
+- optionally `shutdown()`: stop its workers in the order that matters (`workers.stop(Kind)`).
+
+Long-lived workers belong to the server's `local_aws.workers.Workers`, not to the modules.
 
 install() goes through the executors in dependency order (an executor after those it names),
 shutdown() in the reverse order: dependants stop first (triggers before the job runner, pollers
-before the Lambda runtime), then every patch is undone, leaving moto as it was.
+before the Lambda runtime), then any worker still running, then every patch is undone, leaving
+moto as it was.
 See docs/local-aws/adding-an-executor.md.
 """
 
@@ -19,7 +22,7 @@ from types import ModuleType
 
 import moto
 
-from local_aws import MOTO_VERSION
+from local_aws import MOTO_VERSION, workers
 
 EXECUTOR_MODULES = (
     "local_aws.athena.api",
@@ -70,8 +73,8 @@ def ordered(names: tuple[str, ...] = EXECUTOR_MODULES) -> list[ModuleType]:
     return list(done.values())
 
 
-def install() -> None:
-    """Apply every executor's patches and start it (idempotent until shutdown())."""
+def install(server_workers: workers.Workers | None = None) -> None:
+    """Apply every executor's patches and start it, its workers owned by server_workers (idempotent until shutdown())."""
     if _installed:
         return
     if moto.__version__ != MOTO_VERSION:
@@ -82,6 +85,7 @@ def install() -> None:
     modules = ordered()
     for module in modules:
         module.patches.check()  # every mismatch with moto is reported before anything is patched
+    workers.attach(server_workers or workers.Workers())
     for module in modules:
         module.patches.apply()
         _installed.append(module)
@@ -91,8 +95,14 @@ def install() -> None:
 
 def shutdown() -> None:
     """Stop every executor, dependants first, then restore moto; the next install() starts afresh."""
+    if not _installed:
+        return
+    running = workers.running()
+    running.close()  # nothing starts while the executors wind down
     for module in reversed(_installed):
         if hasattr(module, "shutdown"):
             module.shutdown()
+    running.stop()
+    workers.detach()
     while _installed:
         _installed.pop().patches.restore()

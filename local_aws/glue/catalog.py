@@ -160,7 +160,3 @@ def _get_tables_response(self: GlueResponse) -> ActionResult:
 
 patches.replace(GlueResponse, "get_partitions", _get_partitions_response)
 patches.replace(GlueResponse, "get_tables", _get_tables_response)
-
-
-def shutdown() -> None:
-    """Nothing runs here."""

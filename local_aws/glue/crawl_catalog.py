@@ -1,6 +1,6 @@
 """Writing the Data Catalog at the end of a crawl: the half of a crawl that writes Glue.
 
-`CatalogWrites` is mixed into crawlers._CrawlRun: it creates and updates tables and partitions per
+`CatalogWrites` is mixed into crawl_run.CrawlRun: it creates and updates tables and partitions per
 the crawler's SchemaChangePolicy (UpdateBehavior, DeleteBehavior) and CrawlerOutput configuration,
 deprecates or deletes tables whose data is gone, and builds the TableInput / PartitionInput in the
 shape AWS crawlers write.
@@ -28,7 +28,7 @@ TABLE_INPUT_KEYS = (
 
 
 class CatalogWrites:
-    """The catalog-writing methods of crawlers._CrawlRun; that class sets the attributes they use
+    """The catalog-writing methods of crawl_run.CrawlRun; that class sets the attributes they use
     (name, database, glue, crawl, update_behavior, delete_behavior, merge_new_columns,
     inherit_from_table) and provides log() and _check_stop()."""
 

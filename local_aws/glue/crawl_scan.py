@@ -1,6 +1,6 @@
 """Scanning one crawler's S3 targets: the half of a crawl that reads S3.
 
-`TargetScan` is mixed into crawlers._CrawlRun: it lists each S3Target, skips hidden, empty and
+`TargetScan` is mixed into crawl_run.CrawlRun: it lists each S3Target, skips hidden, empty and
 excluded objects, reads the first bytes of each file (Parquet footers through pyarrow's S3
 filesystem), classifies them (schema_inference) and plans tables and partitions (crawl_layout).
 Also CrawlError, which ends a crawl as FAILED wherever it is raised.
@@ -26,7 +26,7 @@ class CrawlError(Exception):
 
 
 class TargetScan:
-    """The scanning methods of crawlers._CrawlRun; that class sets the attributes they use (name,
+    """The scanning methods of crawl_run.CrawlRun; that class sets the attributes they use (name,
     region, targets, other_targets, table_prefix, combine_schemas, s3, _s3fs) and provides log()
     and _check_stop()."""
 

@@ -9,7 +9,7 @@ and lacks UpdateCrawler, StartCrawlerSchedule, StopCrawlerSchedule and UpdateCra
   (cron.py, as for triggers), a Configuration that is not a JSON object, and RecrawlPolicy
   CRAWL_NEW_FOLDERS_ONLY with a SchemaChangePolicy other than LOG/LOG (AWS's words, below);
 - a crawler with a Schedule is SCHEDULED (GetCrawler's Schedule.State) and starts in every UTC
-  minute its cron matches, on the Glue scheduler thread that fires SCHEDULED triggers (triggers.py);
+  minute its cron matches, on the Glue scheduler thread (scheduler.py) that fires SCHEDULED triggers too;
   StopCrawlerSchedule sets NOT_SCHEDULED, StartCrawlerSchedule SCHEDULED, UpdateCrawlerSchedule
   changes the expression.
 State lives on moto's FakeCrawler, so /moto-api/reset forgets it. Differences from AWS and which
@@ -30,7 +30,7 @@ from moto.glue.models import FakeCrawler, GlueBackend, glue_backends
 from moto.glue.responses import GlueResponse
 
 from local_aws.clock import utcnow_naive as utcnow
-from local_aws.glue import cron, triggers
+from local_aws.glue import cron, scheduler
 from local_aws.patching import Patches
 
 log = logging.getLogger(__name__)
@@ -94,8 +94,6 @@ def schedule_state(crawler: FakeCrawler) -> str:
 
 def _set_schedule_state(crawler: FakeCrawler, state: str) -> None:
     crawler.local_schedule_state = state
-    if crawler.schedule and state == "SCHEDULED":
-        triggers.ensure_scheduler()
 
 
 def fire_scheduled_crawlers(minute: datetime) -> None:
@@ -221,5 +219,5 @@ patches.add(GlueResponse, "update_crawler", _respond_update_crawler)
 
 
 def install() -> None:
-    """Have the Glue scheduler thread (triggers.py) start crawlers whose schedule is due."""
-    triggers.every_minute(fire_scheduled_crawlers)
+    """Have the Glue scheduler thread (scheduler.py) start crawlers whose schedule is due."""
+    scheduler.every_minute(fire_scheduled_crawlers)

@@ -200,7 +200,3 @@ def _update_job_response(self: GlueResponse) -> ActionResult:
 
 
 patches.add(GlueResponse, "update_job", _update_job_response)
-
-
-def shutdown() -> None:
-    """Nothing runs here."""

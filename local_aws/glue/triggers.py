@@ -26,9 +26,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from moto.core.exceptions import JsonRESTError
@@ -45,9 +44,9 @@ from moto.glue.models import FakeJobRun, FakeTrigger, FakeWorkflow, FakeWorkflow
 from moto.glue.responses import GlueResponse
 from moto.glue.utils import Action, Predicate
 
-from local_aws import clock
+from local_aws import workers
 from local_aws.clock import utcnow_naive as utcnow
-from local_aws.glue import cron, events
+from local_aws.glue import cron, events, scheduler
 from local_aws.patching import Patches
 
 log = logging.getLogger(__name__)
@@ -164,8 +163,6 @@ def _create_trigger(original, backend: GlueBackend, name: str, workflow_name: st
     original(backend, name=name, workflow_name=workflow_name, trigger_type=trigger_type, schedule=schedule,
              predicate=predicate, actions=actions, description=description, start_on_creation=start_on_creation,
              **kwargs)  # fmt: skip
-    if trigger_type == "SCHEDULED" and start_on_creation:
-        _scheduler().ensure_running()
 
 
 # CreateTrigger fields that define a trigger (Tags and StartOnCreation do not).
@@ -216,8 +213,6 @@ def _start_trigger(trigger: FakeTrigger) -> None:
     if trigger.trigger_type != "ON_DEMAND":
         trigger.state = "ACTIVATED"
         trigger.local_seen = {}
-        if trigger.trigger_type == "SCHEDULED":
-            _scheduler().ensure_running()
         return
     if trigger.workflow_name:
         raise InvalidInputException(
@@ -600,12 +595,8 @@ patches.replace(GlueResponse, "get_workflow_runs", _respond_get_workflow_runs)
 
 
 # ---------------------------------------------------------------------------------------------
-# The scheduler
+# Scheduled triggers (run by the scheduler, scheduler.py, every minute)
 # ---------------------------------------------------------------------------------------------
-
-
-def _minute(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
 
 
 def fire_scheduled(minute: datetime) -> None:
@@ -651,125 +642,18 @@ def _scheduled_workflow_run(backend: GlueBackend, trigger: FakeTrigger) -> None:
 patches.replace(moto_glue_models, "utcnow", utcnow)
 
 
-class Scheduler:
-    """Wakes at the start of every minute of the local AWS clock and runs the minute's tasks: the scheduled
-    triggers and crawlers due in it. Moving the clock forward (POST /_local_aws/clock) wakes it at once."""
-
-    def __init__(self):
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._last = _minute(clock.now())  # the last minute whose tasks ran
-
-    def ensure_running(self) -> None:
-        # Started on the first activation; once stopped it stays stopped (install() starts a new one).
-        if self._thread is None and not self._stop.is_set():
-            self._thread = threading.Thread(target=self._serve, name="glue-trigger-scheduler", daemon=True)
-            self._thread.start()
-
-    def wake(self) -> None:
-        """Look at the clock now (it moved forward): fire the minutes it passed."""
-        self._wake.set()
-
-    def clock_reset(self) -> None:
-        """The clock went back to real time (moto's reset): go on from its minute, firing nothing missed."""
-        with self._lock:
-            self._last = _minute(clock.now())
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _serve(self) -> None:
-        while True:
-            now = clock.now()
-            self._wake.wait(60 - now.second - now.microsecond / 1e6 + 0.05)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            with self._lock:
-                current = _minute(clock.now())
-                # Minutes missed while the machine slept, or passed by moving the clock, fire late, up to
-                # an hour of them; AWS never misses any.
-                due = max(self._last + timedelta(minutes=1), current - timedelta(minutes=59))
-                self._last = max(self._last, current)
-            minute = due
-            while minute <= current:
-                for task in list(_minute_tasks):
-                    try:
-                        task(minute)
-                    except Exception:  # a bug here must not end the schedule for everyone
-                        log.exception("%s failed for %s", task.__name__, minute.isoformat())
-                minute += timedelta(minutes=1)
-
-
-_scheduler_instance: Scheduler | None = None
-_scheduler_lock = threading.Lock()
-# What the scheduler does at each UTC minute: fire scheduled triggers, and what every_minute() adds
-# (scheduled crawlers, crawler_requests.py), so all schedules share one thread.
-_minute_tasks: list[Callable[[datetime], None]] = [fire_scheduled]
-
-
-def _scheduler() -> Scheduler:
-    global _scheduler_instance
-    with _scheduler_lock:
-        if _scheduler_instance is None:
-            _scheduler_instance = Scheduler()
-        return _scheduler_instance
-
-
-def every_minute(task: Callable[[datetime], None]) -> None:
-    """Have the scheduler thread call task(minute) at the start of every UTC minute (idempotent)."""
-    if task not in _minute_tasks:
-        _minute_tasks.append(task)
-
-
-def ensure_scheduler() -> None:
-    """Start the scheduler thread if nothing has started it yet (a schedule became active)."""
-    _scheduler().ensure_running()
-
-
 # ---------------------------------------------------------------------------------------------
 # install / shutdown
 # ---------------------------------------------------------------------------------------------
 
 
-def _wake_scheduler(previous: datetime, current: datetime) -> dict[str, Any]:
-    with _scheduler_lock:
-        scheduler = _scheduler_instance
-    if scheduler is not None:
-        scheduler.wake()
-    return {"scheduler_woken": scheduler is not None}
-
-
-def _reset_scheduler() -> None:
-    with _scheduler_lock:
-        scheduler = _scheduler_instance
-    if scheduler is not None:
-        scheduler.clock_reset()
-
-
 def install() -> None:
-    """Deliver run-finished events to the triggers again and restart a scheduler that shutdown() stopped."""
-    global _scheduler_instance
-    events.reopen()
+    """Have run-finished events reach the triggers and start the scheduler (it sleeps to each minute)."""
     events.subscribe(_on_run_finished)  # once: subscribe() ignores a callback it has
-    clock.on_advance("glue_schedules", _wake_scheduler)  # keyed by name: once
-    clock.on_reset("glue_schedules", _reset_scheduler)
-    with _scheduler_lock:
-        if _scheduler_instance is not None and _scheduler_instance._stop.is_set():  # the server starts again
-            _scheduler_instance = Scheduler()
-            _scheduler_instance.ensure_running()
+    scheduler.every_minute(fire_scheduled)
+    scheduler.start()
 
 
 def shutdown() -> None:
     """Stop the scheduler and event delivery: nothing fires while the other executors wind down."""
-    with _scheduler_lock:
-        scheduler = _scheduler_instance
-    if scheduler is not None:
-        scheduler.stop()
-    events.shutdown()
+    workers.stop(scheduler.Scheduler, events.Delivery)

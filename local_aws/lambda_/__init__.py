@@ -5,7 +5,7 @@
 - invoke.py: the API everything else uses: invoke() (RequestResponse) and invoke_async() (Event,
   with retries, destinations and the DLQ).
 - runtime.py: Invoke (RequestResponse) in an execution environment: payload checks, timeouts,
-  START/END/REPORT, LogType=Tail; and the runtime's reset, reopen and shutdown.
+  START/END/REPORT, LogType=Tail; and the runtime's reset and shutdown.
 - environments.py: execution environments (one worker process each, running bootstrap.py): Init,
   invocations, output, kill and stop.
 - pool.py: their pool (cold start, warm reuse, concurrency, idle reaping, retirement on

@@ -28,10 +28,10 @@ from datetime import UTC, datetime
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend, make_function_arn
 
-from local_aws import clients, config
+from local_aws import clients, config, workers
 from local_aws.arns import Arn
 from local_aws.lambda_ import code, execution_role, runtime
-from local_aws.lambda_.invoke import InvokeError, InvokeResult, new_request_id
+from local_aws.lambda_.invoke import InvokeError, InvokeResult, new_request_id, running_worker
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class AsyncInvoker:
             self._heap = [item for item in self._heap if not predicate(item[2])]
             heapq.heapify(self._heap)
 
-    def close(self) -> None:
+    def stop(self) -> None:
         with self._cond:
             self._closed = True
             self._heap = []
@@ -291,43 +291,28 @@ def _dead_letter_attributes(event: Event) -> dict:
 
 # ---- module API ----
 
-_invoker: AsyncInvoker | None = None
-_invoker_lock = threading.Lock()
-
-
-def _queue() -> AsyncInvoker:
-    global _invoker
-    with _invoker_lock:
-        if _invoker is None:
-            _invoker = AsyncInvoker()
-        return _invoker
-
-
 def submit(function: LambdaFunction, payload: bytes, *, qualifier: str | None = None) -> str:
     """See local_aws.lambda_.invoke.invoke_async."""
     target, _ = runtime.resolve(function, qualifier)
     code.check_runtime(target)
     text = runtime.check_payload(payload, limit=MAX_ASYNC_PAYLOAD)
     event = Event(new_request_id(), function, qualifier, text, time.time())
-    _queue().put(event)
+    running_worker(AsyncInvoker).put(event)
     return event.request_id
 
 
 def reset_backend(account_id: str, region: str) -> None:
     """/moto-api/reset: forget the queued events of that backend."""
-    if _invoker is not None:
-        _invoker.drop(lambda event: (event.function.account_id, event.function.region) == (account_id, region))
+    if (invoker := workers.find(AsyncInvoker)) is not None:
+        invoker.drop(lambda event: (event.function.account_id, event.function.region) == (account_id, region))
 
 
 def reset_all() -> None:
     """/moto-api/reset: forget every queued event."""
-    if _invoker is not None:
-        _invoker.drop(lambda event: True)
+    if (invoker := workers.find(AsyncInvoker)) is not None:
+        invoker.drop(lambda event: True)
 
 
 def shutdown() -> None:
-    global _invoker
-    with _invoker_lock:
-        invoker, _invoker = _invoker, None
-    if invoker is not None:
-        invoker.close()
+    """Drop queued events and stop dispatching (before the runtime stops: they would start environments)."""
+    workers.stop(AsyncInvoker)

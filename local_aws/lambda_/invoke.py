@@ -26,10 +26,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from moto.awslambda.models import LambdaFunction
 from moto.core.exceptions import JsonRESTError
+
+from local_aws import workers
+
+W = TypeVar("W")
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,14 @@ class InvokeError(JsonRESTError):
         self.code = status
         self.error_type = error_type
         super().__init__(error_type, message)
+
+
+def running_worker(kind: Callable[[], W]) -> W:
+    """The server's worker of this kind (local_aws.workers); InvokeError while the server stops."""
+    try:
+        return workers.get(kind)
+    except workers.NotRunning:
+        raise InvokeError("ServiceException", "local AWS is shutting down", 503) from None
 
 
 def new_request_id() -> str:

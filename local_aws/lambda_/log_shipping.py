@@ -14,8 +14,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from local_aws import clients
-from local_aws.lambda_.invoke import InvokeError
+from local_aws import clients, workers
+from local_aws.lambda_.invoke import running_worker
 
 log = logging.getLogger(__name__)
 
@@ -106,39 +106,12 @@ def now_ms() -> int:
 
 # ---- this server's shipper ----
 
-_shipper: LogShipper | None = None
-# After close() the stopped shipper stays in place, so the logs of an invocation still running then are dropped.
-_closed = False
-_lock = threading.Lock()
-
 
 def shipper() -> LogShipper:
-    global _shipper
-    with _lock:
-        if _shipper is None:
-            if _closed:
-                raise InvokeError("ServiceException", "local AWS is shutting down", 503)
-            _shipper = LogShipper()
-        return _shipper
+    """The running server's shipper (a worker, local_aws.workers), started by the first environment."""
+    return running_worker(LogShipper)
 
 
 def existing() -> LogShipper | None:
-    """The shipper if one was started (the first environment starts it), else None."""
-    return _shipper
-
-
-def close() -> LogShipper | None:
-    """Shutdown: no shipper starts any more; returns the existing one, for the caller to stop."""
-    global _closed
-    with _lock:
-        _closed = True
-        return _shipper
-
-
-def reopen() -> None:
-    """The server starts again in this process: the next environment gets a new shipper."""
-    global _shipper, _closed
-    with _lock:
-        if _closed:
-            _shipper = None
-            _closed = False
+    """The shipper if one runs, else None (none started yet, or the server stopped: logs are dropped)."""
+    return workers.find(LogShipper)

@@ -157,19 +157,20 @@ class Pool:
         with self._cond:
             return list(self._environments)
 
-    def close(self) -> None:
+    def stop(self) -> None:
         with self._cond:
             self._closed = True
             everything, self._environments = self._environments, []
             self._cond.notify_all()
         for env in everything:
             env.stop()
+        self._reaper.join(timeout=5)
 
     def _reap(self) -> None:
         while True:
-            time.sleep(min(1.0, max(config.settings.lambda_idle_seconds / 4, 0.05)))
             with self._cond:
-                if self._closed:
+                interval = min(1.0, max(config.settings.lambda_idle_seconds / 4, 0.05))
+                if self._cond.wait_for(lambda: self._closed, timeout=interval):
                     return
                 now = time.monotonic()
                 expired = [

@@ -1,4 +1,4 @@
-"""Invoke (RequestResponse) on the local runtime, and the runtime's lifecycle (reset, reopen, shutdown).
+"""Invoke (RequestResponse) on the local runtime, and the runtime's lifecycle (reset, shutdown).
 
 An invocation takes an execution environment (environments.py) from the pool (pool.py), runs the
 handler there, and ships its log (START, the handler's output, END, REPORT) with log_shipping.py;
@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend, make_function_arn
 
+from local_aws import workers
 from local_aws.lambda_ import code, execution_role, lifecycle, log_shipping
 from local_aws.lambda_.environments import Outcome
-from local_aws.lambda_.invoke import InvokeError, InvokeResult
+from local_aws.lambda_.invoke import InvokeError, InvokeResult, running_worker
 from local_aws.lambda_.log_shipping import now_ms
 from local_aws.lambda_.platform_log import Report
 from local_aws.lambda_.pool import Pool
@@ -28,22 +28,9 @@ MAX_SYNC_PAYLOAD = 6 * 1024 * 1024  # Invoke's request and response payload limi
 
 # ---- invocations ----
 
-_pool: Pool | None = None
-# After shutdown() the closed pool and stopped shipper (log_shipping.py) stay in place, so an invocation still
-# running then releases its environment to a closed pool (which stops it) and its logs are dropped: nothing restarts.
-_closed = False
-_singletons_lock = threading.Lock()
-_SHUTTING_DOWN = ("ServiceException", "local AWS is shutting down", 503)
-
-
 def pool() -> Pool:
-    global _pool
-    with _singletons_lock:
-        if _pool is None:
-            if _closed:
-                raise InvokeError(*_SHUTTING_DOWN)
-            _pool = Pool()
-        return _pool
+    """The running server's pool of environments (a worker, local_aws.workers)."""
+    return running_worker(Pool)
 
 
 def resolve(function: LambdaFunction, qualifier: str | None) -> tuple[LambdaFunction, str]:
@@ -96,7 +83,10 @@ def invoke(
     code.check_runtime(target)
     event = check_payload(payload)
     context = _decode_client_context(client_context)
-    env, cold, init_lines = pool().acquire(target)
+    # The same pool gets the environment back: if the server stopped meanwhile, that pool is closed and
+    # stops it, and the invocation's logs are dropped (no shipper runs any more).
+    environments = pool()
+    env, cold, init_lines = environments.acquire(target)
     version = str(target.version)
     started_ms = now_ms()
     timeout = float(target.timeout)
@@ -117,7 +107,7 @@ def invoke(
             # A timeout or crash loses the environment; a handler's exception does not (AWS's runtime survives it).
             keep = outcome.kind in ("result", "error")
     finally:
-        pool().release(env, keep=keep)
+        environments.release(env, keep=keep)
 
     end_ms = now_ms()
     if env.init_error is not None:
@@ -156,7 +146,8 @@ def invoke(
     if outcome.kind == "timeout":
         events += platform.timed_out(end_ms, request_id, timeout)
     events += platform.end(end_ms, report) + platform.report(end_ms, report)
-    log_shipping.shipper().ship(env.generation, target.region, env.log_group, env.log_stream, events)
+    if (shipper := log_shipping.existing()) is not None:
+        shipper.ship(env.generation, target.region, env.log_group, env.log_stream, events)
 
     if outcome.kind == "result":
         response, function_error = outcome.body.encode(), None
@@ -186,13 +177,14 @@ def invoke(
 def retire_function(function: LambdaFunction) -> None:
     """Code or configuration changed: the function's environments finish what they run, then stop."""
     name = (function.account_id, function.region, function.function_name)
-    pool().retire(lambda env: env.key[:3] == name)
+    if (environments := workers.find(Pool)) is not None:
+        environments.retire(lambda env: env.key[:3] == name)
 
 
 def reset_backend(account_id: str, region: str) -> None:
     """/moto-api/reset: stop every environment of that backend now, drop its pending logs and credentials."""
-    if _pool is not None:
-        _pool.retire(lambda env: env.key[:2] == (account_id, region), kill_busy=True)
+    if (environments := workers.find(Pool)) is not None:
+        environments.retire(lambda env: env.key[:2] == (account_id, region), kill_busy=True)
     if (shipper := log_shipping.existing()) is not None:
         shipper.reset()
     execution_role.forget_backend(account_id, region)
@@ -204,30 +196,13 @@ def quiesce() -> None:
     shipper = log_shipping.existing()
     if shipper is not None:
         shipper.reset()
-    if _pool is not None:
-        _pool.retire(lambda env: True, kill_busy=True)
+    if (environments := workers.find(Pool)) is not None:
+        environments.retire(lambda env: True, kill_busy=True)
     if shipper is not None:
         shipper.flush()
     execution_role.forget_all()
 
 
-def reopen() -> None:
-    """install(): the server starts again in this process, so the next invocation gets a new pool and shipper."""
-    global _pool, _closed
-    with _singletons_lock:
-        if _closed:
-            _pool = None
-            _closed = False
-    log_shipping.reopen()
-
-
 def shutdown() -> None:
-    global _closed
-    with _singletons_lock:
-        _closed = True
-        pool_ = _pool
-    shipper_ = log_shipping.close()
-    if pool_ is not None:
-        pool_.close()
-    if shipper_ is not None:
-        shipper_.stop()
+    """Stop every environment, then the log shipper (which writes what it holds first)."""
+    workers.stop(Pool, log_shipping.LogShipper)

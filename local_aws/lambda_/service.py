@@ -439,11 +439,6 @@ def _moto_reset(original, self) -> None:
     original(self)
 
 
-def install() -> None:
-    """The server starts again in this process: the next invocation gets a new pool and log shipper."""
-    runtime.reopen()
-
-
 def shutdown() -> None:
     """Stop queued events first (they would start environments), then every environment."""
     async_invoke.shutdown()

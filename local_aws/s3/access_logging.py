@@ -47,7 +47,7 @@ from moto.s3.responses import S3Response
 from moto.s3.utils import bucket_name_from_url
 from moto.s3bucket_path.utils import bucket_name_from_url as path_bucket_name_from_url
 
-from local_aws import clock, config
+from local_aws import clock, config, workers
 from local_aws.iam.policy import SERVICE, Principal, Request, decide, parse
 from local_aws.patching import Patches
 
@@ -120,10 +120,8 @@ class Record:
 
 
 _lock = threading.Lock()
+# Records not delivered yet. While no server runs (stopping, stopped) they wait here for the next one.
 _pending: dict[Destination, list[Record]] = defaultdict(list)
-_flusher: threading.Thread | None = None
-_stop = threading.Event()
-_closed = False  # after shutdown() records wait in _pending, and no flusher starts, until install()
 
 
 # --- permissions -------------------------------------------------------------------------------------
@@ -475,21 +473,32 @@ def log_object_key(destination: Destination, delivered: datetime, event_time: da
 
 
 def _add(destination: Destination, record: Record) -> None:
-    global _flusher
     with _lock:
         _pending[destination].append(record)
-        if not _closed and (_flusher is None or not _flusher.is_alive()):
-            _stop.clear()
-            _flusher = threading.Thread(target=_flush_periodically, name="s3-access-log-delivery", daemon=True)
-            _flusher.start()
+    try:
+        workers.get(Flusher)  # delivers every s3_access_log_flush_seconds from now on
+    except workers.NotRunning:
+        pass  # delivered by the shutdown's last flush, or by the next server
 
 
-def _flush_periodically() -> None:
-    while not _stop.wait(config.settings.s3_access_log_flush_seconds):
-        try:
-            flush()
-        except Exception:
-            log.exception("S3 access log delivery failed")
+class Flusher:
+    """Delivers the buffered records every few seconds (settings.s3_access_log_flush_seconds); a worker."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="s3-access-log-delivery", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _serve(self) -> None:
+        while not self._stop.wait(config.settings.s3_access_log_flush_seconds):
+            try:
+                flush()
+            except Exception:
+                log.exception("S3 access log delivery failed")
 
 
 def flush() -> int:
@@ -549,21 +558,14 @@ patches.replace(S3Backend, "log_incoming_request", lambda self, request, bucket_
 
 
 def install() -> None:
-    """Let the flusher start again with the next record (shutdown() closed it)."""
-    global _closed
-    with _lock:
-        _closed = False
+    """Deliver what waited while no server ran (it is delivered within the flush interval)."""
+    if pending():
+        workers.get(Flusher)
 
 
 def shutdown() -> None:
     """Stop the flusher and deliver what it had not delivered yet."""
-    global _flusher, _closed
-    with _lock:
-        _closed = True
-    _stop.set()
-    if _flusher is not None:
-        _flusher.join(timeout=10)
-        _flusher = None
+    workers.stop(Flusher)
     try:
         flush()
     except Exception:

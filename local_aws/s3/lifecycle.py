@@ -38,7 +38,7 @@ from moto.s3.exceptions import NoSuchLifecycleConfiguration
 from moto.s3.models import FakeBucket, FakeKey, FakeMultipart, S3Backend, s3_backends
 from moto.s3.responses import S3Response
 
-from local_aws import clock
+from local_aws import clock, workers
 from local_aws.patching import Patches
 from local_aws.s3.lifecycle_rules import (
     SMALL_OBJECT,
@@ -291,22 +291,24 @@ class DailyRuns:
 daily = DailyRuns()
 
 
-class _Ticker(threading.Thread):
-    """Real time also passes midnights: look once a minute."""
+class Ticker:
+    """Real time also passes midnights: look once a minute. A worker (local_aws.workers)."""
 
     def __init__(self) -> None:
-        super().__init__(name="s3-lifecycle", daemon=True)
-        self.stopping = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="s3-lifecycle", daemon=True)
+        self._thread.start()
 
-    def run(self) -> None:
-        while not self.stopping.wait(60):
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+
+    def _serve(self) -> None:
+        while not self._stopping.wait(60):
             try:
                 daily.catch_up(None, clock.now())
             except Exception:  # keep ticking; the next minute retries
                 log.exception("S3 lifecycle run failed")
-
-
-_ticker: _Ticker | None = None
 
 
 # --- patches on moto
@@ -405,17 +407,10 @@ def _response_dict_with_expiration(original, self: FakeKey) -> dict[str, Any]:
 
 def install() -> None:
     """Start the daily runs: on every move (and reset) of the clock, and a ticker for the midnights real time passes."""
-    global _ticker
     clock.on_advance("s3_lifecycle", daily.catch_up)
     clock.on_reset("s3_lifecycle", daily.reset)
-    if _ticker is None:
-        _ticker = _Ticker()
-        _ticker.start()
+    workers.get(Ticker)
 
 
 def shutdown() -> None:
-    global _ticker
-    if _ticker is not None:
-        _ticker.stopping.set()
-        _ticker.join(timeout=5)
-        _ticker = None
+    workers.stop(Ticker)

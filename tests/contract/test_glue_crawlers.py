@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
 
-from local_aws.glue import crawlers
+from local_aws.glue import crawl_run
 
 BUCKET = "lake"
 DATABASE = "labdb"
@@ -392,14 +392,14 @@ def gate(monkeypatch):
     """Holds crawls in RUNNING at their first file until released."""
     release = threading.Event()
     entered = threading.Event()
-    classify = crawlers._CrawlRun._classify
+    classify = crawl_run.CrawlRun._classify
 
     def held(self, *args):
         entered.set()
         release.wait(30)
         return classify(self, *args)
 
-    monkeypatch.setattr(crawlers._CrawlRun, "_classify", held)
+    monkeypatch.setattr(crawl_run.CrawlRun, "_classify", held)
     yield entered, release
     release.set()
 

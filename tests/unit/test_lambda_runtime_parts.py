@@ -141,4 +141,4 @@ def test_an_environment_retired_while_waiting_is_stopped_even_when_the_invocatio
         assert throttled.value.error_type == "TooManyRequestsException"
         assert stale.stopped and stale not in pool.environments()
     finally:
-        pool.close()
+        pool.stop()

@@ -427,7 +427,3 @@ def _min_sequence_number(shard: Shard) -> int:
 # records took 7 s to put. Streams that feed mappings grow long, so make it O(1).
 patches.replace(Shard, "get_max_sequence_number", _max_sequence_number)
 patches.replace(Shard, "get_min_sequence_number", _min_sequence_number)
-
-
-def shutdown() -> None:
-    """Pollers belong to mappings.py, which stops them."""

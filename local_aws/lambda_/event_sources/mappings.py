@@ -30,7 +30,7 @@ from moto.awslambda.exceptions import InvalidParameterValueException, LambdaClie
 from moto.awslambda.models import EventSourceMapping, LambdaBackend
 from moto.events.models import EventPattern
 
-from local_aws import config
+from local_aws import config, workers
 from local_aws.arns import Arn
 from local_aws.patching import Patches
 
@@ -40,8 +40,6 @@ log = logging.getLogger(__name__)
 # Both wrap LambdaBackend.reset; this module's wrap is the outer one (a backend's pollers are told to
 # stop, then the runtime retires its environments and queued events, then moto resets it).
 patches = Patches(__name__, after=("local_aws.lambda_.service",))
-_pollers_lock = threading.Lock()
-_pollers: dict[str, Poller] = {}  # mapping UUID -> its poller, so shutdown() finds every one
 
 STREAM_SOURCES = ("kinesis", "dynamodb")
 # Reported when a mapping was created without them, as AWS does.
@@ -124,9 +122,8 @@ class Poller(threading.Thread):
             if not busy:
                 self.sleep()
         self.finish()
-        with _pollers_lock:
-            if _pollers.get(self.esm.uuid) is self:
-                del _pollers[self.esm.uuid]
+        if (pollers := workers.find(Pollers)) is not None:
+            pollers.discard(self)
 
     # -- for subclasses ---------------------------------------------------------------------
 
@@ -294,9 +291,7 @@ def _create(original, backend: LambdaBackend, spec: dict[str, Any]) -> EventSour
     esm.local = MappingState()
     poller = poller_class(backend, esm)
     esm.local.poller = poller
-    with _pollers_lock:
-        _pollers[esm.uuid] = poller
-    poller.start()
+    workers.get(Pollers).start(poller)
     return esm
 
 
@@ -387,12 +382,34 @@ def _configuration(original, esm: EventSourceMapping) -> dict[str, Any]:
     return result
 
 
-def shutdown(timeout: float = 10.0) -> None:
-    """Stop every poller and wait (at most `timeout` seconds in all) for those in an invocation to finish it."""
-    with _pollers_lock:
-        pollers = list(_pollers.values())
-    for poller in pollers:
-        poller.stop()
-    deadline = time.monotonic() + timeout
-    for poller in pollers:
-        poller.join(max(0.0, deadline - time.monotonic()))
+class Pollers:
+    """The running pollers, by mapping UUID, so the server's stop finds every one; a worker (local_aws.workers)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[str, Poller] = {}
+
+    def start(self, poller: Poller) -> None:
+        with self._lock:
+            self._running[poller.esm.uuid] = poller
+        poller.start()
+
+    def discard(self, poller: Poller) -> None:
+        with self._lock:
+            if self._running.get(poller.esm.uuid) is poller:
+                del self._running[poller.esm.uuid]
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop every poller and wait (at most `timeout` seconds in all) for those in an invocation to finish it."""
+        with self._lock:
+            pollers = list(self._running.values())
+        for poller in pollers:
+            poller.stop()
+        deadline = time.monotonic() + timeout
+        for poller in pollers:
+            poller.join(max(0.0, deadline - time.monotonic()))
+
+
+def shutdown() -> None:
+    """Pollers stop before the Lambda runtime does (this executor installs after it, so it stops first)."""
+    workers.stop(Pollers)

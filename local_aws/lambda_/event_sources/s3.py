@@ -249,7 +249,3 @@ def _put_notification_configuration(original, backend: S3Backend, bucket_name: s
                     ",".join(a.events),
                 )
     original(backend, bucket_name, notification_config)
-
-
-def shutdown() -> None:
-    """Nothing runs here: queued invocations belong to the Lambda runtime."""

@@ -101,7 +101,3 @@ def _count_failed_notification(topic_arn: str) -> None:
     datum = {"MetricName": "NumberOfNotificationsFailed", "Value": 1.0, "Unit": "Count",
              "Dimensions": [{"Name": "TopicName", "Value": topic.resource}]}  # fmt: skip
     cloudwatch_backends[topic.account][topic.region].put_metric_data("AWS/SNS", [datum])
-
-
-def shutdown() -> None:
-    """Nothing runs here: queued invocations belong to the Lambda runtime."""
