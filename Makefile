@@ -49,7 +49,18 @@ $(AIRFLOW_HOME)/airflow.db: | $(VENV)/.installed
 	$(VENV)/bin/airflow db migrate >/dev/null
 	@echo "Airflow metadata DB ready in $(AIRFLOW_HOME)"
 
-install: $(VENV)/.installed $(JARS_DIR)/hadoop-aws-3.3.1.jar $(AIRFLOW_HOME)/airflow.db ## venv, pinned packages, Spark S3 jars, Airflow DB
+# The database servers RDS instances run (local_aws/rds): Debian's packages, installed when missing.
+# Only their binaries are used; local AWS starts servers of its own, never the system's.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+.tools/.system-packages:
+	@if ! { test -x /usr/sbin/mariadbd && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; then \
+	  command -v apt-get >/dev/null || { echo "install MariaDB's and PostgreSQL's server binaries"; exit 1; }; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mariadb-server postgresql; \
+	fi
+	@mkdir -p .tools && touch $@
+
+install: $(VENV)/.installed $(JARS_DIR)/hadoop-aws-3.3.1.jar $(AIRFLOW_HOME)/airflow.db .tools/.system-packages ## venv, pinned packages, Spark S3 jars, Airflow DB, MariaDB/PostgreSQL binaries
 
 test: install $(CLIENTS_VENV)/.installed ## every test: unit, local-AWS contract, DAG integrity, end-to-end DAG runs
 	$(PY) -m pytest

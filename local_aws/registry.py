@@ -43,6 +43,7 @@ EXECUTOR_MODULES = (
     "local_aws.lambda_.event_sources.s3",
     "local_aws.lambda_.event_sources.sns",
     "local_aws.lambda_.service",
+    "local_aws.rds.instances",
     "local_aws.s3.access_logging",
     "local_aws.s3.encryption",
     "local_aws.s3.lifecycle",
