@@ -1,7 +1,7 @@
 """Athena's request handling where moto's differs from AWS: workgroups as AWS applies them,
 idempotent StartQueryExecution, BatchGetQueryExecution and prepared statements per workgroup.
 
-Nothing here runs queries (executor.py does); these are moto response patches. What each call
+Nothing here runs queries (engine.py does); these are moto response patches. What each call
 answers follows the Athena API reference.
 """
 
@@ -85,7 +85,7 @@ def describe(backend: AthenaBackend, execution_id: str) -> dict[str, Any] | None
         "Query": execution.query,
         "ResultReuseConfiguration": getattr(execution, "result_reuse", None)
         or {"ResultReuseByAgeConfiguration": {"Enabled": False}},
-        **execution.local_run.describe(),  # every execution is submitted with its run (executor.submit)
+        **execution.local_run.describe(),  # every execution is submitted with its run (engine.submit)
     }
     if execution.execution_parameters is not None:
         described["ExecutionParameters"] = execution.execution_parameters

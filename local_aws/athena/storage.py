@@ -2,14 +2,21 @@
 
 DuckDB 2.x has no offline httpfs, so each query's DuckDB connection reads s3:// paths through
 an fsspec view of pyarrow's S3 filesystem on local S3. The view counts the bytes DuckDB reads,
-which is what Athena bills and reports as DataScannedInBytes. It also answers DuckDB's many
-info/glob/exists calls from the listing it made, instead of asking S3 each time.
+which is what Athena bills and reports as DataScannedInBytes.
+
+Every request to local S3 costs milliseconds whatever its size, so what grows with a table Spark
+wrote (a file per task in every partition) is the requests per file, not the bytes. The view
+answers DuckDB's many info/glob/exists/modified calls from the listing it made, opens each file
+once per query although DuckDB opens a Parquet file twice (footer, then column chunks), and
+keeps opened files across queries (OpenFiles), so a file costs only DuckDB's ranged GETs, as
+with pyarrow's own dataset reader.
 """
 
 from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 
 from fsspec.implementations.arrow import ArrowFile, ArrowFSWrapper
 from pyarrow import fs as pafs
@@ -65,6 +72,15 @@ class CountingFile(ArrowFile):
         super().__init__(fs, stream, path, mode, block_size, **kwargs)
         self._thread = threading.local()
         self._position = 0
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Only this handle closes: its stream is shared by every handle on the file and kept (OpenFiles)."""
+        self._closed = True
 
     def tell(self) -> int:
         pending = getattr(self._thread, "seeked", None)
@@ -92,16 +108,50 @@ class CountingFile(ArrowFile):
         return len(data)
 
 
+class OpenFiles:
+    """Input files of local S3 kept open across queries, by key, for as long as the size listed is theirs.
+
+    pyarrow opens an S3 file by path only, and every open is a HEAD request for its size; its own
+    dataset reader, which knows sizes from its listing, makes none. A file opened once is kept here
+    and a later query whose listing gives the same size reads through it without a HEAD. Only the
+    size is kept: every read is a ranged GET of the object as it is then, so an object rewritten
+    with the same size is read as rewritten, and one of another size is opened again.
+    """
+
+    def __init__(self, s3: pafs.FileSystem, limit: int = 10_000):
+        self.s3 = s3
+        self.limit = limit  # the least recently used beyond it are dropped
+        self._files: OrderedDict[str, pafs.NativeFile] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def open(self, key: str, size: int) -> pafs.NativeFile:
+        """bucket/key, which the caller's listing says is size bytes, open for reading."""
+        with self._lock:
+            kept = self._files.get(key)
+            if kept is not None and kept.size() == size:
+                self._files.move_to_end(key)
+                return kept
+        stream = self.s3.open_input_file(key)  # a HEAD request: outside the lock, other files open meanwhile
+        with self._lock:
+            self._files[key] = stream
+            self._files.move_to_end(key)
+            while len(self._files) > self.limit:
+                self._files.popitem(last=False)
+        return stream
+
+
 class CountingS3FileSystem(ArrowFSWrapper):
     """s3:// for one query's DuckDB connection; bytes_read is what the query scanned."""
 
     protocol = "s3"
     cachable = False  # fsspec would hand every query the same cached instance, and so the same counter
 
-    def __init__(self, s3: pafs.S3FileSystem):
+    def __init__(self, s3: pafs.S3FileSystem, opened: OpenFiles | None = None):
         super().__init__(s3)
         self.bytes_read = 0
         self.listed: dict[str, pafs.FileInfo] = {}  # bucket/key -> what the listing said about it
+        self.opened = opened or OpenFiles(s3)  # the listed files, opened once (a HEAD) for as long as they stay
+        self._streams: dict[str, pafs.NativeFile] = {}  # bucket/key -> its input file in this query
         self._lock = threading.Lock()
 
     def count(self, size: int) -> None:
@@ -125,7 +175,19 @@ class CountingS3FileSystem(ArrowFSWrapper):
         stripped = self._strip_protocol(path)
         return [stripped] if stripped in self.listed else super().glob(path, **kwargs)
 
+    def modified(self, path):
+        listed = self.listed.get(self._strip_protocol(path))
+        return listed.mtime if listed else super().modified(path)
+
     def _open(self, path, mode="rb", block_size=None, seekable=True, **kwargs):
         if mode != "rb":
             raise PermissionError(f"queries read S3, they do not write it: {path}")
-        return CountingFile(self, self.fs.open_input_file(self._strip_protocol(path)), path, mode, block_size)
+        key = self._strip_protocol(path)
+        with self._lock:
+            stream = self._streams.get(key)
+        if stream is None:
+            listed = self.listed.get(key)
+            stream = self.opened.open(key, listed.size) if listed else self.fs.open_input_file(key)
+            with self._lock:
+                stream = self._streams.setdefault(key, stream)
+        return CountingFile(self, stream, path, mode, block_size)

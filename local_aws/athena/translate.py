@@ -1,7 +1,7 @@
 """Athena SQL -> DuckDB SQL with sqlglot: parse, find the catalog tables, rewrite, generate.
 
 Athena's DML is Trino SQL and its DDL is Hive DDL; sqlglot's 'athena' dialect parses both.
-This module is pure (no I/O): the executor resolves the tables it finds to DuckDB relations
+This module is pure (no I/O): the engine resolves the tables it finds to DuckDB relations
 over their files and asks for the DuckDB SQL of the rewritten query.
 """
 
@@ -127,7 +127,7 @@ def table_references(query: exp.Expression, sql: str, default_database: str) -> 
 def partition_predicate(ref: TableRef, partition_keys: list[str]) -> str | None:
     """DuckDB SQL of the WHERE conjuncts of ref's SELECT that only read ref's partition keys.
 
-    The executor evaluates it against the catalog's partition values to skip partitions, as
+    The engine evaluates it against the catalog's partition values to skip partitions, as
     Athena prunes partitions. Pruning is an optimisation, so anything doubtful returns None:
     outer joins (NULL-extended rows), subqueries, aggregates, non-deterministic functions.
     """

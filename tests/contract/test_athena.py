@@ -107,6 +107,18 @@ def flights(athena, s3):
 # -- DDL and queries over CSV ---------------------------------------------------------------------
 
 
+def test_a_file_rewritten_between_queries_is_read_as_it_is_now(athena, s3, flights):
+    sql = "SELECT count(*), sum(distance) FROM flights"
+    assert query(athena, sql) == [["_col0", "_col1"], ["5", "6403"]]
+    # The same size (queries keep files open while their listed size holds), then another size.
+    same_size = FLIGHTS_JAN.replace(b"1400", b"2400")
+    assert len(same_size) == len(FLIGHTS_JAN)
+    put(s3, "raw/flights/2013-01.csv", same_size)
+    assert query(athena, sql) == [["_col0", "_col1"], ["5", "7403"]]
+    put(s3, "raw/flights/2013-01.csv", FLIGHTS_JAN + b"6,DL,1000,0,600\n")
+    assert query(athena, sql) == [["_col0", "_col1"], ["6", "7403"]]
+
+
 def test_ddl_creates_the_glue_table_and_aggregates_are_exact(athena, glue, flights):
     table = glue.get_table(DatabaseName="labdb", Name="flights")["Table"]
     descriptor = table["StorageDescriptor"]
@@ -292,6 +304,44 @@ def test_parquet_projection_reads_fewer_bytes_than_every_column(athena, events):
         "DataScannedInBytes"
     ]
     assert 0 < narrow < wide
+
+
+def test_many_partitions_of_several_files_each_are_read_whole_and_once(athena, glue, s3):
+    """Spark's layout (a file per task in every partition folder, _SUCCESS beside) over 12 partitions: DuckDB
+    opens each file more than once and reads it from several threads; every row still counts once."""
+    descriptor = {
+        "Columns": [{"Name": "id", "Type": "bigint"}, {"Name": "amount", "Type": "double"}],
+        "Location": "s3://lake/curated/sales/",
+        "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+        "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
+    }
+    glue.create_database(DatabaseInput={"Name": "lake"})
+    glue.create_table(DatabaseName="lake", TableInput={
+        "Name": "sales", "StorageDescriptor": descriptor, "PartitionKeys": [{"Name": "month", "Type": "int"}],
+    })  # fmt: skip
+    expected, total_bytes = [["month", "n", "ids", "files"]], 0
+    for month in range(1, 13):
+        prefix = f"curated/sales/month={month}/"
+        sizes = (5_000, 4_000 + month, 17 * month)  # two big tasks' files and a small one, as Spark leaves them
+        first = 0
+        for part, size in enumerate(sizes):
+            ids = list(range(first, first + size))
+            body = parquet_bytes({"id": ids, "amount": [i / 2 for i in ids]})
+            put(s3, f"{prefix}part-{part:05d}-c000.snappy.parquet", body)
+            total_bytes += len(body)
+            first += size
+        put(s3, prefix + "_SUCCESS", b"")
+        glue.create_partition(DatabaseName="lake", TableName="sales", PartitionInput={
+            "Values": [str(month)], "StorageDescriptor": {**descriptor, "Location": f"s3://lake/{prefix}"},
+        })  # fmt: skip
+        expected.append([str(month), str(first), str(first * (first - 1) // 2), "3"])
+
+    sql = 'SELECT month, count(*) AS n, sum(id) AS ids, count(DISTINCT "$path") AS files FROM sales GROUP BY month ORDER BY month'
+    first_run, second_run = run(athena, sql, "lake"), run(athena, sql, "lake")
+    assert rows(athena, first_run["QueryExecutionId"]) == expected
+    assert rows(athena, second_run["QueryExecutionId"]) == expected
+    scanned = first_run["Statistics"]["DataScannedInBytes"]
+    assert 0 < scanned < total_bytes and second_run["Statistics"]["DataScannedInBytes"] == scanned
 
 
 def test_alter_table_add_partition_and_msck_repair_register_folders(athena, glue, events):
