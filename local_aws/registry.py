@@ -28,6 +28,7 @@ EXECUTOR_MODULES = (
     "local_aws.athena.api",
     "local_aws.athena.executor",
     "local_aws.clock",
+    "local_aws.dms.tasks",
     "local_aws.glue.catalog",
     "local_aws.glue.crawler_requests",
     "local_aws.glue.crawlers",

@@ -67,6 +67,9 @@ class LocalAWS:
         logging.getLogger("werkzeug").setLevel(logging.INFO if self.settings.log_requests else logging.WARNING)
         # sqlglot warns when it parses Athena's utility statements (SHOW, MSCK, UNLOAD) as commands: expected here.
         logging.getLogger("sqlglot").setLevel(logging.ERROR)
+        # python-mysql-replication warns on every connection when binlog_row_metadata is not FULL; DMS's reader
+        # maps columns by position then (local_aws/dms/source_mysql.py), as DMS needs no such setting.
+        logging.getLogger("pymysqlreplication").setLevel(logging.ERROR)
         if self.workers.closed:  # started again after stop()
             self.workers = workers.Workers()
         registry.install(self.workers)

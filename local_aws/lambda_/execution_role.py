@@ -6,16 +6,15 @@ cached per function, dropped by /moto-api/reset.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-import urllib.parse
 from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 from moto.awslambda.models import LambdaFunction
 
 from local_aws import clients
+from local_aws.iam.trust import trusts_service
 from local_aws.lambda_.invoke import InvokeError
 
 CREDENTIALS_SECONDS = 3600  # the role session of an environment; environments retire before it ends
@@ -34,21 +33,8 @@ _credentials_lock = threading.Lock()
 
 
 def trusts_lambda(document) -> bool:
-    """Whether a role's trust policy lets the Lambda service assume it (Allow statements only; no conditions)."""
-    if isinstance(document, str):
-        document = json.loads(urllib.parse.unquote(document))
-
-    def as_list(value) -> list:
-        return value if isinstance(value, list) else [value]
-
-    for statement in as_list((document or {}).get("Statement", [])):
-        actions = as_list(statement.get("Action", []))
-        if statement.get("Effect") != "Allow" or not {"sts:AssumeRole", "sts:*", "*"} & set(actions):
-            continue
-        principal = statement.get("Principal", {})
-        if principal == "*" or "lambda.amazonaws.com" in as_list(principal.get("Service", [])):
-            return True
-    return False
+    """Whether a role's trust policy lets the Lambda service assume it."""
+    return trusts_service(document, "lambda.amazonaws.com")
 
 
 def role_credentials(function: LambdaFunction) -> Credentials:

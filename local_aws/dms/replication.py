@@ -1,0 +1,297 @@
+"""The DMS engine: one started replication task, run on a thread of its own.
+
+A run selects the source's tables through the task's table mappings, takes the binlog position
+(full-load-and-cdc, cdc), full-loads each table into the S3 target, then captures changes from
+that position: committed transactions are batched (CdcMaxBatchInterval / CdcMinFileSize) and
+written as CDC files, and only then does the run's checkpoint (RecoveryCheckpoint) move past
+them. A lost connection to the source is retried from the checkpoint, as DMS retries recoverable
+errors; a change may be written twice, never lost. The run keeps DMS's table statistics and
+task statistics; tasks.py reports them. Runs belong to `Runs`, a worker of the running server.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from local_aws.dms.source_mysql import MySQLSource, Position, SourceError, Table, Transaction
+
+log = logging.getLogger(__name__)
+
+RECONNECT_ATTEMPTS = 5
+RECONNECT_WAIT_SECONDS = 1.0
+
+
+class TargetError(Exception):
+    """The target refused a write; the message is the task's failure reason."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class TableStats:
+    """One table's figures, in DescribeTableStatistics's terms."""
+
+    schema: str
+    table: str
+    inserts: int = 0
+    updates: int = 0
+    deletes: int = 0
+    ddls: int = 0
+    full_load_rows: int = 0
+    state: str = "Before load"
+    full_load_start: datetime | None = None
+    full_load_end: datetime | None = None
+    last_update: datetime = field(default_factory=utcnow)
+
+    def as_dict(self) -> dict:
+        described = {
+            "SchemaName": self.schema,
+            "TableName": self.table,
+            "Inserts": self.inserts,
+            "Deletes": self.deletes,
+            "Updates": self.updates,
+            "Ddls": self.ddls,
+            "AppliedInserts": self.inserts,
+            "AppliedDeletes": self.deletes,
+            "AppliedUpdates": self.updates,
+            "AppliedDdls": self.ddls,
+            "FullLoadRows": self.full_load_rows,
+            "FullLoadCondtnlChkFailedRows": 0,
+            "FullLoadErrorRows": 0,
+            "LastUpdateTime": self.last_update,
+            "TableState": self.state,
+            "ValidationPendingRecords": 0,
+            "ValidationFailedRecords": 0,
+            "ValidationSuspendedRecords": 0,
+            "ValidationState": "Not enabled",
+        }
+        if self.full_load_start:
+            described["FullLoadStartTime"] = self.full_load_start
+        if self.full_load_end:
+            described["FullLoadEndTime"] = self.full_load_end
+        return described
+
+
+@dataclass
+class RunPlan:
+    """What StartReplicationTask asked for, resolved by tasks.py."""
+
+    migration_type: str  # full-load | cdc | full-load-and-cdc
+    start_type: str  # start-replication | resume-processing | reload-target
+    source: MySQLSource
+    selected: Callable[[str, str], bool]  # the table mappings' selection
+    writer: object  # s3_target.S3TargetWriter (full_load, cdc)
+    batcher: object  # s3_target.CdcBatcher (add, due, take)
+    checkpoint: Position | None = None  # resume-processing / CdcStartPosition: where CDC starts
+    reload: list[tuple[str, str]] | None = None  # ReloadTables: only these tables are loaded again
+    load_order: Callable[[str, str], int] = lambda schema, table: 0  # the mappings' load-order: higher first
+
+
+class TaskRun:
+    """Full load then CDC for one task; `status` and the statistics are read by tasks.py."""
+
+    def __init__(self, plan: RunPlan, on_end: Callable[[TaskRun], None]):
+        self.plan = plan
+        self.on_end = on_end
+        self.status = "starting"
+        self.stop_reason: str | None = None
+        self.failure: str | None = None
+        self.checkpoint: Position | None = plan.checkpoint
+        self.tables: dict[tuple[str, str], TableStats] = {}
+        self.started = utcnow()
+        self.full_load_started: datetime | None = None
+        self.full_load_finished: datetime | None = None
+        self.stopped: datetime | None = None
+        self._columns: dict = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dms-task", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, wait: float = 30.0) -> None:
+        self._stop.set()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(wait)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        plan = self.plan
+        try:
+            cdc = plan.migration_type in ("cdc", "full-load-and-cdc")
+            position = self.checkpoint
+            if cdc:  # first: the binlog's settings, and the position before the full load (nothing is missed)
+                now = plan.source.check_cdc()
+                position = position or now
+            tables = plan.source.tables(plan.selected)
+            if not tables:
+                raise SourceError("No tables were found at task initialization. Either the selected table(s) "
+                                  "or schemas(s) no longer exist or no match was found for the table selection "
+                                  "pattern(s).")  # fmt: skip
+            tables.sort(key=lambda t: -plan.load_order(t.schema, t.name))
+            for table in tables:
+                self.tables[(table.schema, table.name)] = TableStats(table.schema, table.name)
+            self.status = "running"
+            loads = plan.migration_type != "cdc" and plan.start_type != "resume-processing"
+            if loads or plan.reload:
+                self._full_load([t for t in tables if plan.reload is None or (t.schema, t.name) in plan.reload])
+            if not cdc:
+                self._end("stopped", "Stop Reason FULL_LOAD_ONLY_FINISHED")
+                return
+            self.checkpoint = position
+            self._columns = {(t.schema, t.name): t.columns for t in tables}
+            self._capture({(t.schema, t.name): t for t in tables})
+            self._end("stopped", "Stop Reason STOPPED_BY_USER" if self.stopping else None)
+        except (SourceError, TargetError) as error:
+            self._end("failed", str(error))
+        except Exception as error:  # a bug of ours must still end the task, with the reason
+            log.exception("DMS task failed in local AWS")
+            self._end("failed", f"Internal error of the local DMS: {type(error).__name__}: {error}")
+
+    def _full_load(self, tables: list[Table]) -> None:
+        self.full_load_started = utcnow()
+        for table in tables:
+            if self.stopping:
+                return
+            stats = self.tables[(table.schema, table.name)]
+            stats.state, stats.full_load_start = "Full load", utcnow()
+            counted = _Counted(self.plan.source.full_load(table))
+            self.plan.writer.full_load(table.schema, table.name, table.columns, counted)
+            stats.full_load_rows = counted.count
+            stats.state, stats.full_load_end = "Table completed", utcnow()
+            stats.last_update = stats.full_load_end
+        self.full_load_finished = utcnow()
+
+    def _capture(self, tables: dict[tuple[str, str], Table]) -> None:
+        batcher, attempts = self.plan.batcher, 0
+        while not self.stopping:
+            try:
+                for transaction in self.plan.source.changes(self.checkpoint, tables, stop=lambda: self.stopping):
+                    attempts = 0
+                    if transaction is not None:
+                        batcher.add(transaction)
+                    if batcher.due(utcnow()):
+                        self._write(batcher.take())
+                self._write(batcher.take())  # stopping: what was captured goes out first
+                return
+            except SourceError as error:
+                # Recoverable (the source restarted, a connection dropped): read again from the checkpoint;
+                # what was batched but not written is read again too.
+                batcher.take()
+                attempts += 1
+                if attempts > RECONNECT_ATTEMPTS:
+                    raise
+                log.warning("DMS CDC: %s; reading again from %s (attempt %d)", error, self.checkpoint, attempts)
+                time.sleep(RECONNECT_WAIT_SECONDS)
+
+    def _write(self, transactions: list[Transaction]) -> None:
+        if not transactions:
+            return
+        changes = [change for transaction in transactions for change in transaction.changes]
+        self.plan.writer.cdc(changes, columns=self._columns)
+        for change in changes:
+            stats = self.tables[(change.schema, change.table)]
+            if change.op == "I":
+                stats.inserts += 1
+            elif change.op == "U":
+                stats.updates += 1
+            else:
+                stats.deletes += 1
+            stats.last_update = utcnow()
+        self.checkpoint = transactions[-1].position  # only now: the changes are in the target
+
+    def _end(self, status: str, reason: str | None) -> None:
+        if status == "failed":
+            self.failure = reason
+            log.warning("DMS task failed: %s", reason)
+        else:
+            self.stop_reason = reason
+        self.stopped = utcnow()
+        self.status = status
+        self.on_end(self)
+
+    # -- statistics ----------------------------------------------------------------------------
+
+    def task_stats(self) -> dict:
+        tables = list(self.tables.values())
+        loaded = sum(t.state == "Table completed" for t in tables)
+        stats = {
+            "FullLoadProgressPercent": round(100 * loaded / len(tables)) if tables else 0,
+            "ElapsedTimeMillis": int(((self.stopped or utcnow()) - self.started).total_seconds() * 1000),
+            "TablesLoaded": loaded,
+            "TablesLoading": sum(t.state == "Full load" for t in tables),
+            "TablesQueued": sum(t.state == "Before load" for t in tables),
+            "TablesErrored": sum(t.state == "Table error" for t in tables),
+            "StartDate": self.started,
+        }
+        if self.full_load_started:
+            stats["FullLoadStartDate"] = self.full_load_started
+        if self.full_load_finished:
+            stats["FullLoadFinishDate"] = self.full_load_finished
+        if self.stopped:
+            stats["StopDate"] = self.stopped
+        return stats
+
+
+class _Counted:
+    """Rows passed through, counted."""
+
+    def __init__(self, rows):
+        self._rows = rows
+        self.count = 0
+
+    def __iter__(self):
+        for row in self._rows:
+            self.count += 1
+            yield row
+
+
+class Runs:
+    """The running tasks by ARN; a worker (local_aws.workers): they stop with the server."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[str, TaskRun] = {}
+
+    def start(self, arn: str, run: TaskRun) -> None:
+        with self._lock:
+            previous = self._runs.get(arn)
+            self._runs[arn] = run
+        if previous is not None:
+            previous.stop()
+        run.start()
+
+    def get(self, arn: str) -> TaskRun | None:
+        with self._lock:
+            return self._runs.get(arn)
+
+    def stop_run(self, arn: str) -> None:
+        with self._lock:
+            run = self._runs.get(arn)
+        if run is not None:
+            run.stop()
+
+    def remove(self, arn: str) -> None:
+        with self._lock:
+            run = self._runs.pop(arn, None)
+        if run is not None:
+            run.stop()
+
+    def stop(self) -> None:
+        with self._lock:
+            runs = list(self._runs.values())
+            self._runs.clear()
+        for run in runs:
+            run.stop()

@@ -1,0 +1,343 @@
+"""DMS replication tasks that move data: what of moto's DMS API is intercepted.
+
+moto 5.2.5 records endpoints (status `creating` forever), tasks (`creating` forever; start only
+flips a state) and connections (TestConnection connects nowhere, and fails when repeated).
+`patches` changes it so that
+- endpoints are `active`; a MySQL source's password may come from Secrets Manager
+  (MySQLSettings.SecretsManagerSecretId), never from code;
+- TestConnection really connects (the source with its user and password, the S3 target as its
+  ServiceAccessRoleArn) and DescribeConnections says `successful` or `failed` with the reason;
+- CreateReplicationTask checks the table mappings and answers `creating`; the task is `ready`
+  right after; StartReplicationTask (start-replication, resume-processing, reload-target,
+  CdcStartPosition) runs it (replication.py): `starting` -> `running` -> `stopped` (a full load
+  alone stops by itself, StopReason FULL_LOAD_ONLY_FINISHED) or `failed` with
+  LastFailureMessage; StopReplicationTask -> `stopping` -> `stopped`; DeleteReplicationTask stops
+  it first;
+- DescribeReplicationTasks reports the run's ReplicationTaskStats, StopReason,
+  LastFailureMessage and RecoveryCheckpoint; DescribeTableStatistics (moto lacks it) the
+  tables' inserts, updates, deletes and full-load rows.
+Differences from AWS: docs/local-aws/dms.md.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from moto.core.exceptions import JsonRESTError
+from moto.dms.models import DatabaseMigrationServiceBackend, Endpoint, FakeConnection, FakeReplicationTask
+from moto.dms.responses import DatabaseMigrationServiceResponse
+
+from local_aws import clients, workers
+from local_aws.dms import s3_target, table_mappings
+from local_aws.dms.replication import RunPlan, Runs, TargetError, TaskRun
+from local_aws.dms.source_mysql import MySQLSource, Position, SourceError
+from local_aws.iam.trust import trusts_service
+from local_aws.patching import Patches
+
+patches = Patches(__name__)
+
+MYSQL_ENGINES = ("mysql", "mariadb", "aurora")
+START_TYPES = ("start-replication", "resume-processing", "reload-target")
+
+
+class DmsError(JsonRESTError):
+    def __init__(self, code: str, message: str):
+        super().__init__(code, message)
+
+
+@dataclass
+class LocalTask:
+    """What local AWS adds to a moto FakeReplicationTask; kept on it as `.local`."""
+
+    mappings: Any
+    answer: str | None = "creating"  # what the next response says, once (the request's own answer)
+    run: TaskRun | None = None
+    runs: int = 0
+    cdc_start_position: str | None = None
+    checkpoint: str | None = None  # kept across stops: resume-processing continues from it
+    failure: str | None = None
+    history: list[str] = field(default_factory=list)
+
+
+# ---- endpoints -----------------------------------------------------------------------------
+
+
+@patches.wrap(DatabaseMigrationServiceBackend, "create_endpoint")
+def _create_endpoint(original, backend, **kwargs) -> Endpoint:
+    if str(kwargs.get("engine_name")).lower() == "s3":
+        try:
+            s3_target.S3TargetSettings.from_endpoint(
+                kwargs.get("s3_settings"), kwargs.get("extra_connection_attributes")
+            )
+        except s3_target.S3SettingsError as error:
+            raise DmsError("InvalidParameterValueException", f"Invalid S3Settings: {error}") from None
+    endpoint = original(backend, **kwargs)
+    endpoint.status = "active"
+    return endpoint
+
+
+def _mysql_source(backend, endpoint: Endpoint) -> MySQLSource:
+    settings = endpoint.my_sql_settings or {}
+    host, port = endpoint.server_name or settings.get("ServerName"), endpoint.port or settings.get("Port")
+    user, password = endpoint.username or settings.get("Username"), endpoint.password or settings.get("Password")
+    if settings.get("SecretsManagerSecretId"):
+        secret = _secret(backend, settings["SecretsManagerSecretId"])
+        host, port = secret.get("host", host), secret.get("port", port)
+        user, password = secret.get("username", user), secret.get("password", password)
+    if not host or not user:
+        raise SourceError(f"Endpoint {endpoint.endpoint_identifier} has no server name or user name")
+    return MySQLSource(str(host), int(port or 3306), str(user), str(password or ""), endpoint.database_name)
+
+
+def _secret(backend, secret_id: str) -> dict:
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    try:
+        value = secretsmanager_backends[backend.account_id][backend.region_name].get_secret_value(
+            secret_id, version_id=None, version_stage=None
+        )
+        return json.loads(value["SecretString"])
+    except Exception as error:  # noqa: BLE001 (the reason becomes the task's or connection's failure)
+        raise SourceError(f"Cannot read the secret {secret_id} from Secrets Manager: {error}") from None
+
+
+def _role_s3(backend, endpoint: Endpoint):
+    """An S3 client acting as the endpoint's ServiceAccessRoleArn, as DMS writes."""
+    settings = endpoint.s3_settings or {}
+    role_arn = endpoint.service_access_role_arn or settings.get("ServiceAccessRoleArn")
+    if not role_arn:
+        raise TargetError("The S3 target endpoint has no ServiceAccessRoleArn")
+    role_name = role_arn.split(":role/", 1)[-1].rsplit("/", 1)[-1]
+    try:
+        role = clients.client("iam", backend.region_name).get_role(RoleName=role_name)["Role"]
+        if not trusts_service(role.get("AssumeRolePolicyDocument"), "dms.amazonaws.com"):
+            raise TargetError(f"The IAM role {role_arn} does not trust dms.amazonaws.com (sts:AssumeRole)")
+        issued = clients.client("sts", backend.region_name).assume_role(
+            RoleArn=role_arn, RoleSessionName="dms-s3-target"
+        )["Credentials"]
+    except (ClientError, BotoCoreError) as error:
+        raise TargetError(f"Cannot assume the IAM role {role_arn}: {error}") from None
+    return clients.client("s3", backend.region_name, access_key=issued["AccessKeyId"],
+                          secret_key=issued["SecretAccessKey"], session_token=issued["SessionToken"])  # fmt: skip
+
+
+def _s3_writer(backend, endpoint: Endpoint, mappings):
+    try:
+        settings = s3_target.S3TargetSettings.from_endpoint(endpoint.s3_settings, endpoint.extra_connection_attributes)
+    except s3_target.S3SettingsError as error:
+        raise TargetError(f"Invalid S3 settings of endpoint {endpoint.endpoint_identifier}: {error}") from None
+    s3 = _role_s3(backend, endpoint)
+
+    def put_object(bucket: str, key: str, body: bytes) -> None:
+        try:
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+        except ClientError as error:
+            raise TargetError(f"Failed to upload file {key} to bucket {bucket} as the endpoint's service access "
+                              f"role: {error.response['Error']['Code']}: {error.response['Error']['Message']}") from None  # fmt: skip
+
+    writer = s3_target.S3TargetWriter(settings, put_object=put_object, mappings=mappings)
+    return writer, s3_target.CdcBatcher(settings)
+
+
+# ---- TestConnection --------------------------------------------------------------------------
+
+
+def _test_connection(backend, replication_instance_arn: str, endpoint_arn: str) -> FakeConnection:
+    if replication_instance_arn not in backend.replication_instances:
+        raise DmsError("ResourceNotFoundFault", "Replication instance could not be found.")
+    endpoint = next((e for e in backend.endpoints.values() if e.endpoint_arn == endpoint_arn), None)
+    if endpoint is None:
+        raise DmsError("ResourceNotFoundFault", "Endpoint could not be found.")
+    instance = backend.replication_instances[replication_instance_arn]
+    connection = next((c for c in backend.connections
+                       if (c.replication_instance_arn, c.endpoint_arn) == (replication_instance_arn, endpoint_arn)),
+                      None)  # fmt: skip
+    if connection is None:
+        connection = FakeConnection(replication_instance_arn, endpoint_arn, instance.id, endpoint.endpoint_identifier)
+        backend.connections.append(connection)
+    connection.local_status, connection.local_failure = "successful", ""
+    try:
+        if str(endpoint.engine_name).lower() in MYSQL_ENGINES:
+            _mysql_source(backend, endpoint).connect().close()
+        elif str(endpoint.engine_name).lower() == "s3":
+            bucket = (endpoint.s3_settings or {}).get("BucketName")
+            _role_s3(backend, endpoint).head_bucket(Bucket=bucket)
+    except (SourceError, TargetError) as error:
+        connection.local_status, connection.local_failure = "failed", str(error)
+    except ClientError as error:
+        connection.local_status = "failed"
+        connection.local_failure = f"Cannot reach bucket {bucket}: {error.response['Error']['Message']}"
+    connection.local_answer = "testing"
+    return connection
+
+
+patches.replace(DatabaseMigrationServiceBackend, "test_connection", _test_connection)
+
+
+@patches.wrap(FakeConnection, "to_dict")
+def _connection_as_dict(original, connection: FakeConnection) -> dict:
+    described = original(connection)
+    if hasattr(connection, "local_status"):
+        described["Status"] = getattr(connection, "local_answer", None) or connection.local_status
+        connection.local_answer = None
+        described["LastFailureMessage"] = connection.local_failure
+    return described
+
+
+# ---- tasks ---------------------------------------------------------------------------------
+
+
+@patches.wrap(DatabaseMigrationServiceBackend, "create_replication_task")
+def _create_replication_task(original, backend, **kwargs) -> FakeReplicationTask:
+    try:
+        mappings = table_mappings.parse(kwargs.get("table_mappings") or "")
+    except table_mappings.MappingError as error:
+        raise DmsError("InvalidParameterValueException", f"Invalid table mappings: {error}") from None
+    for name in ("source_endpoint_arn", "target_endpoint_arn"):
+        if not any(e.endpoint_arn == kwargs.get(name) for e in backend.endpoints.values()):
+            raise DmsError("ResourceNotFoundFault", f"Endpoint {kwargs.get(name)} could not be found.")
+    if kwargs.get("replication_instance_arn") not in backend.replication_instances:
+        raise DmsError("ResourceNotFoundFault", "Replication instance could not be found.")
+    task = original(backend, **kwargs)
+    task.local = LocalTask(mappings=mappings)
+    task.status = "ready"
+    return task
+
+
+def _endpoint(backend, arn: str) -> Endpoint:
+    endpoint = next((e for e in backend.endpoints.values() if e.endpoint_arn == arn), None)
+    if endpoint is None:
+        raise DmsError("ResourceNotFoundFault", f"Endpoint {arn} could not be found.")
+    return endpoint
+
+
+def start(backend, task: FakeReplicationTask, start_type: str, cdc_start_position: str | None = None,
+          reload: list[tuple[str, str]] | None = None) -> None:  # fmt: skip
+    local: LocalTask = task.local
+    if start_type not in START_TYPES:
+        raise DmsError("InvalidParameterValueException", f"Invalid StartReplicationTaskType {start_type}; "
+                                                         f"valid values: {', '.join(START_TYPES)}")  # fmt: skip
+    if task.status in ("starting", "running", "stopping"):
+        raise DmsError("InvalidResourceStateFault", f"Replication task is {task.status}; stop it first")
+    if start_type == "resume-processing" and local.runs == 0:
+        start_type = "start-replication"  # AWS: resuming a task that never ran starts it
+    checkpoint = None
+    if cdc_start_position:
+        checkpoint = Position.parse(cdc_start_position)
+        local.cdc_start_position = cdc_start_position
+    elif start_type == "resume-processing" and local.checkpoint:
+        checkpoint = Position.parse(local.checkpoint)
+    source_endpoint = _endpoint(backend, task.source_endpoint_arn)
+    target_endpoint = _endpoint(backend, task.target_endpoint_arn)
+    source = _mysql_source(backend, source_endpoint)
+    writer, batcher = _s3_writer(backend, target_endpoint, local.mappings)
+    plan = RunPlan(
+        migration_type=task.migration_type, start_type=start_type, source=source,
+        selected=local.mappings.selected, writer=writer, batcher=batcher, checkpoint=checkpoint, reload=reload,
+        load_order=local.mappings.load_order,
+    )  # fmt: skip
+
+    def ended(run: TaskRun) -> None:
+        if run.checkpoint is not None:
+            local.checkpoint = str(run.checkpoint)
+        local.failure = run.failure
+        task.status = run.status
+        task.stop_date = run.stopped
+
+    run = TaskRun(plan, on_end=ended)
+    local.run, local.runs, local.failure, local.answer = run, local.runs + 1, None, "starting"
+    task.status, task.start_date, task.stop_date = "running", run.started, None
+    workers.get(Runs).start(task.arn, run)
+
+
+def _start_replication_task_response(response: DatabaseMigrationServiceResponse) -> str:
+    backend = response.dms_backend
+    task = backend.replication_tasks.get(response._get_param("ReplicationTaskArn"))
+    if task is None:
+        raise DmsError("ResourceNotFoundFault", "Replication task could not be found.")
+    try:
+        start(backend, task, response._get_param("StartReplicationTaskType") or "start-replication",
+              response._get_param("CdcStartPosition"))  # fmt: skip
+    except (SourceError, TargetError) as error:
+        task.status, task.local.failure = "failed", str(error)
+    return json.dumps({"ReplicationTask": task.to_dict()}, default=str)
+
+
+patches.replace(DatabaseMigrationServiceResponse, "start_replication_task", _start_replication_task_response)
+
+
+def _stop_replication_task(backend, replication_task_arn: str) -> FakeReplicationTask:
+    task = backend.replication_tasks.get(replication_task_arn)
+    if task is None:
+        raise DmsError("ResourceNotFoundFault", "Replication task could not be found.")
+    if task.status != "running":
+        raise DmsError("InvalidResourceStateFault", "Replication task is not running")
+    task.local.answer = "stopping"
+    if (runs := workers.find(Runs)) is not None:
+        runs.stop_run(task.arn)  # the run ends: `stopped`
+    return task
+
+
+patches.replace(DatabaseMigrationServiceBackend, "stop_replication_task", _stop_replication_task)
+
+
+@patches.wrap(DatabaseMigrationServiceBackend, "delete_replication_task")
+def _delete_replication_task(original, backend, replication_task_arn: str) -> FakeReplicationTask:
+    task = backend.replication_tasks.get(replication_task_arn)
+    if task is not None and task.status in ("running", "starting", "stopping"):
+        raise DmsError("InvalidResourceStateFault", "The task must be stopped before it can be deleted.")
+    if (runs := workers.find(Runs)) is not None:
+        runs.remove(replication_task_arn)
+    return original(backend, replication_task_arn)
+
+
+@patches.wrap(FakeReplicationTask, "to_dict")
+def _task_as_dict(original, task: FakeReplicationTask) -> dict:
+    described = original(task)
+    local: LocalTask | None = getattr(task, "local", None)
+    if local is None:
+        return described
+    if local.answer:
+        described["Status"], local.answer = local.answer, None
+    run = local.run
+    if run is not None:
+        described["ReplicationTaskStats"] = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                                             for k, v in run.task_stats().items()}  # fmt: skip
+        if run.stop_reason:
+            described["StopReason"] = run.stop_reason
+        if run.checkpoint is not None:
+            described["RecoveryCheckpoint"] = f"checkpoint:V1#{run.checkpoint}"
+    else:
+        described.pop("ReplicationTaskStats", None)
+    if local.failure:
+        described["LastFailureMessage"] = local.failure
+    if local.cdc_start_position:
+        described["CdcStartPosition"] = local.cdc_start_position
+    return described
+
+
+def _describe_table_statistics_response(response: DatabaseMigrationServiceResponse) -> str:
+    task = response.dms_backend.replication_tasks.get(response._get_param("ReplicationTaskArn"))
+    if task is None:
+        raise DmsError("ResourceNotFoundFault", "Replication task could not be found.")
+    run = task.local.run if getattr(task, "local", None) else None
+    statistics = [stats.as_dict() for stats in (run.tables.values() if run else [])]
+    return json.dumps({"ReplicationTaskArn": task.arn, "TableStatistics": statistics}, default=str)
+
+
+patches.add(DatabaseMigrationServiceResponse, "describe_table_statistics", _describe_table_statistics_response)
+
+
+@patches.wrap(DatabaseMigrationServiceBackend, "reset")
+def _reset(original, backend) -> None:
+    if (runs := workers.find(Runs)) is not None:
+        for arn in list(backend.replication_tasks):
+            runs.remove(arn)
+    original(backend)
+
+
+def shutdown() -> None:
+    workers.stop(Runs)
