@@ -189,7 +189,8 @@ class TaskRun:
             except SourceError as error:
                 # Recoverable (the source restarted, a connection dropped): read again from the checkpoint;
                 # what was batched but not written is read again too.
-                batcher.take()
+                dropped = batcher.take()
+                log.debug("DMS CDC: %d batched transactions dropped, read again from %s", len(dropped), self.checkpoint)
                 attempts += 1
                 if attempts > RECONNECT_ATTEMPTS:
                     raise
@@ -211,6 +212,7 @@ class TaskRun:
                 stats.deletes += 1
             stats.last_update = utcnow()
         self.checkpoint = transactions[-1].position  # only now: the changes are in the target
+        log.debug("DMS CDC: %d changes written, checkpoint %s", len(changes), self.checkpoint)
 
     def _end(self, status: str, reason: str | None) -> None:
         if status == "failed":

@@ -10,6 +10,7 @@ load starts, for the same reason.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ from datetime import UTC, datetime
 
 import pymysql
 import pymysql.cursors
+
+log = logging.getLogger(__name__)
 
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
 
@@ -171,6 +174,7 @@ class MySQLSource:
                     if isinstance(event, XidEvent):
                         commit_time = datetime.fromtimestamp(event.timestamp, UTC)
                         start = Position(stream.log_file, stream.log_pos)
+                        log.debug("binlog commit at %s with %d changes", start, len(pending))
                         if pending:
                             for change in pending:
                                 change.commit_time = commit_time

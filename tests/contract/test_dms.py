@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import random
 
 import pymysql
 import pytest
@@ -202,3 +203,43 @@ def test_invalid_table_mappings_are_refused(dms):
             ReplicationTaskIdentifier="bad", SourceEndpointArn=source_arn, TargetEndpointArn=target_arn,
             ReplicationInstanceArn=instance, MigrationType="full-load", TableMappings="{not json",
         )  # fmt: skip
+
+
+def test_a_reader_crashing_at_random_points_loses_no_committed_change(dms, aws_client, source, monkeypatch):
+    from pymysqlreplication import BinLogStreamReader
+
+    client, instance, source_arn, target_arn = dms
+    endpoint, connection = source
+    s3 = aws_client("s3")
+    # The binlog reader loses its connection at random events (seeded): mid-transaction, between transactions,
+    # while a batch waits to be written. Each time the task reads again from its checkpoint.
+    randomness, crashes = random.Random(7), []
+    fetch = BinLogStreamReader.fetchone
+
+    def crashing_fetchone(self):
+        event = fetch(self)
+        if event is not None and len(crashes) < 6 and randomness.random() < 0.02:
+            crashes.append(self.log_pos)
+            raise pymysql.err.OperationalError(2013, "Lost connection to server during query")
+        return event
+
+    monkeypatch.setattr(BinLogStreamReader, "fetchone", crashing_fetchone)
+    arn = create_task(client, instance, source_arn, target_arn)
+    client.start_replication_task(ReplicationTaskArn=arn, StartReplicationTaskType="start-replication")
+    wait_task(client, "replication_task_running", arn)
+    wait_for(lambda: objects(s3).get("LOAD00000001.csv"))  # from here on every change is captured, not loaded
+    with connection.cursor() as cursor:
+        for user in range(100, 300):
+            cursor.execute("INSERT INTO ratings VALUES (%s, 1, 1.0)", (user,))
+            if user % 3 == 0:
+                cursor.execute("UPDATE ratings SET rating = 2.0 WHERE user_id = %s", (user,))
+
+    def captured() -> set[tuple[str, str]]:
+        return {(row[0], row[2]) for name, rows in objects(s3).items() if not name.startswith("LOAD") for row in rows}
+
+    expected = {("I", str(user)) for user in range(100, 300)} | {("U", str(u)) for u in range(100, 300) if u % 3 == 0}
+    wait_for(lambda: expected <= captured(), limit=60)
+    assert len(crashes) >= 3  # the reader did crash, several times, and came back each time
+    assert task_status(client, arn)["Status"] == "running"
+    client.stop_replication_task(ReplicationTaskArn=arn)
+    wait_task(client, "replication_task_stopped", arn)
