@@ -1,6 +1,6 @@
 """S3 lifecycle configurations as PutBucketLifecycleConfiguration takes them: parsed, validated as AWS
 validates them, and kept on the bucket (moto's own model drops size filters and NewerNoncurrentVersions
-and accepts nearly anything). `lifecycle.py` applies them.
+and accepts nearly anything). `lifecycle_runs.py` applies them.
 
 Errors are S3's: InvalidArgument for values AWS refuses (a transition to STANDARD_IA under 30 days,
 Days <= 0, a Date not at midnight UTC, duplicate rule IDs, ...), InvalidRequest for a rule without

@@ -16,7 +16,7 @@ SCRIPT = textwrap.dedent(
     import boto3
     from local_aws import config
     from local_aws.server import LocalAWS
-    from local_aws.s3 import access_logging
+    from local_aws.s3 import access_log_delivery
     from tests.lambda_support import create_role, wait_until_active, zip_of
 
     WORKER_THREADS = ("s3-lifecycle", "glue-trigger-scheduler", "glue-events", "s3-access-log-delivery", "lambda-")
@@ -46,13 +46,13 @@ SCRIPT = textwrap.dedent(
     s3.put_object(Bucket="data", Key="before-stop", Body=b"x")
     first_workers = first.workers.kinds()
     first.stop()  # its buffered access-log record is delivered by the stop
-    stopped = {"threads": worker_threads(), "pending_records": access_logging.pending()}
+    stopped = {"threads": worker_threads(), "pending_records": access_log_delivery.pending()}
 
     server = LocalAWS(config.Settings(port=0, work_dir=work_dir)).start()
     try:
         s3 = client(server, "s3")
         s3.put_object(Bucket="data", Key="after-restart", Body=b"x")
-        access_logging.flush()
+        access_log_delivery.flush()
         role = create_role(client(server, "iam"), "restart-role")
         package = zip_of({"app.py": "def handler(event, context):\\n    return {'twice': event['n'] * 2}\\n"})
         lam = client(server, "lambda")
@@ -84,8 +84,8 @@ def test_a_second_start_in_one_process_runs_the_executors_again(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     # The server owns its workers: the schedulers start with it, the access-log flusher with the first record.
-    assert {"local_aws.glue.scheduler.Scheduler", "local_aws.s3.lifecycle.Ticker",
-            "local_aws.s3.access_logging.Flusher"} <= set(result["first_workers"])  # fmt: skip
+    assert {"local_aws.glue.scheduler.Scheduler", "local_aws.s3.lifecycle_runs.Ticker",
+            "local_aws.s3.access_log_delivery.Flusher"} <= set(result["first_workers"])  # fmt: skip
     # Stopping leaves no worker thread, and delivers the records it held.
     assert result["stopped"] == {"threads": [], "pending_records": 0}
     assert result["stopped_again"] == []

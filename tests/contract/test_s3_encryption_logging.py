@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from labkit.operators.s3_access_logs import parse_log_object
-from local_aws.s3 import access_logging
+from local_aws.s3 import access_log_delivery
 
 ACCOUNT = "123456789012"
 LOG_KEY = re.compile(r"^access/\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9A-F]{16}$")
@@ -280,12 +280,12 @@ def test_a_target_that_denies_plain_http_still_receives_logs(s3):
     s3.put_bucket_policy(Bucket="logs", Policy=json.dumps({**policy, "Statement": [*policy["Statement"], deny_http]}))
     enable_logging(s3)
     s3.put_object(Bucket="data", Key="k", Body=b"x")
-    assert access_logging.flush() == 1
+    assert access_log_delivery.flush() == 1
 
     deny_all = {**deny_http, "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}
     s3.put_bucket_policy(Bucket="logs", Policy=json.dumps({**policy, "Statement": [*policy["Statement"], deny_all]}))
     s3.put_object(Bucket="data", Key="k", Body=b"x")
-    assert access_logging.flush() == 0
+    assert access_log_delivery.flush() == 0
     assert error_of(lambda: enable_logging(s3))[:2] == (400, "InvalidTargetBucketForLogging")
 
 
@@ -315,7 +315,7 @@ def test_requests_become_records_in_aws_log_format(logged):
     s3.delete_object(Bucket="data", Key="raw/a b.csv")
     # Records are delivered in batches (every few seconds here, minutes on AWS): on a slow machine a
     # batch may have gone out already, so read every log object (same-second names sort randomly).
-    access_logging.flush()
+    access_log_delivery.flush()
     objects = list(delivered(s3).items())
     assert objects and all(LOG_KEY.match(key) for key, _ in objects), objects
     lines = [line for _, text in objects for line in text.splitlines()]
@@ -358,7 +358,7 @@ def test_copies_and_batch_deletes_add_the_records_aws_adds(logged):
     s3.copy_object(Bucket="other", Key="copy.csv", CopySource={"Bucket": "data", "Key": "src.csv"})
     s3.copy_object(Bucket="data", Key="copy 2.csv", CopySource={"Bucket": "data", "Key": "src.csv"})
     s3.delete_objects(Bucket="data", Delete={"Objects": [{"Key": "src.csv"}, {"Key": "copy 2.csv"}], "Quiet": True})
-    access_logging.flush()
+    access_log_delivery.flush()
     records = parse_log_object("".join(delivered(s3).values()))
     assert [(r["operation"], r["bucket"], r["key"], r["http_status"], r["object_size"]) for r in records] == [
         ("REST.PUT.OBJECT", "data", "src.csv", "200", "10"),
@@ -379,11 +379,11 @@ def test_delivering_and_reading_logs_writes_no_records_about_itself(logged):
     s3.put_bucket_policy(Bucket="logs", Policy=log_delivery_policy("logs", prefix="", source=["data", "logs"]))
     enable_logging(s3, source="logs", target="logs", prefix="self/")  # logs also logs into itself
     s3.put_object(Bucket="data", Key="k", Body=b"x")
-    assert access_logging.flush() == 1
-    assert access_logging.flush() == 0  # the delivery itself left nothing to deliver
+    assert access_log_delivery.flush() == 1
+    assert access_log_delivery.flush() == 0  # the delivery itself left nothing to deliver
     (listed,) = s3.list_objects_v2(Bucket="logs", Prefix="access/")["Contents"]
     s3.get_object(Bucket="logs", Key=listed["Key"])  # a user reading a log object is a request like any other
-    access_logging.flush()
+    access_log_delivery.flush()
     (self_log,) = delivered(s3, prefix="self/").values()
     assert [r["operation"] for r in parse_log_object(self_log)] == ["REST.GET.BUCKET", "REST.GET.OBJECT"]
 
@@ -399,7 +399,7 @@ def test_denied_requests_are_logged_with_their_error(logged):
     }
     s3.put_bucket_policy(Bucket="data", Policy=json.dumps(deny))
     assert error_of(lambda: s3.get_object(Bucket="data", Key="secret.csv"))[0] == 403
-    access_logging.flush()
+    access_log_delivery.flush()
     records = parse_log_object("".join(delivered(s3).values()))
     denied = [r for r in records if r["operation"] == "REST.GET.OBJECT"]
     assert [(r["key"], r["http_status"], r["error_code"]) for r in denied] == [("secret.csv", "403", "AccessDenied")]
@@ -413,10 +413,10 @@ def test_partitioned_prefix_layout_and_the_key_format_round_trip(logged):
         s3.get_bucket_logging(Bucket="data")["LoggingEnabled"]["TargetObjectKeyFormat"]
         == partitioned["TargetObjectKeyFormat"]
     )
-    access_logging.flush()
+    access_log_delivery.flush()
     before = set(delivered(s3))
     s3.put_object(Bucket="data", Key="k", Body=b"x")
-    access_logging.flush()
+    access_log_delivery.flush()
     ((key, text),) = [(k, v) for k, v in delivered(s3).items() if k not in before]
     assert re.fullmatch(
         rf"access/{ACCOUNT}/us-east-1/data/\d{{4}}/\d{{2}}/\d{{2}}/\d{{4}}-\d{{2}}-\d{{2}}-\d{{2}}-\d{{2}}-\d{{2}}-[0-9A-F]{{16}}",
@@ -444,12 +444,12 @@ def test_delivery_stops_when_the_permission_is_withdrawn(logged):
     s3 = logged
     s3.put_object(Bucket="data", Key="k", Body=b"x")
     s3.delete_bucket_policy(Bucket="logs")
-    assert access_logging.flush() == 0
+    assert access_log_delivery.flush() == 0
     assert delivered(s3) == {}
 
 
 def test_reset_forgets_buffered_records(logged, local_aws):
     logged.put_object(Bucket="data", Key="k", Body=b"x")
-    assert access_logging.pending() >= 1
+    assert access_log_delivery.pending() >= 1
     local_aws.reset()
-    assert access_logging.pending() == 0
+    assert access_log_delivery.pending() == 0

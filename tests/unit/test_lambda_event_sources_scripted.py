@@ -726,7 +726,7 @@ def test_s3_lifecycle_expiration_sends_lifecycle_events_not_object_removed(runti
                                                                            bucket):  # fmt: skip
     from datetime import UTC, datetime, timedelta
 
-    from local_aws.s3 import lifecycle
+    from local_aws.s3 import lifecycle_runs
 
     s3 = aws_client("s3")
     s3.put_bucket_lifecycle_configuration(
@@ -737,7 +737,7 @@ def test_s3_lifecycle_expiration_sends_lifecycle_events_not_object_removed(runti
     )
     notify(s3, bucket, function_arn, ["s3:ObjectRemoved:*", "s3:LifecycleExpiration:*"])
     s3.put_object(Bucket=bucket, Key="tmp/scratch.csv", Body=b"x")
-    lifecycle.evaluate(datetime.now(UTC) + timedelta(days=3))  # the daily run three days on
+    lifecycle_runs.evaluate(datetime.now(UTC) + timedelta(days=3))  # the daily run three days on
     assert [(name, obj["key"]) for name, obj in s3_events(runtime)] == [
         ("LifecycleExpiration:Delete", "tmp/scratch.csv")
     ]

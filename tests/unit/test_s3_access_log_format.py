@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from labkit.operators.s3_access_logs import operations, parse_log_object, parse_record
-from local_aws.s3.access_logging import operation
+from local_aws.s3.access_log_records import operation
 
 # A record as AWS documents it (LogFormat.html), all 26 fields.
 AWS_RECORD = (

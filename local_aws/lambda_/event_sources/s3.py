@@ -41,7 +41,7 @@ from local_aws.arns import Arn
 from local_aws.lambda_.event_sources import delivery
 from local_aws.lambda_.permissions import Source, refusal
 from local_aws.patching import Patches
-from local_aws.s3 import lifecycle
+from local_aws.s3 import lifecycle_runs
 
 log = logging.getLogger(__name__)
 
@@ -179,9 +179,9 @@ def _complete_multipart_upload(original, backend: S3Backend, *args: Any, **kwarg
         return original(backend, *args, **kwargs)
 
 
-@patches.wrap(lifecycle, "evaluate")  # local AWS's lifecycle rules delete through S3Backend.delete_object
+@patches.wrap(lifecycle_runs, "evaluate")  # local AWS's lifecycle rules delete through S3Backend.delete_object
 def _lifecycle_run(original, *args: Any, **kwargs: Any) -> Any:
-    """local_aws.s3.lifecycle.evaluate, its deletes marked as lifecycle expirations for _delete_object."""
+    """local_aws.s3.lifecycle_runs.evaluate, its deletes marked as lifecycle expirations for _delete_object."""
     _local.lifecycle = True
     try:
         return original(*args, **kwargs)
