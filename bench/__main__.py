@@ -1,7 +1,8 @@
 """python -m bench: local AWS timings side by side with their baselines.
 
-1. Glue job warm run (StartJobRun -> SUCCEEDED) on a small CSV, median of several runs, against the
-   same script on a warm SparkSession in this process over local files (no S3A, no run lifecycle).
+1. Glue job warm run (StartJobRun -> SUCCEEDED) on a small CSV against the same script on a
+   SparkSession in this process over local files (no S3A, no run lifecycle), taking turns, medians.
+   Both drop cached data after each run (the script caches its typed rows; a fresh Glue driver has none).
 2. CSV -> Parquet of N generated flights: the Glue job vs DuckDB's COPY of the same file.
 3. An Athena GROUP BY through the API (start -> results) vs the same SQL on DuckDB directly
    over the same Parquet files in local S3.
@@ -12,9 +13,16 @@
    medians of --lambda-invokes calls, against calling the same handler directly in-process.
 7. S3 notification -> handler start latency (PutObject until the handler's first line), median
    of --notifications uploads, against a direct Event invoke of the same (warm) function.
+8. S3 with IAM enforcement: GetObject as an IAM user under a bucket policy, enforced vs not.
+9. S3 data plane: PUT and GET of one --s3-object-mb object and --ranged-gets ranged GETs of 64 KiB,
+   through local AWS vs moto alone (moto's ThreadedMotoServer in a fresh interpreter, none of local
+   AWS's patches) vs the local file system. Both servers run in processes of their own, so neither
+   shares an interpreter with this client.
+
+--only glue|athena|join|lambda|s3 runs one section (1-2, 3-4, 5, 6-7, 8-9); repeat it for several.
 
 Targets (from the project's issues): warm job <= 1.3x the script on a local SparkSession,
-Glue/DuckDB <= 3x, Athena/DuckDB <= 1.3x.
+Glue/DuckDB <= 3x, Athena/DuckDB <= 1.3x, local AWS's S3 data plane no slower than moto alone.
 """
 
 from __future__ import annotations
@@ -119,42 +127,47 @@ class Bench:
         return time.perf_counter() - start, rows[1:]
 
 
-def local_spark_run(csv_path: Path, out_dir: Path, repeat: int) -> float:
-    """The Glue job's own script on a warm SparkSession of this process, on local files: median seconds.
+class LocalSpark:
+    """The Glue job's own script on a SparkSession of this process, on local files (the warm run's baseline).
 
     What the job costs without the emulator (S3A through local S3, the run's lifecycle and logs), so the
     Glue warm run's ratio to it is local AWS's overhead. The script runs as Glue would, with the local
     awsglue package (local_aws/glue/runtime) and the same Spark settings as the driver's that matter.
     """
-    import runpy
 
-    from pyspark.sql import SparkSession
+    def __init__(self, csv_path: Path, out_dir: Path):
+        from pyspark.sql import SparkSession
 
-    sys.path[:0] = [str(ROOT / "local_aws/glue/runtime"), str(ROOT / "glue_jobs")]
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.memory", "4g")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
-    argv = sys.argv
+        self.csv_path, self.out_dir = csv_path, out_dir
+        sys.path[:0] = [str(ROOT / "local_aws/glue/runtime"), str(ROOT / "glue_jobs")]
+        self.spark = (
+            SparkSession.builder.master("local[2]")
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.driver.memory", "4g")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .getOrCreate()
+        )
 
-    def run() -> float:
-        sys.argv = ["flights_csv_to_parquet.py", "--JOB_NAME", "local-spark", "--source_path", f"file://{csv_path}",
-                    "--target_path", f"file://{out_dir}/good", "--bad_records_path", f"file://{out_dir}/bad"]  # fmt: skip
-        start = time.perf_counter()
-        runpy.run_path(str(ROOT / "glue_jobs/flights_csv_to_parquet.py"), run_name="__main__")
-        return time.perf_counter() - start
+    def run(self) -> float:
+        """Seconds the script takes."""
+        import runpy
 
-    try:
-        run()  # the first run loads classes, as the driver's priming does
-        return statistics.median(run() for _ in range(repeat))
-    finally:
-        sys.argv = argv
-        spark.stop()
+        argv = sys.argv
+        sys.argv = ["flights_csv_to_parquet.py", "--JOB_NAME", "local-spark", "--source_path", f"file://{self.csv_path}",
+                    "--target_path", f"file://{self.out_dir}/good", "--bad_records_path", f"file://{self.out_dir}/bad"]  # fmt: skip
+        try:
+            return timed(runpy.run_path, str(ROOT / "glue_jobs/flights_csv_to_parquet.py"), run_name="__main__")[0]
+        finally:
+            sys.argv = argv
+            # The script caches its typed rows; a later run would reuse them (same plan) and skip reading
+            # and typing the CSV. The Glue driver drops cached data after every run, as a fresh driver on AWS
+            # starts without any: so does the baseline, or it would not do the same work.
+            self.spark.catalog.clearCache()
+
+    def stop(self) -> None:
+        self.spark.stop()
 
 
 def duckdb_copy(csv_path: Path, out_dir: Path) -> float:
@@ -504,6 +517,129 @@ def s3_policy_overhead(endpoint: str, requests: int) -> tuple[float, float]:
     return enforced, unenforced
 
 
+# A server in a process of its own, on a free port: `local` is local AWS as the bench runs it (without
+# the warm Spark driver), `moto` is moto's ThreadedMotoServer in a fresh interpreter, so none of local
+# AWS's patches (which apply to moto's process-global backends) are installed. Both print their port.
+SERVER_PROCESS = """
+import logging, shutil, sys, tempfile
+from pathlib import Path
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # as local AWS does: no line per request
+work_dir = Path(tempfile.mkdtemp())
+if sys.argv[1] == "local":
+    from local_aws import config
+    from local_aws.server import LocalAWS
+    server = LocalAWS(config.Settings(port=0, work_dir=work_dir / "local_aws")).start()
+    port = server.settings.port
+else:
+    from moto.server import ThreadedMotoServer
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    port = server.get_host_and_port()[1]
+print(port, flush=True)
+sys.stdin.read()  # serve until the bench closes our stdin
+server.stop()
+shutil.rmtree(work_dir, ignore_errors=True)
+"""
+
+
+class ServerProcess:
+    """`python -c SERVER_PROCESS kind` while in the with block; .endpoint_url is where it serves."""
+
+    def __init__(self, kind: str):
+        import subprocess
+
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "plugins")])}
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SERVER_PROCESS, kind],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True,
+        )  # fmt: skip
+        port = self.process.stdout.readline().strip()
+        if not port:
+            self.process.kill()
+            raise RuntimeError(f"the {kind} S3 server did not start (exit code {self.process.wait()})")
+        self.endpoint_url = f"http://127.0.0.1:{port}"
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.process.stdin.close()
+        try:
+            self.process.wait(30)
+        except Exception:
+            self.process.kill()
+            self.process.wait()
+
+
+def s3_data_plane(
+    endpoints: dict[str, str], folder: Path, megabytes: int, ranged_gets: int, range_bytes: int, repeat: int
+) -> dict[str, dict[str, float]]:
+    """Seconds to PUT one object of `megabytes` and GET it whole (medians of `repeat` rounds), and to GET
+    `ranged_gets` ranges of it at seeded offsets (one pass), per S3 endpoint and on the local file system
+    (write, read, pread): {side: {"put", "get", "ranged"}}. The sides take turns, so load on the machine
+    weighs on all alike."""
+    import random
+
+    import boto3
+
+    body = os.urandom(megabytes << 20)
+    rng = random.Random(42)
+    offsets = [rng.randrange(0, len(body) - range_bytes) for _ in range(ranged_gets)]
+    clients = {
+        side: boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                           aws_access_key_id="bench", aws_secret_access_key="bench")
+        for side, endpoint in endpoints.items()
+    }  # fmt: skip
+    for s3 in clients.values():
+        s3.create_bucket(Bucket="bench-data-plane")
+        # Warm the connection pool and what a server builds on its first object request (local AWS: IAM's
+        # managed policies, about a second), which no later request pays again.
+        s3.put_object(Bucket="bench-data-plane", Key="warm-up", Body=b"x")
+        s3.get_object(Bucket="bench-data-plane", Key="warm-up", Range="bytes=0-0")["Body"].read()
+    path = folder / "data-plane.bin"
+
+    def s3_put_get(s3) -> tuple[float, float]:
+        put = timed(s3.put_object, Bucket="bench-data-plane", Key="big.bin", Body=body)[0]
+        get, read = timed(lambda: s3.get_object(Bucket="bench-data-plane", Key="big.bin")["Body"].read())
+        assert read == body, "the object read back differs from the one written"
+        return put, get
+
+    def s3_ranges(s3) -> None:
+        for offset in offsets:
+            last = offset + range_bytes - 1
+            chunk = s3.get_object(Bucket="bench-data-plane", Key="big.bin", Range=f"bytes={offset}-{last}")
+            assert chunk["Body"].read() == body[offset : last + 1]
+
+    def file_put_get() -> tuple[float, float]:
+        put = timed(path.write_bytes, body)[0]
+        get, read = timed(path.read_bytes)
+        assert read == body
+        return put, get
+
+    def file_ranges() -> None:
+        with open(path, "rb", buffering=0) as file:
+            for offset in offsets:
+                assert os.pread(file.fileno(), range_bytes, offset) == body[offset : offset + range_bytes]
+
+    sides = {side: (lambda s3=s3: s3_put_get(s3), lambda s3=s3: s3_ranges(s3)) for side, s3 in clients.items()}
+    sides["file system"] = (file_put_get, file_ranges)
+    rounds: dict[str, list[tuple[float, float]]] = {side: [] for side in sides}
+    order = list(sides)
+    for turn in range(repeat):
+        for side in order[turn % len(order) :] + order[: turn % len(order)]:  # each side goes first in turn
+            rounds[side].append(sides[side][0]())
+    results = {
+        side: {
+            "put": statistics.median(put for put, _ in rounds[side]),
+            "get": statistics.median(get for _, get in rounds[side]),
+            "ranged": timed(ranges)[0],
+        }
+        for side, (_, ranges) in sides.items()
+    }
+    path.unlink(missing_ok=True)
+    return results
+
+
 def report(name: str, ours: float, baseline: float | None, target: str, baseline_name: str = "") -> None:
     if baseline is None:
         print(f"  {name:<44} {ours:8.2f}s  {'':>24}  target {target}")
@@ -513,11 +649,150 @@ def report(name: str, ours: float, baseline: float | None, target: str, baseline
         )
 
 
+SECTIONS = ("glue", "athena", "join", "lambda", "s3")
+
+
+def glue_section(bench: Bench, job: str, args, small: Path, large: Path, scratch: Path) -> None:
+    print("\nGlue jobs")
+    local = LocalSpark(small, scratch / "local-spark-out")
+    try:
+        first = bench.run_job(job, "small/", "out-small/")
+        # Two runs each before timing: the JVMs' JIT compilers are still at work on the first runs of both.
+        bench.run_job(job, "small/", "out-small/")
+        local.run(), local.run()
+        # Taking turns, so load on the machine weighs on both alike.
+        glue_runs, local_runs = [], []
+        for _ in range(args.repeat):
+            glue_runs.append(bench.run_job(job, "small/", "out-small/"))
+            local_runs.append(local.run())
+    finally:
+        local.stop()
+    report("first run (the driver starts with the server)", first, None, "-")
+    report(
+        f"warm run, {args.small_rows:,} rows (median of {args.repeat})",
+        statistics.median(glue_runs),
+        statistics.median(local_runs),
+        "<= 1.3x",
+        "local Spark",
+    )
+    print(
+        f"  {'':<44} runs: Glue {' '.join(f'{t:.2f}' for t in glue_runs)}, local {' '.join(f'{t:.2f}' for t in local_runs)}"
+    )
+
+    glue_large = bench.run_job(job, "large/", "out-large/")
+    duck_large = duckdb_copy(large, scratch / "duckdb-out")
+    report(f"CSV -> Parquet, {args.rows:,} rows", glue_large, duck_large, "<= 3x", "DuckDB COPY")
+
+
+def athena_section(bench: Bench, endpoint: str, args) -> None:
+    print("\nAthena")
+    bench.glue.create_database(DatabaseInput={"Name": "bench"})
+    bench.crawl("bench", f"s3://{bench.bucket}/out-large/")  # -> table out_large, one partition per month
+    sql = GROUP_BY.format(table="out_large")
+    ours, our_rows = zip(*(bench.athena_query(sql, "bench") for _ in range(args.repeat)), strict=True)
+    theirs, their_rows = zip(
+        *(duckdb_group_by(endpoint, bench.bucket, "out-large/") for _ in range(args.repeat)),
+        strict=True,
+    )
+    assert len(our_rows[0]) == len(their_rows[0]), "Athena and DuckDB disagree on the number of groups"
+    report(
+        f"GROUP BY carrier over {args.rows:,} rows (median)",
+        statistics.median(ours),
+        statistics.median(theirs),
+        "<= 1.3x",
+        "DuckDB",
+    )
+
+    seconds, cases, failed = conformance_suite(endpoint)
+    report(f"conformance suite, {cases} queries ({len(failed)} failed)", seconds, None, "-")
+    if failed:
+        print(f"    failed: {', '.join(failed)}")
+
+
+def join_section(
+    bench: Bench, args, movielens: dict[str, Path], ratings_csv: Path, ratings: int, scratch: Path
+) -> None:
+    print("\nGlue lab 5 join")
+    lab5_setup(bench, movielens["movies"], ratings_csv)
+    ours, our_tops = zip(*(lab5_glue_join(bench, 10, 50) for _ in range(args.repeat)), strict=True)
+    theirs, their_tops = zip(
+        *(
+            lab5_duckdb_join(movielens["movies"], ratings_csv, scratch / "duckdb-lab5", 10, 50)
+            for _ in range(args.repeat)
+        ),
+        strict=True,
+    )
+    if our_tops[0] != their_tops[0]:
+        raise AssertionError(f"Glue and DuckDB disagree on the top movies: {our_tops[0]} vs {their_tops[0]}")
+    report(
+        f"ratings x movies, {ratings:,} ratings (median)",
+        statistics.median(ours),
+        statistics.median(theirs),
+        "-",
+        "DuckDB",
+    )
+
+
+def lambda_section(endpoint: str, args) -> None:
+    print("\nLambda")
+    cold, warm, direct = lambda_latency(endpoint, args.lambda_invokes)
+    print(
+        f"  {'Invoke latency (median of ' + str(args.lambda_invokes) + ')':<44} cold {cold * 1000:7.1f} ms  "
+        f"warm {warm * 1000:6.1f} ms  cold/warm {cold / warm:5.1f}x"
+    )
+    print(
+        f"  {'warm Invoke vs the handler called directly':<44} direct {direct * 1e6:6.1f} us  "
+        f"warm/direct {warm / direct:8.0f}x  target -"
+    )
+    notified, direct_event = notification_latency(endpoint, args.notifications)
+    print(
+        f"  {'S3 upload -> handler start (median of ' + str(args.notifications) + ')':<44} "
+        f"{notified * 1000:7.1f} ms  Event Invoke {direct_event * 1000:6.1f} ms  "
+        f"ratio {notified / direct_event:5.2f}x  target <= 1.5x"
+    )
+
+
+def s3_section(endpoint: str, args, scratch: Path) -> None:
+    print("\nS3 with IAM enforcement")
+    enforced, unenforced = s3_policy_overhead(endpoint, args.s3_requests)
+    report(
+        f"GetObject as an IAM user under a bucket policy (median of {args.s3_requests})",
+        enforced,
+        unenforced,
+        "<= 1.2x",
+        "not enforced",
+    )
+
+    print(
+        f"\nS3 data plane: one {args.s3_object_mb} MB object (PUT and GET: median of {args.repeat}), "
+        f"{args.ranged_gets:,} ranged GETs of 64 KiB; each server in a process of its own"
+    )
+    with ServerProcess("local") as ours, ServerProcess("moto") as moto:
+        sides = s3_data_plane(
+            {"local AWS": ours.endpoint_url, "moto alone": moto.endpoint_url},
+            scratch, args.s3_object_mb, args.ranged_gets, 64 << 10, args.repeat,
+        )  # fmt: skip
+    names = {"put": f"PutObject, {args.s3_object_mb} MB", "get": f"GetObject, {args.s3_object_mb} MB",
+             "ranged": f"{args.ranged_gets:,} ranged GetObject"}  # fmt: skip
+    for measure, name in names.items():
+        ours, moto, files = (sides[side][measure] for side in ("local AWS", "moto alone", "file system"))
+        report(name, ours, moto, "<= 1.0x", "moto alone")
+        print(f"  {'':<44} {'':>9}  file system {files:6.3f}s  local AWS / file system {ours / files:,.0f}x")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--only",
+        choices=SECTIONS,
+        action="append",
+        help="run only this section (repeatable): glue (warm run, CSV -> Parquet), athena (GROUP BY, "
+        "conformance suite; runs the large Glue job first for its data), join (Glue lab 5), lambda, "
+        "s3 (IAM enforcement, data plane); default: all",
+    )
     parser.add_argument("--rows", type=int, default=10_000_000, help="flights for the CSV -> Parquet comparison")
     parser.add_argument("--small-rows", type=int, default=10_000, help="flights for the warm job run")
-    parser.add_argument("--repeat", type=int, default=3, help="warm runs and queries to take the median of")
+    parser.add_argument("--repeat", type=int, default=3, help="warm runs, queries and S3 rounds to take the median of")
     parser.add_argument("--join-scale", type=int, default=10, help="lab 5 join on N times the MovieLens ratings")
     parser.add_argument(
         "--lambda-invokes", type=int, default=20, help="cold and warm Lambda invokes to take the median of"
@@ -526,7 +801,10 @@ def main(argv: list[str] | None = None) -> int:
         "--notifications", type=int, default=20, help="S3 uploads (and Event invokes) to take the latency median of"
     )
     parser.add_argument("--s3-requests", type=int, default=200, help="S3 GETs to take the policy-overhead median of")
+    parser.add_argument("--s3-object-mb", type=int, default=256, help="size of the S3 data plane's object in MB")
+    parser.add_argument("--ranged-gets", type=int, default=1000, help="ranged GETs of the S3 data plane's object")
     args = parser.parse_args(argv)
+    only = set(args.only or SECTIONS)
 
     from labkit.core import paths
     from labkit.labs import datasets
@@ -536,18 +814,20 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = paths.DATA_DIR / "bench"
     print(f"generating data in {data_dir} (kept for the next run)")
     small = datasets.generate_flights_csv(data_dir / f"flights_{args.small_rows}.csv", args.small_rows)
-    if not (data_dir / f"flights_{args.rows}.csv").exists():
-        datasets.generate_flights_csv(data_dir / f"flights_{args.rows}.csv", args.rows)
     large = data_dir / f"flights_{args.rows}.csv"
-    movielens = datasets.export_movielens_csvs(paths.DATA_DIR / "movielens")
-    join_ratings = args.join_scale * datasets.RATINGS_ROWS
-    ratings_csv = data_dir / f"ratings_{join_ratings}.csv"
-    if not ratings_csv.exists():
-        datasets.generate_ratings_csv(ratings_csv, join_ratings)
+    if only & {"glue", "athena"} and not large.exists():
+        datasets.generate_flights_csv(large, args.rows)
+    if "join" in only:
+        movielens = datasets.export_movielens_csvs(paths.DATA_DIR / "movielens")
+        join_ratings = args.join_scale * datasets.RATINGS_ROWS
+        ratings_csv = data_dir / f"ratings_{join_ratings}.csv"
+        if not ratings_csv.exists():
+            datasets.generate_ratings_csv(ratings_csv, join_ratings)
 
+    spark = bool(only & {"glue", "athena", "join"})
     with (
         tempfile.TemporaryDirectory() as scratch,
-        LocalAWS(config.Settings(port=0, warm_spark=True, work_dir=Path(scratch) / "local_aws")) as server,
+        LocalAWS(config.Settings(port=0, warm_spark=spark, work_dir=Path(scratch) / "local_aws")) as server,
     ):
         # Clients made without explicit credentials (the conformance cases') get dummy ones.
         for variable, value in {
@@ -558,89 +838,22 @@ def main(argv: list[str] | None = None) -> int:
         }.items():
             os.environ.setdefault(variable, value)
         bench = Bench(server.endpoint_url)
-        job = bench.setup_job()
-        bench.s3.upload_file(str(small), bench.bucket, "small/flights.csv")
-        bench.s3.upload_file(str(large), bench.bucket, "large/flights.csv")
-
-        print("\nGlue jobs")
-        first = bench.run_job(job, "small/", "out-small/")
-        warm = statistics.median(bench.run_job(job, "small/", "out-small/") for _ in range(args.repeat))
-        local_spark = local_spark_run(small, Path(scratch) / "local-spark-out", args.repeat)
-        report("first run, small input (JVM already up)", first, None, "-")
-        report(f"warm run, {args.small_rows:,} rows (median of {args.repeat})", warm, local_spark, "<= 1.3x", "local Spark")
-
-        glue_large = bench.run_job(job, "large/", "out-large/")
-        duck_large = duckdb_copy(large, Path(scratch) / "duckdb-out")
-        report(f"CSV -> Parquet, {args.rows:,} rows", glue_large, duck_large, "<= 3x", "DuckDB COPY")
-
-        print("\nAthena")
-        bench.glue.create_database(DatabaseInput={"Name": "bench"})
-        bench.crawl("bench", f"s3://{bench.bucket}/out-large/")  # -> table out_large, one partition per month
-        sql = GROUP_BY.format(table="out_large")
-        ours, our_rows = zip(*(bench.athena_query(sql, "bench") for _ in range(args.repeat)), strict=True)
-        theirs, their_rows = zip(
-            *(duckdb_group_by(server.endpoint_url, bench.bucket, "out-large/") for _ in range(args.repeat)),
-            strict=True,
-        )
-        assert len(our_rows[0]) == len(their_rows[0]), "Athena and DuckDB disagree on the number of groups"
-        report(
-            f"GROUP BY carrier over {args.rows:,} rows (median)",
-            statistics.median(ours),
-            statistics.median(theirs),
-            "<= 1.3x",
-            "DuckDB",
-        )
-
-        seconds, cases, failed = conformance_suite(server.endpoint_url)
-        report(f"conformance suite, {cases} queries ({len(failed)} failed)", seconds, None, "-")
-        if failed:
-            print(f"    failed: {', '.join(failed)}")
-
-        print("\nGlue lab 5 join")
-        lab5_setup(bench, movielens["movies"], ratings_csv)
-        ours, our_tops = zip(*(lab5_glue_join(bench, 10, 50) for _ in range(args.repeat)), strict=True)
-        theirs, their_tops = zip(
-            *(
-                lab5_duckdb_join(movielens["movies"], ratings_csv, Path(scratch) / "duckdb-lab5", 10, 50)
-                for _ in range(args.repeat)
-            ),
-            strict=True,
-        )
-        if our_tops[0] != their_tops[0]:
-            raise AssertionError(f"Glue and DuckDB disagree on the top movies: {our_tops[0]} vs {their_tops[0]}")
-        report(
-            f"ratings x movies, {join_ratings:,} ratings (median)",
-            statistics.median(ours),
-            statistics.median(theirs),
-            "-",
-            "DuckDB",
-        )
-
-        print("\nLambda")
-        cold, warm, direct = lambda_latency(server.endpoint_url, args.lambda_invokes)
-        print(
-            f"  {'Invoke latency (median of ' + str(args.lambda_invokes) + ')':<44} cold {cold * 1000:7.1f} ms  "
-            f"warm {warm * 1000:6.1f} ms  cold/warm {cold / warm:5.1f}x"
-        )
-        print(
-            f"  {'warm Invoke vs the handler called directly':<44} direct {direct * 1e6:6.1f} us  "
-            f"warm/direct {warm / direct:8.0f}x  target -"
-        )
-        notified, direct_event = notification_latency(server.endpoint_url, args.notifications)
-        print(
-            f"  {'S3 upload -> handler start (median of ' + str(args.notifications) + ')':<44} "
-            f"{notified * 1000:7.1f} ms  Event Invoke {direct_event * 1000:6.1f} ms  "
-            f"ratio {notified / direct_event:5.2f}x  target <= 1.5x"
-        )
-        print("\nS3 with IAM enforcement")
-        enforced, unenforced = s3_policy_overhead(server.endpoint_url, args.s3_requests)
-        report(
-            f"GetObject as an IAM user under a bucket policy (median of {args.s3_requests})",
-            enforced,
-            unenforced,
-            "<= 1.2x",
-            "not enforced",
-        )
+        if only & {"glue", "athena"}:
+            job = bench.setup_job()
+            bench.s3.upload_file(str(small), bench.bucket, "small/flights.csv")
+            bench.s3.upload_file(str(large), bench.bucket, "large/flights.csv")
+        if "glue" in only:
+            glue_section(bench, job, args, small, large, Path(scratch))
+        elif "athena" in only:
+            bench.run_job(job, "large/", "out-large/")  # the Parquet the Athena section queries
+        if "athena" in only:
+            athena_section(bench, server.endpoint_url, args)
+        if "join" in only:
+            join_section(bench, args, movielens, ratings_csv, join_ratings, Path(scratch))
+        if "lambda" in only:
+            lambda_section(server.endpoint_url, args)
+        if "s3" in only:
+            s3_section(server.endpoint_url, args, Path(scratch))
     return 0
 
 

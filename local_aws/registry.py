@@ -48,6 +48,7 @@ EXECUTOR_MODULES = (
     "local_aws.s3.access_logging",
     "local_aws.s3.encryption",
     "local_aws.s3.lifecycle",
+    "local_aws.s3.ranged_reads",
     "local_aws.s3.versioning",
 )
 

@@ -113,6 +113,16 @@ def _split(value: str | None) -> list[str]:
     return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
+_s3_clients: dict[str, object] = {}
+
+
+def _s3(region: str):
+    """One S3 client per region for the driver's life: a new boto3 client per run costs more than the downloads."""
+    if region not in _s3_clients:
+        _s3_clients[region] = clients.client("s3", region)
+    return _s3_clients[region]
+
+
 def _download(s3, uri: str, folder: Path, what: str) -> Path:
     try:
         bucket, key = clients.split_s3_uri(uri)
@@ -121,7 +131,10 @@ def _download(s3, uri: str, folder: Path, what: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / Path(key).name
     try:
-        s3.download_file(bucket, key, str(target))
+        # One GetObject: download_file's transfer manager adds a HEAD and a thread pool, for files of kilobytes.
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+        with open(target, "wb") as file:
+            shutil.copyfileobj(body, file)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code")
         raise FileNotFoundError(
@@ -149,7 +162,7 @@ def _apply_spark_conf(session, conf: str | None) -> None:
 
 def _prepare(request: RunRequest, run_dir: Path, session) -> Path:
     """Download the script and extra files, then set argv, sys.path, cwd and temp dir for the run."""
-    s3 = clients.client("s3", request.region)
+    s3 = _s3(request.region)
     script = _download(s3, request.script_location, run_dir, "the job's Command.ScriptLocation")
     py_dir = run_dir / "py"
     for uri in _split(request.arguments.get("--extra-py-files")):
