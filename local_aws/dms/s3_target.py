@@ -3,7 +3,8 @@
 `S3TargetSettings.from_endpoint` reads an endpoint's S3Settings and extra connection attributes
 with AWS's defaults; `S3TargetWriter` renders rows as DMS does (CSV or Parquet, optionally GZIP)
 and hands each object to `put_object(bucket, key, body)`; `CdcBatcher` says when captured changes
-are due to be written. No AWS calls here: the engine passes a put_object bound to the endpoint's role.
+are due to be written. No AWS calls here: the engine passes a put_object (and the list_keys and
+delete_keys that TargetTablePrepMode needs) bound to the endpoint's role.
 
 What AWS documents and this follows, from "Using Amazon S3 as a target for AWS Database Migration
 Service" (DMS User Guide) and the S3Settings API reference:
@@ -20,6 +21,9 @@ Service" (DMS User Guide) and the S3Settings API reference:
 - "Using date-based folder partitioning": DatePartitionSequence / DatePartitionDelimiter folders
   under the table's, from the commit date (DatePartitionTimezone converts from UTC).
 - CdcMaxBatchInterval (s) / CdcMinFileSize (KB): a CDC file is written when either is reached.
+- The task's TargetTablePrepMode ("Full-load task settings"; ReloadTables applies it too): before a
+  table is loaded, DROP_AND_CREATE (the default) and TRUNCATE_BEFORE_LOAD remove the table's objects
+  (as a truncate DDL "removes all files and corresponding table folders"), DO_NOTHING keeps them.
 - "Source data types for MySQL" then "Target data types for S3 Parquet": each MySQL type becomes a
   DMS type (`dms_type`), which decides its CSV text and its Parquet type.
 Where AWS does not document the exact text, the choice made is said in docs/local-aws/dms-s3-target.md.
@@ -45,6 +49,8 @@ import pyarrow.parquet as pq
 PLAIN_TYPES = ("INT1", "INT2", "INT4", "INT8", "UINT1", "UINT2", "UINT4", "UINT8", "NUMERIC", "REAL4", "REAL8",
                "DATE", "DATETIME", "BOOLEAN", "BYTES", "BLOB")  # fmt: skip
 PLAIN_CHARACTERS = set("0123456789+-.: abcdefilnrstuABCDEF")
+TABLE_PREP_MODES = ("DROP_AND_CREATE", "TRUNCATE_BEFORE_LOAD", "DO_NOTHING")
+LOAD_FILE = re.compile(r"(?:^|/)LOAD([0-9A-F]{8})\.[^/]*$")
 DATE_SEQUENCES = {"YYYYMMDD": "YMD", "YYYYMMDDHH": "YMDH", "YYYYMM": "YM", "MMYYYYDD": "MYD", "DDMMYYYY": "DMY"}
 DATE_DELIMITERS = {"SLASH": "/", "DASH": "-", "UNDERSCORE": "_", "NONE": ""}
 
@@ -446,6 +452,8 @@ class S3TargetWriter:
     `mappings` (table_mappings.TableMappings), when given, renames schemas, tables and columns and
     drops removed columns; full_load and cdc then take source names. `clock` gives the current time
     (UTC); `task_start` is the task's start, for UseTaskStartTimeForFullLoadTimestamp.
+    `table_prep_mode` (the task's TargetTablePrepMode) says what happens to a table's objects before it
+    is loaded, through `list_keys(bucket, prefix)` and `delete_keys(bucket, keys)` (without them: nothing).
     """
 
     def __init__(
@@ -455,21 +463,31 @@ class S3TargetWriter:
         clock: Callable[[], datetime] | None = None,
         mappings=None,
         task_start: datetime | None = None,
+        table_prep_mode: str = "DROP_AND_CREATE",
+        list_keys: Callable[[str, str], list[str]] | None = None,
+        delete_keys: Callable[[str, list[str]], None] | None = None,
     ):
         self.settings = settings
         self.put_object = put_object
         self.clock = clock or (lambda: datetime.now(UTC))
         self.mappings = mappings
         self.task_start = task_start or self.clock()
+        self.table_prep_mode = table_prep_mode
+        self.list_keys = list_keys
+        self.delete_keys = delete_keys
         self._columns: dict[tuple[str, str], list[ColumnLike]] = {}
         self._last_batch: datetime | None = None
 
     # -- full load -----------------------------------------------------------------------------
 
     def full_load(self, schema: str, table: str, columns: list[ColumnLike], rows: Iterable[tuple]) -> list[str]:
-        """The table's rows as LOAD files (none for an empty table); the keys written."""
+        """The table's rows as LOAD files (none for an empty table); the keys written.
+
+        First the table's objects are prepared (TargetTablePrepMode): dropped, and the LOAD files numbered from
+        LOAD00000001 again; or, with DO_NOTHING, kept, the new LOAD files numbered after the highest one there."""
         self._columns[(schema, table)] = list(columns)
         layout = self._layout(schema, table, columns)
+        first = self._prepare(layout)
         with_op, _, _ = self.settings.op_columns()
         # MaxFileSize is "the maximum size (in KB) of any .csv file": it counts the uncompressed text
         # (characters) of each file's rows. A Parquet full load is one file.
@@ -483,13 +501,26 @@ class S3TargetWriter:
             rendered = layout.row_text(values) if csv else None
             line = overhead + len(rendered) if rendered is not None else 0
             if batch and size + line > limit:
-                keys.append(self._write_load(layout, batch, with_op, len(keys) + 1))
+                keys.append(self._write_load(layout, batch, with_op, first + len(keys)))
                 batch, size = [], 0
             batch.append((values, rendered))
             size += line
         if batch:
-            keys.append(self._write_load(layout, batch, with_op, len(keys) + 1))
+            keys.append(self._write_load(layout, batch, with_op, first + len(keys)))
         return keys
+
+    def _prepare(self, layout: _Layout) -> int:
+        """TargetTablePrepMode for one table's objects; the number of its first LOAD file."""
+        if self.list_keys is None:
+            return 1
+        prefix = "/".join(part for part in (self.settings.BucketFolder.strip("/"), layout.schema, layout.table) if part)
+        existing = self.list_keys(self.settings.BucketName, prefix + "/")
+        if self.table_prep_mode != "DO_NOTHING":
+            if existing and self.delete_keys is not None:
+                self.delete_keys(self.settings.BucketName, existing)
+            return 1
+        numbers = [int(found.group(1), 16) for key in existing if (found := LOAD_FILE.search(key))]
+        return max(numbers, default=0) + 1
 
     def _write_load(self, layout: _Layout, rows: list[tuple[tuple, str | None]], with_op: bool, number: int) -> str:
         written = self.clock()

@@ -5,12 +5,14 @@ log with python-mysql-replication, as a replica would, and yields committed tran
 commit order, each with the binlog position after its commit: a task saves that position as its
 checkpoint once the transaction's changes are written, and resumes from it, so a change may be
 written twice after a crash but is never lost. The capture position is taken before the full
-load starts, for the same reason.
+load starts, for the same reason. An `ALTER TABLE` of a captured table comes as a transaction of
+its own (`ddl`), so the task can follow the table's new columns.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -23,6 +25,10 @@ import pymysql.cursors
 log = logging.getLogger(__name__)
 
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
+BINLOG_POSITION = re.compile(r"([^\s:#]+\.\d+):(\d+)")  # mysql-bin-changelog.000024:373
+_NAME = r"(?:`(?:[^`]|``)+`|[\w$]+)"
+ALTER_TABLE = re.compile(rf"^\s*ALTER\s+(?:ONLINE\s+|IGNORE\s+)*TABLE\s+(?:IF\s+EXISTS\s+)?({_NAME})(?:\s*\.\s*({_NAME}))?",
+                         re.IGNORECASE)  # fmt: skip
 
 
 class SourceError(Exception):
@@ -41,6 +47,15 @@ class Position:
 
     @classmethod
     def parse(cls, text: str) -> Position:
+        """`mysql-bin-changelog.000024:373`, or a checkpoint: local AWS's `checkpoint:V1#<file>:<position>` or
+        DMS's `checkpoint:V1#27#<file>:<position>:...:<file>:<position>#...` (the earliest position it names:
+        a change may repeat, never go missing)."""
+        text = text.strip()
+        if text.startswith("checkpoint:"):
+            found = [cls(file, int(pos)) for file, pos in BINLOG_POSITION.findall(text)]
+            if not found:
+                raise SourceError(f"Invalid checkpoint {text!r}: it names no binlog position <binlog file>:<position>")
+            return min(found)
         file, _, pos = text.rpartition(":")
         if not file or not pos.isdigit():
             raise SourceError(f"Invalid binlog position {text!r}: expected <binlog file>:<position>")
@@ -79,6 +94,18 @@ class Transaction:
     changes: list[Change]
     position: Position  # where the binlog continues after this transaction's commit
     commit_time: datetime
+    ddl: list[tuple[str, str]] = field(default_factory=list)  # ALTER TABLE: the (schema, table) it changed
+
+
+def altered_table(query: str, schema: str) -> tuple[str, str] | None:
+    """The (schema, table) an `ALTER TABLE` statement changes; None for any other statement."""
+    if query.lstrip()[:5].upper() != "ALTER":
+        return None
+    found = ALTER_TABLE.match(query)
+    if found is None:
+        return None
+    names = [name[1:-1].replace("``", "`") if name.startswith("`") else name for name in found.groups() if name]
+    return (names[0], names[1]) if len(names) == 2 else (schema, names[0])
 
 
 class MySQLSource:
@@ -97,7 +124,7 @@ class MySQLSource:
             )  # fmt: skip
         except pymysql.err.OperationalError as error:
             raise SourceError(f"Cannot connect to MySQL source {self.settings['host']}:{self.settings['port']}: "
-                              f"{error.args[-1]}") from None  # fmt: skip
+                              f"[MySQL error {error.args[0]}] {error.args[-1]}") from None  # fmt: skip
 
     def check_cdc(self) -> Position:
         """The binlog position now; SourceError when the binlog cannot feed change data capture."""
@@ -123,8 +150,35 @@ class MySQLSource:
             file, pos = cursor.fetchone()[:2]
             return Position(file, int(pos))
 
+    def first_position(self) -> Position:
+        """The start of the oldest binlog the source still has (where a CdcStartTime search begins)."""
+        with self.connect() as connection, connection.cursor() as cursor:
+            try:
+                cursor.execute("SHOW BINARY LOGS")
+            except pymysql.err.MySQLError as error:
+                raise SourceError(
+                    f"The user cannot list the binlogs (needs REPLICATION CLIENT): {error.args[-1]}"
+                ) from None
+            logs = cursor.fetchall()
+        if not logs:
+            raise SourceError("Binary Logging must be enabled for MySQL server: the source has no binlog")
+        return Position(logs[0][0], 4)
+
+    def describe(self, schema: str, name: str) -> Table | None:
+        """One table's columns and primary key as they are now; None when it no longer exists."""
+        found = self.tables(lambda s, t: (s, t) == (schema, name))
+        return found[0] if found else None
+
     def tables(self, selected) -> list[Table]:
         """Every base table selected(schema, table) says yes to, with its columns and primary key."""
+        try:
+            return self._tables(selected)
+        except pymysql.err.MySQLError as error:
+            raise SourceError(
+                f"Failed to read the source's tables: [MySQL error {error.args[0]}] {error.args[-1]}"
+            ) from None
+
+    def _tables(self, selected) -> list[Table]:
         with self.connect() as connection, connection.cursor() as cursor:
             cursor.execute(
                 "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, c.IS_NULLABLE, c.COLUMN_KEY "
@@ -147,31 +201,41 @@ class MySQLSource:
     def full_load(self, table: Table) -> Iterator[tuple]:
         """The table's rows, streamed (an unbuffered cursor)."""
         names = ", ".join(f"`{column.name}`" for column in table.columns)
-        with self.connect(cursorclass=pymysql.cursors.SSCursor) as connection, connection.cursor() as cursor:
-            cursor.execute(f"SELECT {names} FROM `{table.schema}`.`{table.name}`")
-            yield from cursor
+        try:
+            with self.connect(cursorclass=pymysql.cursors.SSCursor) as connection, connection.cursor() as cursor:
+                cursor.execute(f"SELECT {names} FROM `{table.schema}`.`{table.name}`")
+                yield from cursor
+        except pymysql.err.MySQLError as error:
+            raise SourceError(f"Failed to read table {table.schema}.{table.name} from the source: "
+                              f"[MySQL error {error.args[0]}] {error.args[-1]}") from None  # fmt: skip
 
     def changes(self, start: Position, tables: dict[tuple[str, str], Table], poll_seconds: float = 0.2,
-                stop=None) -> Iterator[Transaction | None]:  # fmt: skip
+                stop=None, since: datetime | None = None) -> Iterator[Transaction | None]:  # fmt: skip
         """Committed transactions touching `tables`, from `start`, in commit order; None each time the reader
-        has caught up with the binlog (then it waits poll_seconds and reads on). Ends when stop() says so."""
+        has caught up with the binlog (then it waits poll_seconds and reads on). Ends when stop() says so.
+
+        `since` (CdcStartTime) skips the events written before that moment (the binlog's timestamps are seconds).
+        An ALTER TABLE of one of `tables` is a Transaction without changes whose `ddl` names it; the caller
+        updates that table's columns in `tables` (the same Table objects) before reading on."""
         from pymysqlreplication import BinLogStreamReader
-        from pymysqlreplication.event import XidEvent
+        from pymysqlreplication.event import QueryEvent, XidEvent
         from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
         while stop is None or not stop():
             stream = BinLogStreamReader(
                 connection_settings=self.settings, server_id=secrets.randbelow(2**31 - 1000) + 1000,
                 log_file=start.file, log_pos=start.pos, resume_stream=True, blocking=False,
-                only_events=[WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent, XidEvent],
+                only_events=[WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent, XidEvent, QueryEvent],
                 only_schemas=sorted({schema for schema, _ in tables}),
+                skip_to_timestamp=since.timestamp() if since else None,
                 # Not is_mariadb: with it the library starts MariaDB's dump at the first binlog, ignoring log_file
                 # and log_pos (it resumes by GTID only); a file/position dump works on MariaDB as on MySQL.
             )  # fmt: skip
             pending: list[Change] = []
             try:
                 for event in stream:
-                    if isinstance(event, XidEvent):
+                    query = event.query.strip() if isinstance(event, QueryEvent) else ""
+                    if isinstance(event, XidEvent) or query.upper() == "COMMIT":  # COMMIT: a non-transactional table
                         commit_time = datetime.fromtimestamp(event.timestamp, UTC)
                         start = Position(stream.log_file, stream.log_pos)
                         log.debug("binlog commit at %s with %d changes", start, len(pending))
@@ -180,6 +244,13 @@ class MySQLSource:
                                 change.commit_time = commit_time
                             yield Transaction(pending, start, commit_time)
                             pending = []
+                        continue
+                    if isinstance(event, QueryEvent):
+                        schema = event.schema.decode() if isinstance(event.schema, bytes) else str(event.schema or "")
+                        altered = altered_table(query, schema)
+                        if altered in tables:
+                            start = Position(stream.log_file, stream.log_pos)
+                            yield Transaction([], start, datetime.fromtimestamp(event.timestamp, UTC), ddl=[altered])
                         continue
                     table = tables.get((event.schema, event.table))
                     if table is not None:

@@ -7,22 +7,29 @@ flips a state) and connections (TestConnection connects nowhere, and fails when 
   (MySQLSettings.SecretsManagerSecretId), never from code;
 - TestConnection really connects (the source with its user and password, the S3 target as its
   ServiceAccessRoleArn) and DescribeConnections says `successful` or `failed` with the reason;
-- CreateReplicationTask checks the table mappings and answers `creating`; the task is `ready`
-  right after; StartReplicationTask (start-replication, resume-processing, reload-target,
-  CdcStartPosition) runs it (replication.py): `starting` -> `running` -> `stopped` (a full load
-  alone stops by itself, StopReason FULL_LOAD_ONLY_FINISHED) or `failed` with
-  LastFailureMessage; StopReplicationTask -> `stopping` -> `stopped`; DeleteReplicationTask stops
-  it first;
+- CreateReplicationTask checks the table mappings and task settings and answers `creating`; the
+  task is `ready` right after; StartReplicationTask (start-replication, resume-processing,
+  reload-target, CdcStartPosition, CdcStartTime) runs it (replication.py): `starting` ->
+  `running` -> `stopped` (a full load alone stops by itself, StopReason FULL_LOAD_ONLY_FINISHED)
+  or `failed` with LastFailureMessage; StopReplicationTask -> `stopping` -> `stopped`;
+  DeleteReplicationTask stops it first;
+- ModifyReplicationTask (moto lacks it) changes a task that is not running; the next start uses
+  it. ReloadTables (moto lacks it) loads tables of a running task again;
 - DescribeReplicationTasks reports the run's ReplicationTaskStats, StopReason,
   LastFailureMessage and RecoveryCheckpoint; DescribeTableStatistics (moto lacks it) the
-  tables' inserts, updates, deletes and full-load rows.
+  tables' inserts, updates, deletes, DDLs and full-load rows;
+- DescribeReplicationTasks / DescribeReplicationInstances / DescribeEndpoints with Filters that
+  match nothing raise ResourceNotFoundFault "No ... found matching provided filters" as AWS does
+  (moto answers an empty list), which boto3's `*_deleted` waiters wait for; DescribeConnections
+  applies every filter (moto only the last).
 Differences from AWS: docs/local-aws/dms.md.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -34,6 +41,7 @@ from local_aws import clients, workers
 from local_aws.dms import s3_target, table_mappings
 from local_aws.dms.replication import RunPlan, Runs, TargetError, TaskRun
 from local_aws.dms.source_mysql import MySQLSource, Position, SourceError
+from local_aws.dms.task_options import CdcStart, OptionError, TaskSettings, cdc_start
 from local_aws.iam.trust import trusts_service
 from local_aws.patching import Patches
 
@@ -41,6 +49,10 @@ patches = Patches(__name__)
 
 MYSQL_ENGINES = ("mysql", "mariadb", "aurora")
 START_TYPES = ("start-replication", "resume-processing", "reload-target")
+MIGRATION_TYPES = ("full-load", "cdc", "full-load-and-cdc")
+RELOAD_OPTIONS = ("data-reload", "validate-only")
+MAX_TABLES_TO_RELOAD = 10  # "You can reload up to 10 tables from a task."
+MODIFIABLE = ("ready", "stopped", "failed")
 
 
 class DmsError(JsonRESTError):
@@ -56,10 +68,11 @@ class LocalTask:
     answer: str | None = "creating"  # what the next response says, once (the request's own answer)
     run: TaskRun | None = None
     runs: int = 0
-    cdc_start_position: str | None = None
+    cdc_start_position: str | None = None  # CreateReplicationTask / ModifyReplicationTask / the last start
+    cdc_start_time: datetime | None = None
     checkpoint: str | None = None  # kept across stops: resume-processing continues from it
+    checkpoint_since: datetime | None = None  # a CdcStartTime the checkpoint has not moved past yet
     failure: str | None = None
-    history: list[str] = field(default_factory=list)
 
 
 # ---- endpoints -----------------------------------------------------------------------------
@@ -124,21 +137,44 @@ def _role_s3(backend, endpoint: Endpoint):
                           secret_key=issued["SecretAccessKey"], session_token=issued["SessionToken"])  # fmt: skip
 
 
-def _s3_writer(backend, endpoint: Endpoint, mappings):
+def _s3_writer(backend, endpoint: Endpoint, mappings, table_prep_mode: str):
     try:
         settings = s3_target.S3TargetSettings.from_endpoint(endpoint.s3_settings, endpoint.extra_connection_attributes)
     except s3_target.S3SettingsError as error:
         raise TargetError(f"Invalid S3 settings of endpoint {endpoint.endpoint_identifier}: {error}") from None
     s3 = _role_s3(backend, endpoint)
 
+    def refused(what: str, error: ClientError) -> TargetError:
+        return TargetError(f"Failed to {what} as the endpoint's service access role: "
+                           f"{error.response['Error']['Code']}: {error.response['Error']['Message']}")  # fmt: skip
+
     def put_object(bucket: str, key: str, body: bytes) -> None:
         try:
             s3.put_object(Bucket=bucket, Key=key, Body=body)
         except ClientError as error:
-            raise TargetError(f"Failed to upload file {key} to bucket {bucket} as the endpoint's service access "
-                              f"role: {error.response['Error']['Code']}: {error.response['Error']['Message']}") from None  # fmt: skip
+            raise refused(f"upload file {key} to bucket {bucket}", error) from None
 
-    writer = s3_target.S3TargetWriter(settings, put_object=put_object, mappings=mappings)
+    def list_keys(bucket: str, prefix: str) -> list[str]:
+        try:
+            pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            return [item["Key"] for page in pages for item in page.get("Contents", [])]
+        except ClientError as error:
+            raise refused(f"list the objects of bucket {bucket} under {prefix}", error) from None
+
+    def delete_keys(bucket: str, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):  # DeleteObjects' limit per request
+            batch = [{"Key": key} for key in keys[start : start + 1000]]
+            try:
+                answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            except ClientError as error:
+                raise refused(f"delete objects of bucket {bucket} ({batch[0]['Key']}, ...)", error) from None
+            if answer.get("Errors"):
+                first = answer["Errors"][0]
+                raise TargetError(f"Failed to delete file {first['Key']} from bucket {bucket} as the endpoint's "
+                                  f"service access role: {first['Code']}: {first['Message']}")  # fmt: skip
+
+    writer = s3_target.S3TargetWriter(settings, put_object=put_object, mappings=mappings,
+                                      table_prep_mode=table_prep_mode, list_keys=list_keys, delete_keys=delete_keys)  # fmt: skip
     return writer, s3_target.CdcBatcher(settings)
 
 
@@ -192,10 +228,8 @@ def _connection_as_dict(original, connection: FakeConnection) -> dict:
 
 @patches.wrap(DatabaseMigrationServiceBackend, "create_replication_task")
 def _create_replication_task(original, backend, **kwargs) -> FakeReplicationTask:
-    try:
-        mappings = table_mappings.parse(kwargs.get("table_mappings") or "")
-    except table_mappings.MappingError as error:
-        raise DmsError("InvalidParameterValueException", f"Invalid table mappings: {error}") from None
+    mappings = _mappings(kwargs.get("table_mappings") or "")
+    _settings(kwargs.get("replication_task_settings"))
     for name in ("source_endpoint_arn", "target_endpoint_arn"):
         if not any(e.endpoint_arn == kwargs.get(name) for e in backend.endpoints.values()):
             raise DmsError("ResourceNotFoundFault", f"Endpoint {kwargs.get(name)} could not be found.")
@@ -207,6 +241,44 @@ def _create_replication_task(original, backend, **kwargs) -> FakeReplicationTask
     return task
 
 
+@patches.wrap(DatabaseMigrationServiceResponse, "create_replication_task")
+def _create_replication_task_response(original, response: DatabaseMigrationServiceResponse) -> str:
+    begins = _cdc_start(response._get_param("CdcStartPosition"), response._get_param("CdcStartTime"))  # moto drops them
+    answer = original(response)
+    if begins is not None:
+        task = response.dms_backend.replication_tasks[json.loads(answer)["ReplicationTask"]["ReplicationTaskArn"]]
+        task.local.cdc_start_position, task.local.cdc_start_time = begins.text, begins.time
+    return answer
+
+
+def _mappings(raw: str) -> table_mappings.TableMappings:
+    try:
+        return table_mappings.parse(raw)
+    except table_mappings.MappingError as error:
+        raise DmsError("InvalidParameterValueException", f"Invalid table mappings: {error}") from None
+
+
+def _settings(raw: str | None) -> TaskSettings:
+    try:
+        return TaskSettings.parse(raw)
+    except OptionError as error:
+        raise DmsError(error.code, str(error)) from None
+
+
+def _cdc_start(position: str | None, time: Any) -> CdcStart | None:
+    try:
+        return cdc_start(position, time)
+    except OptionError as error:
+        raise DmsError(error.code, str(error)) from None
+
+
+def _task(backend, arn: str | None) -> FakeReplicationTask:
+    task = backend.replication_tasks.get(arn)
+    if task is None:
+        raise DmsError("ResourceNotFoundFault", "Replication task could not be found.")
+    return task
+
+
 def _endpoint(backend, arn: str) -> Endpoint:
     endpoint = next((e for e in backend.endpoints.values() if e.endpoint_arn == arn), None)
     if endpoint is None:
@@ -214,8 +286,10 @@ def _endpoint(backend, arn: str) -> Endpoint:
     return endpoint
 
 
-def start(backend, task: FakeReplicationTask, start_type: str, cdc_start_position: str | None = None,
-          reload: list[tuple[str, str]] | None = None) -> None:  # fmt: skip
+def start(backend, task: FakeReplicationTask, start_type: str, begins: CdcStart | None = None) -> None:
+    """StartReplicationTask. CDC starts at `begins` (this request's CdcStartPosition / CdcStartTime); else
+    resume-processing continues from the checkpoint, start-replication from the task's own CdcStartPosition /
+    CdcStartTime, or from the binlog's position when the run starts (before its full load)."""
     local: LocalTask = task.local
     if start_type not in START_TYPES:
         raise DmsError("InvalidParameterValueException", f"Invalid StartReplicationTaskType {start_type}; "
@@ -224,25 +298,31 @@ def start(backend, task: FakeReplicationTask, start_type: str, cdc_start_positio
         raise DmsError("InvalidResourceStateFault", f"Replication task is {task.status}; stop it first")
     if start_type == "resume-processing" and local.runs == 0:
         start_type = "start-replication"  # AWS: resuming a task that never ran starts it
-    checkpoint = None
-    if cdc_start_position:
-        checkpoint = Position.parse(cdc_start_position)
-        local.cdc_start_position = cdc_start_position
+    if start_type == "start-replication" and local.runs and task.migration_type != "cdc":
+        raise DmsError("InvalidResourceStateFault",
+                       "Start Type : START_REPLICATION, valid only for tasks running for the first time")  # fmt: skip
+    if begins is not None:
+        local.cdc_start_position, local.cdc_start_time = begins.text, begins.time
     elif start_type == "resume-processing" and local.checkpoint:
-        checkpoint = Position.parse(local.checkpoint)
-    source_endpoint = _endpoint(backend, task.source_endpoint_arn)
-    target_endpoint = _endpoint(backend, task.target_endpoint_arn)
-    source = _mysql_source(backend, source_endpoint)
-    writer, batcher = _s3_writer(backend, target_endpoint, local.mappings)
+        begins = CdcStart(position=Position.parse(local.checkpoint), time=local.checkpoint_since)
+    elif start_type == "start-replication" and (local.cdc_start_position or local.cdc_start_time):
+        begins = _cdc_start(None if local.cdc_start_time else local.cdc_start_position, local.cdc_start_time)
+    settings = _settings(task.replication_task_settings)
+    source = _mysql_source(backend, _endpoint(backend, task.source_endpoint_arn))
+    writer, batcher = _s3_writer(backend, _endpoint(backend, task.target_endpoint_arn), local.mappings,
+                                 settings.target_table_prep_mode)  # fmt: skip
     plan = RunPlan(
         migration_type=task.migration_type, start_type=start_type, source=source,
-        selected=local.mappings.selected, writer=writer, batcher=batcher, checkpoint=checkpoint, reload=reload,
-        load_order=local.mappings.load_order,
+        selected=local.mappings.selected, writer=writer, batcher=batcher, load_order=local.mappings.load_order,
+        checkpoint=begins.position if begins else None, start_time=begins.time if begins else None,
+        handle_altered=settings.handle_source_table_altered,
+        previous=local.run.tables if start_type == "resume-processing" and local.run else None,
     )  # fmt: skip
 
     def ended(run: TaskRun) -> None:
-        if run.checkpoint is not None:
-            local.checkpoint = str(run.checkpoint)
+        if (checkpoint := run.checkpoint or run.start_position) is not None:
+            local.checkpoint = str(checkpoint)  # stopped during its full load: CDC resumes from before it
+            local.checkpoint_since = plan.start_time if checkpoint == run.start_position else None
         local.failure = run.failure
         task.status = run.status
         task.stop_date = run.stopped
@@ -255,18 +335,82 @@ def start(backend, task: FakeReplicationTask, start_type: str, cdc_start_positio
 
 def _start_replication_task_response(response: DatabaseMigrationServiceResponse) -> str:
     backend = response.dms_backend
-    task = backend.replication_tasks.get(response._get_param("ReplicationTaskArn"))
-    if task is None:
-        raise DmsError("ResourceNotFoundFault", "Replication task could not be found.")
+    task = _task(backend, response._get_param("ReplicationTaskArn"))
+    begins = _cdc_start(response._get_param("CdcStartPosition"), response._get_param("CdcStartTime"))
     try:
-        start(backend, task, response._get_param("StartReplicationTaskType") or "start-replication",
-              response._get_param("CdcStartPosition"))  # fmt: skip
+        start(backend, task, response._get_param("StartReplicationTaskType") or "start-replication", begins)
     except (SourceError, TargetError) as error:
         task.status, task.local.failure = "failed", str(error)
     return json.dumps({"ReplicationTask": task.to_dict()}, default=str)
 
 
 patches.replace(DatabaseMigrationServiceResponse, "start_replication_task", _start_replication_task_response)
+
+
+def _modify_replication_task_response(response: DatabaseMigrationServiceResponse) -> str:
+    """ModifyReplicationTask: a task that is not running takes new settings; the next start uses them."""
+    task = _task(response.dms_backend, response._get_param("ReplicationTaskArn"))
+    if task.status not in MODIFIABLE:
+        raise DmsError("InvalidResourceStateFault", "Replication Task, excluding logging severity task settings, "
+                                                    f"cannot be modified while it is {task.status} state")  # fmt: skip
+    migration_type, raw_mappings = response._get_param("MigrationType"), response._get_param("TableMappings")
+    if migration_type is not None and migration_type not in MIGRATION_TYPES:
+        raise DmsError("InvalidParameterValueException", f"Invalid MigrationType {migration_type}; "
+                                                         f"valid values: {', '.join(MIGRATION_TYPES)}")  # fmt: skip
+    mappings = _mappings(raw_mappings) if raw_mappings is not None else None
+    raw_settings = response._get_param("ReplicationTaskSettings")
+    if raw_settings is not None:
+        _settings(raw_settings)
+    begins = _cdc_start(response._get_param("CdcStartPosition"), response._get_param("CdcStartTime"))
+    local: LocalTask = task.local
+    task.id = response._get_param("ReplicationTaskIdentifier") or task.id
+    task.migration_type = migration_type or task.migration_type
+    if mappings is not None:
+        task.table_mappings, local.mappings = raw_mappings, mappings
+    if raw_settings is not None:
+        task.replication_task_settings = raw_settings
+    if begins is not None:
+        local.cdc_start_position, local.cdc_start_time = begins.text, begins.time
+    local.answer = "modifying"  # then back to what it was: stopped, ready or failed
+    return json.dumps({"ReplicationTask": task.to_dict()}, default=str)
+
+
+patches.add(DatabaseMigrationServiceResponse, "modify_replication_task", _modify_replication_task_response)
+
+
+def _reload_tables_response(response: DatabaseMigrationServiceResponse) -> str:
+    """ReloadTables: tables of a running full-load or full-load-and-cdc task are loaded again; CDC goes on."""
+    task = _task(response.dms_backend, response._get_param("ReplicationTaskArn"))
+    option = response._get_param("ReloadOption") or "data-reload"
+    if option not in RELOAD_OPTIONS:
+        raise DmsError("InvalidParameterValueException", f"Invalid ReloadOption {option}; "
+                                                         f"valid values: {', '.join(RELOAD_OPTIONS)}")  # fmt: skip
+    if option == "validate-only":
+        raise DmsError("InvalidParameterValueException", "ReloadOption validate-only re-validates tables, which "
+                       "needs data validation (ValidationSettings.EnableValidation); local DMS does not implement "
+                       "data validation: use data-reload")  # fmt: skip
+    run: TaskRun | None = task.local.run
+    if task.status != "running" or run is None or run.status != "running":
+        state = task.status if task.status != "running" else "starting"
+        raise DmsError("InvalidResourceStateFault",
+                       f"Replication task {task.id} is {state}: tables can be reloaded only while it is running")  # fmt: skip
+    if task.migration_type == "cdc":
+        raise DmsError("InvalidParameterCombinationException", "Tables can be reloaded only for a task of migration "
+                                                               "type full-load or full-load-and-cdc; this one is cdc")  # fmt: skip
+    tables = [(t.get("SchemaName"), t.get("TableName")) for t in response._get_param("TablesToReload") or []]
+    if not tables or len(tables) > MAX_TABLES_TO_RELOAD:
+        raise DmsError("InvalidParameterValueException",
+                       f"TablesToReload names {len(tables)} tables; a task reloads 1 to {MAX_TABLES_TO_RELOAD}")  # fmt: skip
+    if len(set(tables)) < len(tables):
+        raise DmsError("InvalidParameterValueException", "TablesToReload names a table more than once")
+    if unknown := [f"{schema}.{table}" for schema, table in tables if (schema, table) not in run.tables]:
+        raise DmsError("InvalidParameterValueException", f"The task does not migrate {', '.join(unknown)}")
+    if not run.reload(tables):
+        raise DmsError("InvalidResourceStateFault", f"Replication task {task.id} has finished its full load")
+    return json.dumps({"ReplicationTaskArn": task.arn})
+
+
+patches.add(DatabaseMigrationServiceResponse, "reload_tables", _reload_tables_response)
 
 
 def _stop_replication_task(backend, replication_task_arn: str) -> FakeReplicationTask:
@@ -320,9 +464,7 @@ def _task_as_dict(original, task: FakeReplicationTask) -> dict:
 
 
 def _describe_table_statistics_response(response: DatabaseMigrationServiceResponse) -> str:
-    task = response.dms_backend.replication_tasks.get(response._get_param("ReplicationTaskArn"))
-    if task is None:
-        raise DmsError("ResourceNotFoundFault", "Replication task could not be found.")
+    task = _task(response.dms_backend, response._get_param("ReplicationTaskArn"))
     run = task.local.run if getattr(task, "local", None) else None
     statistics = [stats.as_dict() for stats in (run.tables.values() if run else [])]
     return json.dumps({"ReplicationTaskArn": task.arn, "TableStatistics": statistics}, default=str)
@@ -341,3 +483,33 @@ def _reset(original, backend) -> None:
 
 def shutdown() -> None:
     workers.stop(Runs)
+
+
+def _none_match(what: str):
+    def describe(original, backend, filters=None, *args, **kwargs):
+        found = list(original(backend, filters, *args, **kwargs))
+        if filters and not found:
+            raise DmsError("ResourceNotFoundFault", f"No {what} found matching provided filters")
+        return found
+
+    return describe
+
+
+for _method, _what in (
+    ("describe_replication_tasks", "Replication Tasks"),
+    ("describe_replication_instances", "Replication Instances"),
+    ("describe_endpoints", "Endpoints"),
+):
+    patches.wrap(DatabaseMigrationServiceBackend, _method)(_none_match(_what))
+
+
+@patches.wrap(DatabaseMigrationServiceBackend, "describe_connections")
+def _describe_connections(original, backend, filters, *args, **kwargs) -> list[FakeConnection]:
+    """Every filter applies (moto 5.2.5 keeps only the last one's matches, so an endpoint-arn filter is lost)."""
+    found = original(backend, filters, *args, **kwargs)
+    wanted = {f.get("Name"): set(f.get("Values", [])) for f in filters or []}
+    return [
+        connection for connection in found
+        if connection.endpoint_arn in wanted.get("endpoint-arn", {connection.endpoint_arn})
+        and connection.replication_instance_arn in wanted.get("replication-instance-arn", {connection.replication_instance_arn})
+    ]  # fmt: skip

@@ -6,7 +6,10 @@ import csv
 import io
 import json
 import random
+import time
+from datetime import UTC, datetime
 
+import pyarrow.parquet as pq
 import pymysql
 import pytest
 from botocore.exceptions import ClientError
@@ -23,11 +26,26 @@ TRUST_DMS = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "dms.amazonaws.com"}, "Action": "sts:AssumeRole"}]})  # fmt: skip
 
 
+RATINGS = {"SchemaName": "movielens", "TableName": "ratings"}
+
+
+def mappings(table: str = "%", rename: str | None = None) -> str:
+    rules = [{"rule-type": "selection", "rule-id": "1", "rule-name": "movielens",
+              "object-locator": {"schema-name": "movielens", "table-name": table}, "rule-action": "include"}]  # fmt: skip
+    if rename:
+        rules.append({"rule-type": "transformation", "rule-id": "2", "rule-name": "rename", "rule-target": "table",
+                      "object-locator": {"schema-name": "movielens", "table-name": "ratings"},
+                      "rule-action": "rename", "value": rename})  # fmt: skip
+    return json.dumps({"rules": rules})
+
+
 @pytest.fixture
-def source(aws_client):
-    """An RDS MySQL instance with binary logging in ROW format, a ratings table and three rows."""
+def source(aws_client, request):
+    """An RDS MySQL instance with binary logging in ROW format, a ratings table and three rows (indirect
+    parametrization: more parameters of its parameter group)."""
     rds = aws_client("rds")
-    create_mysql(rds, DBParameterGroupName=binlog_parameter_group(rds), BackupRetentionPeriod=1)
+    parameters = getattr(request, "param", {})
+    create_mysql(rds, DBParameterGroupName=binlog_parameter_group(rds, **parameters), BackupRetentionPeriod=1)
     endpoint = wait_available(rds, "source")["Endpoint"]
     connection = pymysql.connect(host=endpoint["Address"], port=endpoint["Port"], user="admin", password=PASSWORD,
                                  database="movielens", autocommit=True)  # fmt: skip
@@ -83,10 +101,12 @@ def task_status(client, arn: str) -> dict:
     ][0]
 
 
-def create_task(client, instance: str, source: str, target: str, migration_type: str = "full-load-and-cdc") -> str:
+def create_task(client, instance: str, source: str, target: str, migration_type: str = "full-load-and-cdc",
+                identifier: str = "cdc", **extra) -> str:  # fmt: skip
     created = client.create_replication_task(
-        ReplicationTaskIdentifier="cdc", SourceEndpointArn=source, TargetEndpointArn=target,
-        ReplicationInstanceArn=instance, MigrationType=migration_type, TableMappings=MAPPINGS,
+        ReplicationTaskIdentifier=identifier, SourceEndpointArn=source, TargetEndpointArn=target,
+        ReplicationInstanceArn=instance, MigrationType=migration_type, TableMappings=extra.pop("TableMappings", MAPPINGS),
+        **extra,
     )["ReplicationTask"]  # fmt: skip
     assert created["Status"] == "creating"
     wait_task(client, "replication_task_ready", created["ReplicationTaskArn"])
@@ -94,9 +114,38 @@ def create_task(client, instance: str, source: str, target: str, migration_type:
 
 
 def objects(s3, prefix: str = "dms/movielens/ratings/") -> dict[str, list[list[str]]]:
-    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
-    return {o["Key"].rsplit("/", 1)[-1]: list(csv.reader(io.StringIO(
-        s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read().decode()))) for o in listing}  # fmt: skip
+    found = {}
+    for listed in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []):
+        try:
+            body = s3.get_object(Bucket=BUCKET, Key=listed["Key"])["Body"].read().decode()
+        except s3.exceptions.NoSuchKey:  # deleted since listed: a load's TargetTablePrepMode
+            continue
+        found[listed["Key"].rsplit("/", 1)[-1]] = list(csv.reader(io.StringIO(body)))
+    return found
+
+
+def cdc_rows(s3, prefix: str = "dms/movielens/ratings/") -> list[list[str]]:
+    """The rows of the CDC files under prefix, file after file (the names are times)."""
+    return [row for name, rows in sorted(objects(s3, prefix).items()) if not name.startswith("LOAD") for row in rows]
+
+
+def s3_target(client, identifier: str, folder: str, **settings) -> str:
+    """Another S3 target endpoint on the bucket, as the fixture's role, under its own folder."""
+    role = next(e for e in client.describe_endpoints()["Endpoints"] if e["EndpointIdentifier"] == "s3")
+    return client.create_endpoint(
+        EndpointIdentifier=identifier, EndpointType="target", EngineName="s3",
+        S3Settings={"BucketName": BUCKET, "BucketFolder": folder, "CdcMaxBatchInterval": 1,
+                    "ServiceAccessRoleArn": role["S3Settings"]["ServiceAccessRoleArn"], **settings},
+    )["Endpoint"]["EndpointArn"]  # fmt: skip
+
+
+def table_statistics(client, arn: str) -> dict:
+    return client.describe_table_statistics(ReplicationTaskArn=arn)["TableStatistics"][0]
+
+
+def stop(client, arn: str) -> None:
+    client.stop_replication_task(ReplicationTaskArn=arn)
+    wait_task(client, "replication_task_stopped", arn)
 
 
 def test_test_connection_really_connects(dms, aws_client, source):
@@ -115,6 +164,8 @@ def test_test_connection_really_connects(dms, aws_client, source):
     assert connections["mysql"]["Status"] == "successful" and connections["s3"]["Status"] == "successful"
     assert connections["wrong"]["Status"] == "failed"
     assert "Access denied for user 'admin'" in connections["wrong"]["LastFailureMessage"]
+    both = [{"Name": "endpoint-arn", "Values": [wrong]}, {"Name": "replication-instance-arn", "Values": [instance]}]
+    assert [c["EndpointIdentifier"] for c in client.describe_connections(Filters=both)["Connections"]] == ["wrong"]
 
 
 def test_full_load_then_cdc_writes_dms_files_and_counts_the_changes(dms, aws_client, source):
@@ -156,6 +207,10 @@ def test_full_load_then_cdc_writes_dms_files_and_counts_the_changes(dms, aws_cli
     client.stop_replication_task(ReplicationTaskArn=arn)
     wait_task(client, "replication_task_stopped", arn)
     assert len([k for k in objects(s3) if k.startswith("LOAD")]) == 1  # resuming does not load again
+    # Nothing before the checkpoint is written again; the figures go on from the last run's.
+    assert [(row[0], row[2:4]) for row in cdc_rows(s3)] == [("I", ["3", "50"]), ("U", ["1", "31"]),
+                                                            ("D", ["2", "10"]), ("I", ["4", "60"])]  # fmt: skip
+    assert (table_statistics(client, arn)["Inserts"], table_statistics(client, arn)["FullLoadRows"]) == (2, 3)
 
 
 def test_a_full_load_task_stops_by_itself(dms, aws_client):
@@ -243,3 +298,221 @@ def test_a_reader_crashing_at_random_points_loses_no_committed_change(dms, aws_c
     assert task_status(client, arn)["Status"] == "running"
     client.stop_replication_task(ReplicationTaskArn=arn)
     wait_task(client, "replication_task_stopped", arn)
+
+
+def test_reload_tables_loads_a_table_again_while_cdc_goes_on(dms, aws_client, source):
+    client, instance, source_arn, target_arn = dms
+    _, connection = source
+    s3 = aws_client("s3")
+    arn = create_task(client, instance, source_arn, target_arn)
+    with pytest.raises(ClientError, match="InvalidResourceStateFault"):  # only a running task reloads
+        client.reload_tables(ReplicationTaskArn=arn, TablesToReload=[RATINGS])
+    client.start_replication_task(ReplicationTaskArn=arn, StartReplicationTaskType="start-replication")
+    wait_for(lambda: objects(s3).get("LOAD00000001.csv"))
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO ratings VALUES (3, 50, 5.0)")
+    wait_for(lambda: cdc_rows(s3))
+
+    with pytest.raises(ClientError, match="local DMS does not implement data validation"):
+        client.reload_tables(ReplicationTaskArn=arn, TablesToReload=[RATINGS], ReloadOption="validate-only")
+    with pytest.raises(ClientError, match="does not migrate movielens.nope"):
+        client.reload_tables(ReplicationTaskArn=arn, TablesToReload=[{"SchemaName": "movielens", "TableName": "nope"}])
+    answer = client.reload_tables(ReplicationTaskArn=arn, TablesToReload=[RATINGS], ReloadOption="data-reload")
+    assert answer["ReplicationTaskArn"] == arn
+    reloaded = wait_for(lambda: (t := table_statistics(client, arn))["FullLoadReloaded"]
+                        and t["TableState"] == "Table completed" and t)  # fmt: skip
+    assert (reloaded["FullLoadRows"], reloaded["Inserts"]) == (4, 1)
+    # TargetTablePrepMode DROP_AND_CREATE (the default): the table's objects go, LOAD00000001 again.
+    assert list(objects(s3)) == ["LOAD00000001.csv"]
+    assert sorted(row[1:3] for row in objects(s3)["LOAD00000001.csv"]) == [["1", "1029"], ["1", "31"], ["2", "10"],
+                                                                          ["3", "50"]]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO ratings VALUES (5, 70, 2.0)")
+    assert [(row[0], row[2:4]) for row in wait_for(lambda: cdc_rows(s3))] == [("I", ["5", "70"])]
+    assert task_status(client, arn)["Status"] == "running"
+    stop(client, arn)
+
+
+def test_modify_replication_task_changes_what_the_next_start_does(dms, aws_client, source):
+    client, instance, source_arn, target_arn = dms
+    _, connection = source
+    s3 = aws_client("s3")
+    arn = create_task(client, instance, source_arn, target_arn)
+    client.start_replication_task(ReplicationTaskArn=arn, StartReplicationTaskType="start-replication")
+    wait_for(lambda: objects(s3).get("LOAD00000001.csv"))
+    with pytest.raises(ClientError) as refused:
+        client.modify_replication_task(ReplicationTaskArn=arn, MigrationType="cdc")
+    assert refused.value.response["Error"] == {
+        "Code": "InvalidResourceStateFault",
+        "Message": "Replication Task, excluding logging severity task settings, cannot be modified while it is "
+                   "running state",
+    }  # fmt: skip
+    stop(client, arn)
+    checkpoint = task_status(client, arn)["RecoveryCheckpoint"]
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO ratings VALUES (7, 70, 3.5)")  # while stopped: after the checkpoint
+
+    settings = json.dumps({"FullLoadSettings": {"TargetTablePrepMode": "DO_NOTHING"}})
+    modified = client.modify_replication_task(
+        ReplicationTaskArn=arn, MigrationType="cdc", TableMappings=mappings(rename="scores"),
+        ReplicationTaskSettings=settings, CdcStartPosition=checkpoint,
+    )["ReplicationTask"]  # fmt: skip
+    assert modified["Status"] == "modifying"
+    described = task_status(client, arn)
+    assert (described["Status"], described["MigrationType"], described["CdcStartPosition"]) == (
+        "stopped", "cdc", checkpoint)  # fmt: skip
+    assert (described["TableMappings"], described["ReplicationTaskSettings"]) == (mappings(rename="scores"), settings)
+    with pytest.raises(ClientError, match="InvalidParameterCombinationException"):
+        client.modify_replication_task(
+            ReplicationTaskArn=arn, CdcStartPosition=checkpoint, CdcStartTime=datetime.now(UTC)
+        )
+
+    # A cdc task starts with start-replication from its CdcStartPosition (DMS's checkpoint format here).
+    client.start_replication_task(ReplicationTaskArn=arn, StartReplicationTaskType="start-replication")
+    captured = wait_for(lambda: cdc_rows(s3, "dms/movielens/scores/"))
+    assert [(row[0], row[2:5]) for row in captured] == [("I", ["7", "70", "3.5"])]
+    assert not [k for k in objects(s3, "dms/movielens/scores/") if k.startswith("LOAD")]  # cdc: no full load
+    stop(client, arn)
+
+
+def test_start_types_reload_target_and_a_cdc_task_from_a_position_or_a_time(dms, aws_client, source):
+    client, instance, source_arn, target_arn = dms
+    _, connection = source
+    s3 = aws_client("s3")
+    arn = create_task(client, instance, source_arn, target_arn)
+    client.start_replication_task(ReplicationTaskArn=arn, StartReplicationTaskType="start-replication")
+    wait_for(lambda: objects(s3).get("LOAD00000001.csv"))
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO ratings VALUES (3, 50, 5.0)")
+    wait_for(lambda: cdc_rows(s3))
+    stop(client, arn)
+    with pytest.raises(ClientError, match="START_REPLICATION, valid only for tasks running for the first time"):
+        client.start_replication_task(ReplicationTaskArn=arn, StartReplicationTaskType="start-replication")
+
+    # reload-target: everything is loaded again (the table's objects dropped first), then CDC.
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO ratings VALUES (4, 60, 1.0)")
+        cursor.execute("INSERT INTO ratings VALUES (8, 1, 1.0)")
+        cursor.execute("SHOW MASTER STATUS")
+        file, position = cursor.fetchone()[:2]
+        cursor.execute("INSERT INTO ratings VALUES (9, 1, 1.0)")
+    client.start_replication_task(ReplicationTaskArn=arn, StartReplicationTaskType="reload-target")
+    loaded = wait_for(lambda: (rows := objects(s3).get("LOAD00000001.csv")) and len(rows) == 7 and rows)
+    assert {row[1] for row in loaded} == {"1", "2", "3", "4", "8", "9"} and not cdc_rows(s3)
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO ratings VALUES (5, 70, 2.0)")
+    last_commit = time.time()
+    assert [row[2:4] for row in wait_for(lambda: cdc_rows(s3))] == [["5", "70"]]
+    assert table_statistics(client, arn)["FullLoadRows"] == 7
+    stop(client, arn)
+
+    # A cdc task from a binlog position (the LSN format) gets only what was committed after it.
+    by_position = create_task(client, instance, source_arn, s3_target(client, "s3-position", "by-position"),
+                              migration_type="cdc", identifier="by-position")  # fmt: skip
+    client.start_replication_task(ReplicationTaskArn=by_position, StartReplicationTaskType="start-replication",
+                                  CdcStartPosition=f"{file}:{position}")  # fmt: skip
+    assert task_status(client, by_position)["CdcStartPosition"] == f"{file}:{position}"
+    from_position = wait_for(lambda: len(rows := cdc_rows(s3, "by-position/movielens/ratings/")) >= 2 and rows)
+    assert [row[1:3] for row in from_position] == [["9", "1"], ["5", "70"]]  # no timestamp column on this endpoint
+
+    # ... and from a time (CreateReplicationTask's CdcStartTime; the binlog's times are whole seconds).
+    time.sleep(max(0.0, int(last_commit) + 1.05 - time.time()))
+    since = datetime.fromtimestamp(int(time.time()), UTC)
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO ratings VALUES (10, 1, 1.0)")
+    by_time = create_task(client, instance, source_arn, s3_target(client, "s3-time", "by-time"),
+                          migration_type="cdc", identifier="by-time", CdcStartTime=since)  # fmt: skip
+    client.start_replication_task(ReplicationTaskArn=by_time, StartReplicationTaskType="start-replication")
+    from_time = wait_for(lambda: cdc_rows(s3, "by-time/movielens/ratings/"))
+    assert [row[1:3] for row in from_time] == [["10", "1"]]
+    for task in (by_position, by_time):
+        stop(client, task)
+
+
+def test_a_wrong_password_or_no_table_fails_the_task_with_the_reason(dms, aws_client, source):
+    client, instance, _, target_arn = dms
+    endpoint, _ = source
+    wrong = client.create_endpoint(
+        EndpointIdentifier="wrong", EndpointType="source", EngineName="mysql", ServerName=endpoint["Address"],
+        Port=endpoint["Port"], Username="admin", Password="not-the-password",
+    )["Endpoint"]["EndpointArn"]  # fmt: skip
+    denied = create_task(client, instance, wrong, target_arn, identifier="denied")
+    client.start_replication_task(ReplicationTaskArn=denied, StartReplicationTaskType="start-replication")
+    failed = wait_for(lambda: (task := task_status(client, denied))["Status"] == "failed" and task)
+    assert "[MySQL error 1045] Access denied for user 'admin'" in failed["LastFailureMessage"]
+
+    right = next(
+        e["EndpointArn"] for e in client.describe_endpoints()["Endpoints"] if e["EndpointIdentifier"] == "mysql"
+    )
+    nothing = create_task(client, instance, right, target_arn, identifier="nothing", TableMappings=mappings("nope%"))
+    client.start_replication_task(ReplicationTaskArn=nothing, StartReplicationTaskType="start-replication")
+    failed = wait_for(lambda: (task := task_status(client, nothing))["Status"] == "failed" and task)
+    assert failed["LastFailureMessage"].startswith("No tables were found at task initialization.")
+
+
+@pytest.mark.parametrize(
+    "source", [{"binlog_row_metadata": "FULL"}, {}], indirect=True, ids=["row-metadata-full", "row-metadata-off"]
+)
+def test_a_column_added_during_cdc_is_in_later_csv_and_parquet_files(dms, aws_client, source, request):
+    client, instance, source_arn, _ = dms
+    _, connection = source
+    s3 = aws_client("s3")
+    with connection.cursor() as cursor:  # FULL: the binlog names the columns; else (MariaDB's NO_LOG) by position
+        cursor.execute("SELECT @@binlog_row_metadata")
+        assert cursor.fetchone()[0] == request.node.callspec.params["source"].get("binlog_row_metadata", "NO_LOG")
+    tasks = {
+        data_format: create_task(client, instance, source_arn,
+                                 s3_target(client, f"s3-{data_format}", data_format, DataFormat=data_format,
+                                           AddColumnName=True), identifier=data_format)
+        for data_format in ("csv", "parquet")
+    }  # fmt: skip
+    for arn in tasks.values():
+        client.start_replication_task(ReplicationTaskArn=arn, StartReplicationTaskType="start-replication")
+    for arn in tasks.values():
+        wait_for(lambda arn=arn: [t["TableState"] for t in client.describe_table_statistics(
+            ReplicationTaskArn=arn)["TableStatistics"]] == ["Table completed"])  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO ratings VALUES (3, 50, 5.0)")
+        cursor.execute("ALTER TABLE ratings ADD COLUMN note VARCHAR(20)")
+        cursor.execute("BEGIN")  # one transaction: one CDC file
+        cursor.execute("INSERT INTO ratings VALUES (4, 60, 1.0, 'seen twice')")
+        cursor.execute("UPDATE ratings SET rating = 3.5 WHERE user_id = 1 AND movie_id = 31")
+        cursor.execute("COMMIT")
+
+    def csv_files() -> list[list[list[str]]]:
+        return [rows for name, rows in sorted(objects(s3, "csv/movielens/ratings/").items())
+                if not name.startswith("LOAD")]  # fmt: skip
+
+    files = wait_for(lambda: sum(len(rows) - 1 for rows in csv_files()) == 3 and csv_files())
+    assert files == [
+        [["Op", "user_id", "movie_id", "rating"], ["I", "3", "50", "5.0"]],
+        [["Op", "user_id", "movie_id", "rating", "note"], ["I", "4", "60", "1.0", "seen twice"],
+         ["U", "1", "31", "3.5", ""]],
+    ]  # fmt: skip
+
+    def parquet_files() -> list[list[dict]]:
+        listing = s3.list_objects_v2(Bucket=BUCKET, Prefix="parquet/movielens/ratings/").get("Contents", [])
+        return [pq.read_table(io.BytesIO(s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read())).to_pylist()
+                for o in sorted(listing, key=lambda o: o["Key"]) if "/LOAD" not in o["Key"]]  # fmt: skip
+
+    tables = wait_for(lambda: sum(map(len, parquet_files())) == 3 and parquet_files())
+    assert [[(row["Op"], row["user_id"], row.get("note", "-")) for row in rows] for rows in tables] == [
+        [("I", 3, "-")], [("I", 4, "seen twice"), ("U", 1, None)]]  # fmt: skip
+    assert [table_statistics(client, arn)["Ddls"] for arn in tasks.values()] == [1, 1]
+    for arn in tasks.values():
+        stop(client, arn)
+
+
+def test_describing_by_a_filter_that_matches_nothing_is_not_found_so_delete_waiters_end(dms):
+    client, instance, _, _ = dms
+    for describe, name in (
+        (client.describe_replication_tasks, "replication-task-id"),
+        (client.describe_endpoints, "endpoint-id"),
+        (client.describe_replication_instances, "replication-instance-id"),
+    ):
+        with pytest.raises(client.exceptions.ResourceNotFoundFault, match="found matching provided filters"):
+            describe(Filters=[{"Name": name, "Values": ["nothing-by-this-name"]}])
+    client.delete_replication_instance(ReplicationInstanceArn=instance)
+    client.get_waiter("replication_instance_deleted").wait(
+        Filters=[{"Name": "replication-instance-arn", "Values": [instance]}], WaiterConfig={"Delay": 0.2, "MaxAttempts": 10}
+    )

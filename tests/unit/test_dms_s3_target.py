@@ -152,6 +152,43 @@ def test_full_load_timestamp_can_be_the_task_start():
 # ---- CDC -------------------------------------------------------------------------------------
 
 
+class Store(Bucket):
+    """put_object, list_keys and delete_keys over one bucket's objects."""
+
+    def list_keys(self, bucket: str, prefix: str) -> list[str]:
+        return sorted(key for key in self.objects if key.startswith(prefix))
+
+    def delete_keys(self, bucket: str, keys: list[str]) -> None:
+        for key in keys:
+            del self.objects[key]
+
+
+def prepared_writer(store: Store, mode: str, **s3_settings) -> S3TargetWriter:
+    settings = S3TargetSettings.from_endpoint({"BucketName": "lake", "BucketFolder": "raw", **s3_settings})
+    return S3TargetWriter(settings, store.put_object, clock=Clock(), table_prep_mode=mode,
+                          list_keys=store.list_keys, delete_keys=store.delete_keys)  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["DROP_AND_CREATE", "TRUNCATE_BEFORE_LOAD"])
+def test_a_load_drops_the_tables_objects_first_and_numbers_from_one(mode):
+    store = Store()
+    store.objects |= {"raw/shop/orders/LOAD00000001.csv": b"old", "raw/shop/orders/20260101-000000000.csv": b"I,0",
+                      "raw/shop/orders2/LOAD00000001.csv": b"other table", "raw/shop/orders/2026/01/01/x.csv": b""}  # fmt: skip
+    keys = prepared_writer(store, mode).full_load("shop", "orders", COLUMNS, [(1, "pen")])
+    assert keys == ["raw/shop/orders/LOAD00000001.csv"]
+    assert store.list_keys("lake", "raw/") == ["raw/shop/orders/LOAD00000001.csv", "raw/shop/orders2/LOAD00000001.csv"]
+    assert store.text(keys[0]) == "1,pen\n"
+
+
+def test_do_nothing_keeps_the_tables_objects_and_numbers_after_the_last_load_file():
+    store = Store()
+    store.objects |= {"raw/shop/orders/LOAD00000001.csv": b"1,pen\n", "raw/shop/orders/LOAD0000000A.csv.gz": b"",
+                      "raw/shop/orders/20260101-000000000.csv": b"I,2,ink\n"}  # fmt: skip
+    keys = prepared_writer(store, "DO_NOTHING").full_load("shop", "orders", COLUMNS, [(1, "pen"), (2, "ink")])
+    assert keys == ["raw/shop/orders/LOAD0000000B.csv"]
+    assert len(store.objects) == 4
+
+
 def test_cdc_file_per_table_named_by_the_batch_time_op_first_in_commit_order():
     target, bucket = writer()
     target.full_load("shop", "orders", COLUMNS, [])
@@ -398,6 +435,23 @@ def test_date_partition_timezone():
     assert target.cdc([change("I", {"id": 1, "name": "a"}, at=evening.now)]) == [
         "shop/orders/2026/01/06/20260106-050000000.csv"
     ]
+
+
+def test_cdc_files_follow_a_tables_new_column_in_csv_and_parquet():
+    for data_format in ("csv", "parquet"):
+        target, bucket = writer(AddColumnName=True, DataFormat=data_format)
+        target.full_load("shop", "orders", COLUMNS, [(1, "pen")])
+        [before] = target.cdc([change("I", {"id": 2, "name": "ink"})])
+        altered = [*COLUMNS, Column("price", "decimal(5,2)")]
+        [after] = target.cdc([change("I", {"id": 3, "name": "nib", "price": Decimal("1.50")})],
+                             columns={("shop", "orders"): altered})  # fmt: skip
+        if data_format == "csv":
+            assert bucket.text(before) == "Op,id,name\nI,2,ink\n"
+            assert bucket.text(after) == "Op,id,name,price\nI,3,nib,1.50\n"
+        else:
+            table = pq.read_table(io.BytesIO(bucket.objects[after]))
+            assert table.column_names == ["Op", "id", "name", "price"]
+            assert table.to_pylist() == [{"Op": "I", "id": 3, "name": "nib", "price": Decimal("1.50")}]
 
 
 # ---- table mappings --------------------------------------------------------------------------
