@@ -4,7 +4,9 @@ moto 5.2.5 records a DB instance as `available` at once, with an endpoint nothin
 `patches` changes it so that, for engines mysql, mariadb and postgres (not cluster members):
 - CreateDBInstance answers `creating` and starts a real server (servers.py) with the master user,
   password and DBName given, the DB parameter group's values and, when BackupRetentionPeriod > 0,
-  binary logging; DescribeDBInstances reports `available` once it accepts connections, with
+  binary logging (with ManageMasterUserPassword, the password of the Secrets Manager secret RDS
+  makes, which holds the master user name and a random password as on AWS; moto's has fixed
+  ones); DescribeDBInstances reports `available` once it accepts connections, with
   Endpoint.Address 127.0.0.1 and the server's own Port; `failed` or `incompatible-parameters`
   (a parameter the server refuses) when it cannot start, the reason in an event (DescribeEvents);
 - StopDBInstance / StartDBInstance / RebootDBInstance stop and start the process (data kept);
@@ -15,6 +17,9 @@ Differences from AWS: docs/local-aws/rds.md.
 
 from __future__ import annotations
 
+import json
+import secrets
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,18 +59,30 @@ def _parameters(database: DBInstance) -> dict[str, str]:
     return values
 
 
+def _managed_password(backend: RDSBackend, database: DBInstance) -> str:
+    """A random password in the secret RDS manages for the instance, with the master user's name."""
+    password = secrets.token_urlsafe(24)
+    secret = database.master_user_secret.secret
+    credentials = json.dumps({"username": database.master_username or "admin", "password": password})
+    backend.secretsmanager.put_secret_value(secret.arn, credentials, None, str(uuid.uuid4()), ["AWSCURRENT"])
+    return password
+
+
 @patches.wrap(RDSBackend, "create_db_instance")
 def _create_db_instance(original, backend: RDSBackend, db_kwargs: dict[str, Any]) -> DBInstance:
     database = original(backend, db_kwargs)
     if not _runs_locally(database):
         return database
+    password = db_kwargs.get("master_user_password") or ""
+    if database.manage_master_user_password:
+        password = _managed_password(backend, database)
     local = database.local = LocalInstance(key=_key(database))
     database.status = "creating"
     account, region, identifier = local.key
     spec = Spec(
         engine=str(database.engine).lower(),
         master_username=database.master_username or "admin",
-        master_password=db_kwargs.get("master_user_password") or "",
+        master_password=password,
         db_name=database.db_name,
         data_dir=config.settings.work_dir / "rds" / f"{account}-{region}-{identifier}",
         parameters=_parameters(database),

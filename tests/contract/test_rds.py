@@ -102,6 +102,22 @@ def test_a_wrong_password_is_refused(rds):
     assert refused.value.args[0] == 1045  # Access denied for user 'admin'
 
 
+def test_a_managed_master_password_is_a_random_one_in_the_secret_rds_makes(rds, aws_client):
+    rds.create_db_instance(
+        DBInstanceIdentifier="managed", DBInstanceClass="db.t3.micro", Engine="mysql", MasterUsername="cdc_admin",
+        ManageMasterUserPassword=True, DBName="movielens", AllocatedStorage=20,
+    )  # fmt: skip
+    instance = wait_available(rds, "managed")
+    secret_arn = instance["MasterUserSecret"]["SecretArn"]
+    credentials = json.loads(aws_client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"])
+    assert credentials["username"] == "cdc_admin"
+    assert len(credentials["password"]) >= 24 and credentials["password"] != "P@55w0rd!"
+    with connect(instance["Endpoint"], credentials["password"], user="cdc_admin") as connection:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT CURRENT_USER()")
+            assert cursor.fetchone()[0].startswith("cdc_admin@")
+
+
 def test_a_parameter_the_server_refuses_leaves_the_instance_incompatible(rds):
     create_mysql(rds, DBParameterGroupName=binlog_parameter_group(rds, "bad", no_such_setting="1"))
     for _ in range(300):  # it never becomes available: poll its status
