@@ -252,17 +252,32 @@ def _file_list(files: list[str]) -> str:
 def _parquet(con, table: CatalogTable, files: list[str]) -> tuple[str, list[str]]:
     """Columns are matched by name, case-insensitively, as Athena does; missing ones are NULL.
 
-    DuckDB takes the schema from the first file (union_by_name would read every footer twice).
+    DuckDB takes the schema from the first file (union_by_name would read every footer twice);
+    when that file lacks a column of the table (files written before an ADD COLUMN), every file is
+    read by name, so the files that have it give its values.
     """
-    source = f"read_parquet({_file_list(files)}, hive_partitioning = false, filename = {literal(FILE_COLUMN)})"
+    options = f"hive_partitioning = false, filename = {literal(FILE_COLUMN)}"
+    source = f"read_parquet({_file_list(files)}, {options})"
     present = {name.lower(): name for name in con.sql(f"SELECT * FROM {source}").columns}
+    if len(files) > 1 and any(c.name not in present for c in table.columns):
+        source = f"read_parquet({_file_list(files)}, {options}, union_by_name = true)"
+        present = {name.lower(): name for name in con.sql(f"SELECT * FROM {source}").columns}
     columns = [
-        f"CAST(data.{ident(present[c.name])} AS {c.duckdb_type}) AS {ident(c.name)}"
+        f"{_parquet_value(f'data.{ident(present[c.name])}', c)} AS {ident(c.name)}"
         if c.name in present
         else f"CAST(NULL AS {c.duckdb_type}) AS {ident(c.name)}"
         for c in table.columns
     ]
     return source, columns
+
+
+def _parquet_value(value: str, column: Column) -> str:
+    if column.base_type == "TIMESTAMP":
+        # Athena reads Parquet timestamps as timestamp(3), rounding micro- and nanoseconds half up
+        # (Trino's Parquet decoders), where a plain cast would truncate them.
+        micros = f"epoch_us(CAST({value} AS TIMESTAMP))"
+        return f"make_timestamp(CAST(floor(({micros} + 500) / 1000) AS BIGINT) * 1000)"
+    return f"CAST({value} AS {column.duckdb_type})"
 
 
 def _text_value(value: str, column: Column, table: CatalogTable) -> str:

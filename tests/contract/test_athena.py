@@ -385,6 +385,34 @@ def test_parquet_table_made_with_ddl_reads_columns_by_name(athena, s3, flights):
     assert query(athena, "SELECT currency FROM rates_long WHERE rate > 1.1") == [["currency"], ["GBP"]]
 
 
+def test_parquet_files_with_and_without_a_column_added_later_are_read_by_name(athena, s3, flights):
+    # Written before and after an ALTER TABLE ... ADD COLUMN: the first file listed lacks `tier`, a later one has it.
+    put(s3, "curated/members/part-0.parquet", parquet_bytes({"id": [1, 2], "name": ["Ann", "Bo"]}))
+    put(s3, "curated/members/part-1.parquet", parquet_bytes({"id": [3], "name": ["Cy"], "tier": ["gold"]}))
+    run(athena, "CREATE EXTERNAL TABLE members (id int, name string, tier string) STORED AS PARQUET LOCATION 's3://lake/curated/members/'")
+    assert query(athena, "SELECT id, name, tier FROM members ORDER BY id") == [
+        ["id", "name", "tier"], ["1", "Ann", None], ["2", "Bo", None], ["3", "Cy", "gold"],
+    ]  # fmt: skip
+
+
+def test_parquet_timestamps_are_read_to_the_millisecond_rounding_as_athena_does(athena, s3, flights):
+    from datetime import datetime
+
+    moments = [datetime(2024, 9, 8, 12, 40, 48, 993908), datetime(2024, 9, 8, 12, 40, 48, 993499),
+               datetime(2024, 12, 31, 23, 59, 59, 999500)]  # fmt: skip
+    table = pa.table({"id": [1, 2, 3], "at": pa.array(moments, pa.timestamp("us"))})
+    body = io.BytesIO()
+    pq.write_table(table, body)
+    put(s3, "curated/moments/m.parquet", body.getvalue())
+    run(athena, "CREATE EXTERNAL TABLE moments (id int, at timestamp) STORED AS PARQUET LOCATION 's3://lake/curated/moments/'")
+    assert query(athena, "SELECT id, at, at = TIMESTAMP '2024-09-08 12:40:48.994' AS exact FROM moments ORDER BY id") == [
+        ["id", "at", "exact"],
+        ["1", "2024-09-08 12:40:48.994", "true"],
+        ["2", "2024-09-08 12:40:48.993", "false"],
+        ["3", "2025-01-01 00:00:00.000", "false"],
+    ]
+
+
 # -- JSON -------------------------------------------------------------------------------------------
 
 
