@@ -8,6 +8,7 @@ have not read.
 from __future__ import annotations
 
 from pyspark.sql import DataFrameReader, SparkSession, SQLContext
+from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from awsglue import _catalog
@@ -105,7 +106,12 @@ class GlueContext(SQLContext):
             if len(paths) == 1 and not options.get("recurse") and paths[0] not in files:
                 reader = reader.option("basePath", paths[0])  # keep partition columns from key=value folders
             paths = files
-        return DynamicFrame(reader.load(paths), self, transformation_ctx)
+        frame = reader.load(paths)
+        if options.get("attachFilename"):
+            # Glue's S3 option: a column with each record's file, the full s3:// URI (Spark gives it
+            # URL-encoded: a space in a key is %20).
+            frame = frame.withColumn(options["attachFilename"], F.input_file_name())
+        return DynamicFrame(frame, self, transformation_ctx)
 
     def write_dynamic_frame_from_options(
         self, frame, connection_type, connection_options=None, format=None, format_options=None, transformation_ctx=""
@@ -175,4 +181,6 @@ def _s3_reader(reader: DataFrameReader, fmt: str, format_options: dict) -> DataF
         )
     if fmt == "json":
         return reader.format("json").option("multiLine", str(format_options.get("multiline", False)).lower())
-    return reader.format("parquet")
+    # Glue's DynamicFrame has every column of every file; Spark would take one file's schema (a column
+    # only newer files have, such as DMS's after an ALTER TABLE ADD COLUMN, would be dropped).
+    return reader.format("parquet").option("mergeSchema", "true")
