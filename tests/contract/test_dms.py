@@ -516,3 +516,41 @@ def test_describing_by_a_filter_that_matches_nothing_is_not_found_so_delete_wait
     client.get_waiter("replication_instance_deleted").wait(
         Filters=[{"Name": "replication-instance-arn", "Values": [instance]}], WaiterConfig={"Delay": 0.2, "MaxAttempts": 10}
     )
+
+
+def test_the_providers_task_operators_and_sensor_work_unchanged(dms, aws_client):
+    from airflow.providers.amazon.aws.operators.dms import (
+        DmsCreateTaskOperator,
+        DmsDeleteTaskOperator,
+        DmsDescribeTasksOperator,
+        DmsStartTaskOperator,
+        DmsStopTaskOperator,
+    )
+    from airflow.providers.amazon.aws.sensors.dms import DmsTaskCompletedSensor
+
+    client, instance, source_arn, target_arn = dms
+    endpoints = {"source_endpoint_arn": source_arn, "target_endpoint_arn": target_arn, "replication_instance_arn": instance}
+    rules = json.loads(MAPPINGS)
+    load = DmsCreateTaskOperator(task_id="c", replication_task_id="load", table_mappings=rules, **endpoints).execute({})
+    DmsStartTaskOperator(task_id="s", replication_task_arn=load).execute({})
+    sensor = DmsTaskCompletedSensor(task_id="w", replication_task_arn=load, poke_interval=0.2, timeout=60)
+    deadline = time.monotonic() + 60
+    while not sensor.poke({}):  # fails at once on a terminal status other than stopped (e.g. failed, ready)
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert len(objects(aws_client("s3"))["LOAD00000001.csv"]) == 3
+
+    cdc = DmsCreateTaskOperator(
+        task_id="c2", replication_task_id="cdc", table_mappings=rules, migration_type="full-load-and-cdc", **endpoints
+    ).execute({})
+    DmsStartTaskOperator(task_id="s2", replication_task_arn=cdc).execute({})
+    wait_task(client, "replication_task_running", cdc)
+    described = DmsDescribeTasksOperator(
+        task_id="d", describe_tasks_kwargs={"Filters": [{"Name": "replication-task-arn", "Values": [cdc]}]}
+    ).execute({})
+    assert [(t["ReplicationTaskIdentifier"], t["Status"]) for t in described[1]] == [("cdc", "running")]
+    DmsStopTaskOperator(task_id="st", replication_task_arn=cdc).execute({})
+    wait_task(client, "replication_task_stopped", cdc)
+    for arn in (load, cdc):
+        DmsDeleteTaskOperator(task_id="del", replication_task_arn=arn).execute({})
+    assert client.describe_replication_tasks()["ReplicationTasks"] == []
