@@ -18,11 +18,22 @@
    through local AWS vs moto alone (moto's ThreadedMotoServer in a fresh interpreter, none of local
    AWS's patches) vs the local file system. Both servers run in processes of their own, so neither
    shares an interpreter with this client.
+10. CDC project (bench/cdc.py), on a local RDS MySQL instance with the project's source tables:
+    commit -> CDC object in S3: p50 and p95 over --cdc-commits single-row commits 0.5 s apart, from the
+    client's COMMIT returning until an object under the table's prefix holds the row (a `cdc` task,
+    CSV, CdcMaxBatchInterval=1; S3 polled every 20 ms), against the interval itself.
+11. DMS full load of MovieLens ratings (a `full-load` task, StartReplicationTask -> stopped) vs
+    `SELECT *` through pymysql's streaming cursor into a local CSV file; taking turns, best of 2.
+12. The CDC merge job (glue_jobs/cdc_merge.py) applying 1,000 changes concentrated on 10 users to a
+    current state of 100 ratings each for --cdc-users users (2M rows, user_bucket = floor(userId / 100):
+    201 partitions) vs the same job rewriting the whole state (a full reload: a LOAD file of the state
+    the merge gives); taking turns, best of 2. Also 1,000 changes scattered over random users (no target).
 
---only glue|athena|join|lambda|s3 runs one section (1-2, 3-4, 5, 6-7, 8-9); repeat it for several.
+--only glue|athena|join|lambda|s3|cdc runs one section (1-2, 3-4, 5, 6-7, 8-9, 10-12); repeat it for several.
 
 Targets (from the project's issues): warm job <= 1.3x the script on a local SparkSession,
-Glue/DuckDB <= 3x, Athena/DuckDB <= 1.3x, local AWS's S3 data plane no slower than moto alone.
+Glue/DuckDB <= 3x, Athena/DuckDB <= 1.3x, local AWS's S3 data plane no slower than moto alone,
+commit -> CDC object <= 2 s, full load <= 1.5x SELECT * to CSV, local merge <= 0.2x a whole rewrite.
 """
 
 from __future__ import annotations
@@ -649,7 +660,7 @@ def report(name: str, ours: float, baseline: float | None, target: str, baseline
         )
 
 
-SECTIONS = ("glue", "athena", "join", "lambda", "s3")
+SECTIONS = ("glue", "athena", "join", "lambda", "s3", "cdc")
 
 
 def glue_section(bench: Bench, job: str, args, small: Path, large: Path, scratch: Path) -> None:
@@ -780,6 +791,82 @@ def s3_section(endpoint: str, args, scratch: Path) -> None:
         print(f"  {'':<44} {'':>9}  file system {files:6.3f}s  local AWS / file system {ours / files:,.0f}x")
 
 
+def cdc_section(bench: Bench, args, data_dir: Path, scratch: Path) -> None:
+    import numpy as np
+
+    from bench import cdc
+    from local_aws.glue import job_runner
+
+    print("\nCDC project: RDS MySQL -> DMS -> S3 -> Glue merge")
+    job_runner.warm_up(wait=True)  # the Spark driver starts with the server: up before DMS is timed
+    endpoint = bench.s3.meta.endpoint_url
+    with cdc.DmsBench(endpoint, bench.bucket) as dms:
+        dms.setup()
+        loads, selects = [], []
+        for run in range(2):  # taking turns, so load on the machine weighs on both alike
+            loads.append(dms.full_load(run))
+            selects.append(dms.select_to_csv(scratch / "ratings-select.csv"))
+        latencies = dms.commit_latency(args.cdc_commits)
+    p50, p95 = np.percentile(latencies, [50, 95])
+    interval = 1.0
+    print(
+        f"  {f'commit -> CDC object in S3 ({args.cdc_commits} commits)':<44} p50 {p50:5.2f}s  p95 {p95:5.2f}s  "
+        f"CdcMaxBatchInterval {interval:4.2f}s  p50 {p50 / interval:4.2f}x  p95 {p95 / interval:4.2f}x  target <= 2 s"
+    )
+    rows = dms.ratings_rows
+    report(f"full load, {rows:,} ratings (best of 2)", min(loads), min(selects), "<= 1.5x", "SELECT * to CSV")
+    print(
+        f"  {'':<44} rows/s: DMS {rows / min(loads):,.0f}, SELECT * {rows / min(selects):,.0f}; "
+        f"runs: DMS {' '.join(f'{t:.2f}' for t in loads)}, SELECT {' '.join(f'{t:.2f}' for t in selects)}"
+    )
+
+    users = args.cdc_users
+    rng = np.random.default_rng(7)
+    state = cdc.ExpectedState(cdc.generate_state(data_dir / f"cdc_ratings_{users * 100}.parquet", users, 100))
+    merge = cdc.MergeBench(endpoint, bench.bucket)
+    merge.put_load(1, (data_dir / f"cdc_ratings_{users * 100}.parquet").read_bytes())
+    build, figures = merge.run()
+    cdc.checked(figures, {"inserted": state.rows(), "full_load": True}, state.partitions())
+
+    def local_merge() -> float:
+        active = rng.choice(np.arange(1, users + 1), 10, replace=False)  # 10 active users
+        changes, counts = state.changes(rng.choice(active, 1000), rng)
+        merge.put_changes(changes)
+        seconds, figures = merge.run()
+        cdc.checked(figures, {**counts, "changes": 1000, "full_load": False}, state.partitions(changes))
+        return seconds
+
+    def reload(number: int) -> float:
+        merge.put_load(number, cdc.dms_parquet(state.frame.reset_index(), "I", "2026-06-01 00:00:00.000000"))
+        seconds, figures = merge.run()
+        cdc.checked(figures, {"inserted": state.rows(), "full_load": True}, state.partitions())
+        return seconds
+
+    local_merge()  # warm-up: the first merge that reads and rewrites some partitions
+    merges, rewrites = [], []
+    for number in (2, 3):
+        merges.append(local_merge())
+        rewrites.append(reload(number))
+    scattered = rng.integers(1, users + 1, 1000)
+    changes, counts = state.changes(scattered, rng)
+    merge.put_changes(changes)
+    spread, figures = merge.run()
+    cdc.checked(figures, {**counts, "changes": 1000, "full_load": False}, state.partitions(changes))
+    print(f"  {f'build: full load of {users * 100:,} ratings':<44} {build:8.2f}s  (untimed setup, first run)")
+    report(
+        f"merge 1,000 changes of 10 users ({state.rows():,} rows; best of 2)",
+        min(merges), min(rewrites), "<= 0.2x", "whole rewrite",
+    )  # fmt: skip
+    print(
+        f"  {'':<44} runs: merge {' '.join(f'{t:.2f}' for t in merges)}, "
+        f"whole rewrite {' '.join(f'{t:.2f}' for t in rewrites)}"
+    )
+    report(
+        f"merge 1,000 changes of random users ({figures['partitions_rewritten']} partitions)",
+        spread, min(rewrites), "-", "whole rewrite",
+    )  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -788,7 +875,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         help="run only this section (repeatable): glue (warm run, CSV -> Parquet), athena (GROUP BY, "
         "conformance suite; runs the large Glue job first for its data), join (Glue lab 5), lambda, "
-        "s3 (IAM enforcement, data plane); default: all",
+        "s3 (IAM enforcement, data plane), cdc (DMS latency and full load, CDC merge); default: all",
     )
     parser.add_argument("--rows", type=int, default=10_000_000, help="flights for the CSV -> Parquet comparison")
     parser.add_argument("--small-rows", type=int, default=10_000, help="flights for the warm job run")
@@ -803,6 +890,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--s3-requests", type=int, default=200, help="S3 GETs to take the policy-overhead median of")
     parser.add_argument("--s3-object-mb", type=int, default=256, help="size of the S3 data plane's object in MB")
     parser.add_argument("--ranged-gets", type=int, default=1000, help="ranged GETs of the S3 data plane's object")
+    parser.add_argument("--cdc-commits", type=int, default=40, help="commits to take the CDC latency p50/p95 of")
+    parser.add_argument(
+        "--cdc-users", type=int, default=20_000, help="users of the CDC merge's current state (100 ratings each)"
+    )
     args = parser.parse_args(argv)
     only = set(args.only or SECTIONS)
 
@@ -824,7 +915,7 @@ def main(argv: list[str] | None = None) -> int:
         if not ratings_csv.exists():
             datasets.generate_ratings_csv(ratings_csv, join_ratings)
 
-    spark = bool(only & {"glue", "athena", "join"})
+    spark = bool(only & {"glue", "athena", "join", "cdc"})
     with (
         tempfile.TemporaryDirectory() as scratch,
         LocalAWS(config.Settings(port=0, warm_spark=spark, work_dir=Path(scratch) / "local_aws")) as server,
@@ -854,6 +945,8 @@ def main(argv: list[str] | None = None) -> int:
             lambda_section(server.endpoint_url, args)
         if "s3" in only:
             s3_section(server.endpoint_url, args, Path(scratch))
+        if "cdc" in only:
+            cdc_section(bench, args, data_dir, Path(scratch))
     return 0
 
 
