@@ -40,6 +40,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "keys not issued by IAM/STS act as the account root either way)",
     )
     parser.add_argument(
+        "--no-kinesis-limits",
+        dest="kinesis_limits",
+        action="store_false",
+        help="let Kinesis shards take any write rate (default: 1,000 records and 1 MiB per second per shard, "
+        "over which PutRecord is throttled and PutRecords fails those records)",
+    )
+    parser.add_argument(
         "--no-tls",
         dest="tls",
         action="store_false",
@@ -94,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         warm_spark=args.warm_spark,
         log_requests=args.log_requests,
         iam_enforcement=args.iam_enforcement,
+        kinesis_limits=args.kinesis_limits,
         tls=args.tls,
         glue_minute_seconds=args.glue_minute_seconds,
         lambda_retry_delay_seconds=args.lambda_retry_delay_seconds,

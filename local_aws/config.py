@@ -45,6 +45,14 @@ class Settings:
     # Enforce IAM identity policies and bucket policies on S3 requests (docs/local-aws/iam.md), and
     # functions' resource-based policies when S3 and SNS invoke them (docs/local-aws/lambda-event-sources.md).
     iam_enforcement: bool = True
+    # Kinesis: refuse writes over a shard's 1,000 records/s and 1 MiB/s (docs/local-aws/kinesis.md).
+    kinesis_limits: bool = True
+    # Firehose: refuse Direct PUT records over a delivery stream's throughput quota (docs/local-aws/firehose.md).
+    firehose_throughput_limits: bool = True
+    # Firehose: a failed S3 delivery is retried this often, for up to 24 hours (AWS: retries, interval unstated).
+    firehose_retry_seconds: float = 10.0
+    # Firehose: how often a KinesisStreamAsSource delivery stream reads its shards (AWS: GetRecords once a second).
+    firehose_kinesis_poll_seconds: float = 1.0
     # Also speak TLS on the same port (self-signed CA in work_dir/tls/ca.pem), so aws:SecureTransport is real.
     tls: bool = True
     work_dir: Path = field(default_factory=_default_work_dir)

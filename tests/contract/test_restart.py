@@ -19,7 +19,8 @@ SCRIPT = textwrap.dedent(
     from local_aws.s3 import access_log_delivery
     from tests.lambda_support import create_role, wait_until_active, zip_of
 
-    WORKER_THREADS = ("s3-lifecycle", "glue-trigger-scheduler", "glue-events", "s3-access-log-delivery", "lambda-")
+    WORKER_THREADS = ("s3-lifecycle", "glue-trigger-scheduler", "glue-events", "s3-access-log-delivery", "lambda-",
+                      "firehose-")  # fmt: skip
 
     def worker_threads():
         return sorted(t.name for t in threading.enumerate() if t.name.startswith(WORKER_THREADS))

@@ -136,6 +136,7 @@ def test_the_real_executors_declare_the_orders_that_matter():
         ("iam.principals", "iam.s3"),  # S3's authorization knows STS keys and deleted IAM keys
         ("s3.encryption", "s3.access_logging"),  # the log records the request as answered
         ("clock", "s3.lifecycle"),  # lifecycle runs on the clock
+        ("s3.access_logging", "firehose.delivery_streams"),  # Firehose's final writes at stop are logged
     ]
     for first, then in must_precede:
         assert order.index(first) < order.index(then), (first, then)
