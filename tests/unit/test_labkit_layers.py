@@ -1,7 +1,8 @@
 """labkit's layers: a module imports only from its own layer and the layers below it (read from the source with ast).
 
-core (DAG factory, naming, paths, environment) < operators < labs (per-lab builders and checks) < local
-(runner, Airflow UI, datasets CLI). dags/ build on core, operators and labs, never on the local harness.
+core (DAG factory, naming, paths, environment) < operators < clickstream (the event generator, a library
+and CLI needing only boto3) < labs (per-lab builders and checks) < local (runner, Airflow UI, datasets
+CLI). dags/ build on core, operators, clickstream and labs, never on the local harness.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LABKIT = REPO_ROOT / "plugins" / "labkit"
-LAYERS = ("core", "operators", "labs", "local")
-DAGS_MAY_USE = ("core", "operators", "labs")
+LAYERS = ("core", "operators", "clickstream", "labs", "local")
+DAGS_MAY_USE = ("core", "operators", "clickstream", "labs")
 MODULES = sorted(path for path in LABKIT.rglob("*.py") if path != LABKIT / "__init__.py")
 
 
