@@ -34,6 +34,34 @@ def test_zip_module_puts_the_handler_at_the_root_reproducibly(tmp_path):
         zip_module(tmp_path / "missing.py")
 
 
+def test_zip_module_adds_portable_distributions_from_the_venv():
+    module = paths.LAMBDAS_DIR / "ctr_anomaly_detector.py"
+    data = zip_module(module, ["krcf"])
+    assert data == zip_module(module, ["krcf"])
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+    assert names[0] == "ctr_anomaly_detector.py"
+    assert "krcf/__init__.py" in names and "krcf/krcf.abi3.so" in names  # cp310-abi3: loads on python3.12
+    assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
+
+
+def test_a_distribution_built_for_one_python_is_refused(monkeypatch):
+    from importlib import metadata
+
+    from labkit.operators import packaging
+
+    class OneCPython:
+        files = []
+
+        @staticmethod
+        def read_text(name):
+            return "Wheel-Version: 1.0\nTag: cp311-cp311-manylinux_2_17_x86_64\n"
+
+    monkeypatch.setattr(metadata, "distribution", lambda name: OneCPython)
+    with pytest.raises(ValueError, match="tagged \\['cp311-cp311-manylinux_2_17_x86_64'\\]; a Lambda package needs"):
+        packaging.distribution_files("numpy")
+
+
 @pytest.fixture
 def function_setup(aws_client):
     aws_client("s3").create_bucket(Bucket=BUCKET)
