@@ -27,7 +27,7 @@ DEFAULT_PHASES = "normal:60:10,burst:20:40,normal:60:10,drop:20:1,normal:30:10"
 
 @dataclass(frozen=True)
 class Phase:
-    """A stretch of the run: its name, length, and the share of events that are clicks (CTR, %)."""
+    """A stretch of the run: its name, length, and its click-through rate (clicks per 100 impressions)."""
 
     name: str
     seconds: float
@@ -91,7 +91,8 @@ def generate(phases: Sequence[Phase], rate: float, seed: int, start: datetime) -
     sessions = [new_session() for _ in range(SESSIONS)]
     phase_start = 0.0
     for index, phase in enumerate(phases):
-        threshold = phase.ctr_percent / 100
+        # CTR is clicks per impression (the detector's clicks / impressions x 100), so a click's share of events is ctr / (100 + ctr).
+        threshold = phase.ctr_percent / (100 + phase.ctr_percent)
         for position in range(phase.events(rate)):
             offset = phase_start + position / rate
             click = rng.random() < threshold
