@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from itertools import islice
 
 from local_aws.dms.source_mysql import Column, MySQLSource, Position, SourceError, Table, Transaction
 
@@ -348,16 +349,17 @@ def _named(columns: list[Column], values) -> list[Column]:
 
 
 class _Counted:
-    """Rows passed through, counted."""
+    """Rows passed through, counted a chunk at a time (not a Python step per row)."""
 
     def __init__(self, rows):
         self._rows = rows
         self.count = 0
 
     def __iter__(self):
-        for row in self._rows:
-            self.count += 1
-            yield row
+        rows = iter(self._rows)
+        while chunk := list(islice(rows, 1_000)):
+            self.count += len(chunk)
+            yield from chunk
 
 
 class Runs:

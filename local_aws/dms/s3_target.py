@@ -35,10 +35,11 @@ import gzip
 import io
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from itertools import islice
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -46,8 +47,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 # What the text of these DMS types is made of (digits, signs, separators, hex, true/false, inf/nan).
-PLAIN_TYPES = ("INT1", "INT2", "INT4", "INT8", "UINT1", "UINT2", "UINT4", "UINT8", "NUMERIC", "REAL4", "REAL8",
-               "DATE", "DATETIME", "BOOLEAN", "BYTES", "BLOB")  # fmt: skip
+_INT_KINDS = ("INT1", "INT2", "INT4", "INT8", "UINT1", "UINT2", "UINT4", "UINT8")
+PLAIN_TYPES = (*_INT_KINDS, "NUMERIC", "REAL4", "REAL8", "DATE", "DATETIME", "BOOLEAN", "BYTES", "BLOB")
 PLAIN_CHARACTERS = set("0123456789+-.: abcdefilnrstuABCDEF")
 TABLE_PREP_MODES = ("DROP_AND_CREATE", "TRUNCATE_BEFORE_LOAD", "DO_NOTHING")
 LOAD_FILE = re.compile(r"(?:^|/)LOAD([0-9A-F]{8})\.[^/]*$")
@@ -441,9 +442,24 @@ def _parsed(value: Any, parse: Callable[[str], Any]) -> Any:
 
 # ---- writing ---------------------------------------------------------------------------------
 
+CHUNK_ROWS = 1_000  # full-load rows rendered at a time (zip transposes small chunks faster: fewer live iterators)
+
+# Column by column, values of these Python types already are their CSV text (`_Layout.texts` keeps them):
+# a string; in an integer or DECIMAL column, MySQL's text of the number, which is how the full load reads
+# them (source_mysql.TEXT_NUMBERS) and is DMS's text too (digits; a DECIMAL(p,s) with its s decimals).
+_TEXT_AS_IS = {kind: {str} for kind in ("WSTRING", "STRING", "CLOB", "NCLOB", "NUMERIC", *_INT_KINDS)}
+# ... and of these, str() is their text: an int's digits, a float's shortest round trip (repr), a date's ISO form.
+_TEXT_BY_STR = {**dict.fromkeys(_INT_KINDS, {int}), "REAL4": {float}, "REAL8": {float}, "DATE": {date}}
+
 
 def _stamp(moment: datetime) -> str:
     return _utc(moment).isoformat(" ", "microseconds")  # TimestampColumnName: yyyy-MM-dd HH:mm:ss.SSSSSS
+
+
+def _chunks(rows: Iterable, size: int) -> Iterator[list]:
+    rows = iter(rows)
+    while chunk := list(islice(rows, size)):
+        yield chunk
 
 
 class S3TargetWriter:
@@ -484,29 +500,42 @@ class S3TargetWriter:
         """The table's rows as LOAD files (none for an empty table); the keys written.
 
         First the table's objects are prepared (TargetTablePrepMode): dropped, and the LOAD files numbered from
-        LOAD00000001 again; or, with DO_NOTHING, kept, the new LOAD files numbered after the highest one there."""
+        LOAD00000001 again; or, with DO_NOTHING, kept, the new LOAD files numbered after the highest one there.
+        Rows are rendered CHUNK_ROWS at a time, column by column (`_Layout.texts`)."""
         self._columns[(schema, table)] = list(columns)
         layout = self._layout(schema, table, columns)
         first = self._prepare(layout)
         with_op, _, _ = self.settings.op_columns()
+        if self.settings.DataFormat == "parquet":  # a Parquet full load is one file
+            values: list[list] = [[] for _ in layout.names]
+            count = 0
+            for chunk in _chunks(rows, CHUNK_ROWS):
+                for column, chunk_column in zip(values, layout.columns(chunk), strict=True):
+                    column += chunk_column
+                count += len(chunk)
+            return [self._write_load(layout, first, with_op, values, count)] if count else []
         # MaxFileSize is "the maximum size (in KB) of any .csv file": it counts the uncompressed text
-        # (characters) of each file's rows. A Parquet full load is one file.
-        csv = self.settings.DataFormat == "csv"
+        # (characters) of each file's rows.
         limit, overhead = self.settings.MaxFileSize * 1024, layout.prefix_size(with_op)
         keys: list[str] = []
-        batch: list[tuple[tuple, str | None]] = []
+        lines: list[str] = []
         size = 0
-        for row in rows:
-            values = layout.pick(row)
-            rendered = layout.row_text(values) if csv else None
-            line = overhead + len(rendered) if rendered is not None else 0
-            if batch and size + line > limit:
-                keys.append(self._write_load(layout, batch, with_op, first + len(keys)))
-                batch, size = [], 0
-            batch.append((values, rendered))
-            size += line
-        if batch:
-            keys.append(self._write_load(layout, batch, with_op, first + len(keys)))
+        for chunk in _chunks(rows, CHUNK_ROWS):
+            chunk_lines = layout.lines(layout.columns(chunk), len(chunk))
+            chunk_size = overhead * len(chunk_lines) + sum(map(len, chunk_lines))
+            if size + chunk_size <= limit:  # the whole chunk fits in this file (always, at the default 1 GB)
+                lines += chunk_lines
+                size += chunk_size
+                continue
+            for line in chunk_lines:  # the file fills up within this chunk: line by line
+                length = overhead + len(line)
+                if lines and size + length > limit:
+                    keys.append(self._write_load(layout, first + len(keys), with_op, lines, len(lines)))
+                    lines, size = [], 0
+                lines.append(line)
+                size += length
+        if lines:
+            keys.append(self._write_load(layout, first + len(keys), with_op, lines, len(lines)))
         return keys
 
     def _prepare(self, layout: _Layout) -> int:
@@ -522,11 +551,16 @@ class S3TargetWriter:
         numbers = [int(found.group(1), 16) for key in existing if (found := LOAD_FILE.search(key))]
         return max(numbers, default=0) + 1
 
-    def _write_load(self, layout: _Layout, rows: list[tuple[tuple, str | None]], with_op: bool, number: int) -> str:
+    def _write_load(self, layout: _Layout, number: int, with_op: bool, rows: list, count: int) -> str:
+        """One LOAD file: `rows` are CSV lines (`_Layout.lines`), or for Parquet the values column by column."""
         written = self.clock()
         stamp = _stamp(self.task_start if self.settings.UseTaskStartTimeForFullLoadTimestamp else written)
-        records = [Record("I" if with_op else None, stamp, values, rendered) for values, rendered in rows]
-        return self._put(layout, self._partition(written), f"LOAD{number:08X}", with_op, records)
+        op = "I" if with_op else None
+        if self.settings.DataFormat == "parquet":
+            body = layout.parquet(with_op, rows, [op] * count, [stamp] * count)
+        else:
+            body = layout.csv(with_op, rows, op, stamp)
+        return self._put(layout, self._partition(written), f"LOAD{number:08X}", body)
 
     # -- change data capture -------------------------------------------------------------------
 
@@ -550,9 +584,14 @@ class S3TargetWriter:
         for (schema, table, folder), table_changes in groups.items():
             table_columns = self._columns.get((schema, table)) or _untyped(table_changes[0].values)
             layout = self._layout(schema, table, table_columns)
-            records = [Record(c.op if with_op else None, _stamp(c.commit_time), layout.pick(c.values))
-                       for c in table_changes]  # fmt: skip
-            keys.append(self._put(layout, folder, name, with_op, records))
+            values = layout.columns([change.values for change in table_changes])
+            ops = [change.op if with_op else None for change in table_changes]
+            stamps = [_stamp(change.commit_time) for change in table_changes]
+            if self.settings.DataFormat == "parquet":
+                body = layout.parquet(with_op, values, ops, stamps)
+            else:
+                body = layout.csv(with_op, layout.lines(values, len(table_changes)), ops, stamps)
+            keys.append(self._put(layout, folder, name, body))
         return keys
 
     def _batch_time(self) -> datetime:
@@ -584,14 +623,13 @@ class S3TargetWriter:
         delimiter = DATE_DELIMITERS[self.settings.DatePartitionDelimiter]
         return delimiter.join(parts[p] for p in DATE_SEQUENCES[self.settings.DatePartitionSequence])
 
-    def _put(self, layout: _Layout, folder: str, name: str, with_op: bool, records: list[Record]) -> str:
+    def _put(self, layout: _Layout, folder: str, name: str, body: str | bytes) -> str:
+        """One object: `body` is a CSV file's text or a Parquet file."""
         settings = self.settings
         if settings.DataFormat == "parquet":
-            body, name = layout.parquet(with_op, records), f"{name}.parquet"
+            name = f"{name}.parquet"
         else:
-            lines = [layout.header(with_op)] if settings.AddColumnName else []
-            lines += [layout.csv_line(record) for record in records]
-            body, name = "".join(lines).encode("utf-8"), f"{name}.csv"
+            body, name = body.encode("utf-8"), f"{name}.csv"
             if settings.CompressionType == "GZIP":
                 body, name = gzip.compress(body, mtime=0), f"{name}.gz"
         parts = [settings.BucketFolder.strip("/"), layout.schema, layout.table, folder, name]
@@ -610,16 +648,6 @@ def cdc_file_name(moment: datetime, zone: ZoneInfo | None = None) -> str:
     return local.strftime("%Y%m%d-%H%M%S") + f"{local.microsecond // 1000:03d}"
 
 
-@dataclass(frozen=True)
-class Record:
-    """One row of a file: its Op (None: no Op column), its TimestampColumnName text, its values."""
-
-    op: str | None
-    stamp: str
-    values: tuple
-    rendered: str | None = None  # the values' CSV text, when already made
-
-
 @dataclass
 class _UntypedColumn:
     name: str
@@ -633,7 +661,12 @@ def _untyped(values) -> list[ColumnLike]:
 
 
 class _Layout:
-    """One table's target: its names, the columns kept (source position, column, target name), their types."""
+    """One table's target: its names, the columns kept (source position, column, target name), their types.
+
+    Rows are rendered column by column, a chunk of rows at a time: then what most columns need (their values
+    kept, or mapped by str; a check that none needs quotes; joining each row's fields) runs in C (map, any,
+    zip, str.join) rather than as a Python call per value. Values that need more go through the column's
+    csv_renderer, one by one."""
 
     def __init__(self, settings: S3TargetSettings, schema: str, table: str, kept: list[tuple[int, Any, str]]):
         self.settings = settings
@@ -644,7 +677,12 @@ class _Layout:
         self.types = [dms_type(getattr(column, "type", "")) for _, column, _ in kept]
         specials = {'"', "\n", "\r", *settings.CsvDelimiter, *settings.CsvRowDelimiter}
         self._needs_quotes = re.compile("|".join(re.escape(c) for c in sorted(specials))).search
-        self._fields = [self._field_of(csv_renderer(dtype), dtype) for dtype in self.types]
+        # numbers, dates, hex and true/false never hold a quote, a line break or the delimiter
+        plain = not PLAIN_CHARACTERS & {*settings.CsvDelimiter, *settings.CsvRowDelimiter}
+        self._quoted = [settings.Rfc4180 and not (plain and t.name in PLAIN_TYPES) for t in self.types]
+        self._renderers = [csv_renderer(dtype) for dtype in self.types]
+        self._as_is = [_TEXT_AS_IS.get(dtype.name, set()) for dtype in self.types]
+        self._by_str = [_TEXT_BY_STR.get(dtype.name, set()) for dtype in self.types]
         self._whole_rows = self.positions == list(range(len(self.positions)))
 
     def pick(self, values) -> tuple:
@@ -654,30 +692,46 @@ class _Layout:
             return values
         return tuple(values[position] for position in self.positions)
 
+    def columns(self, rows: list) -> list[Sequence]:
+        """The kept values of rows (tuples in source column order, or dicts by column name), column by column."""
+        if rows and type(rows[0]) is tuple and set(map(type, rows)) == {tuple} and len(set(map(len, rows))) == 1:
+            every = list(zip(*rows, strict=True))  # rows of one length (a SELECT's): transposed at once
+            return [every[position] for position in self.positions]
+        return list(zip(*map(self.pick, rows), strict=True)) or [() for _ in self.positions]
+
+    def texts(self, i: int, values: Sequence) -> Sequence[str]:
+        """Column i's values as CSV fields: DMS's text (csv_text), quoted by Rfc4180, NULL as CsvNullValue."""
+        kinds = set(map(type, values))
+        nulls = type(None) in kinds
+        kinds.discard(type(None))
+        if kinds <= self._as_is[i]:
+            texts = values
+        elif kinds <= self._by_str[i] and not nulls:
+            texts = list(map(str, values))
+        else:
+            texts = list(map(self._renderers[i], values))  # None stays None
+        # filter(None, ...) passes over NULLs and empty strings: neither is quoted
+        if self._quoted[i] and any(map(self._needs_quotes, filter(None, texts))):
+            texts = [self._field(text) if text else text for text in texts]
+        if nulls:
+            null = self.settings.CsvNullValue  # written as it is: never quoted
+            texts = [null if text is None else text for text in texts]
+        return texts
+
+    def lines(self, columns: list[Sequence], count: int) -> list[str]:
+        """Each of `count` rows' fields (`columns` as `columns` gives them), delimited: a line without its
+        Op and timestamp columns and its row delimiter."""
+        if not columns:  # every column removed by the table mappings
+            return [""] * count
+        fields = [self.texts(i, values) for i, values in enumerate(columns)]
+        return list(map(self.settings.CsvDelimiter.join, zip(*fields, strict=True)))
+
     def _field(self, value: str | None) -> str:
         if value is None:
             return self.settings.CsvNullValue
         if self.settings.Rfc4180 and self._needs_quotes(value):
             return '"' + value.replace('"', '""') + '"'
         return value
-
-    def _field_of(self, render: Callable[[Any], str | None], dtype: DmsType) -> Callable[[Any], str]:
-        null, quoting, needs_quotes = self.settings.CsvNullValue, self.settings.Rfc4180, self._needs_quotes
-        if dtype.name in PLAIN_TYPES and not PLAIN_CHARACTERS & {
-            *self.settings.CsvDelimiter,
-            *self.settings.CsvRowDelimiter,
-        }:
-            quoting = False  # numbers, dates, hex and true/false never hold a quote, a line break or the delimiter
-
-        def field(value: Any) -> str:
-            rendered = render(value)
-            if rendered is None:
-                return null
-            if quoting and needs_quotes(rendered):
-                return '"' + rendered.replace('"', '""') + '"'
-            return rendered
-
-        return field
 
     def header(self, with_op: bool) -> str:
         names = ["Op"] if with_op else []
@@ -687,39 +741,53 @@ class _Layout:
             self.settings.CsvDelimiter.join(self._field(n) for n in names + self.names) + self.settings.CsvRowDelimiter
         )
 
-    def row_text(self, values: tuple) -> str:
-        return self.settings.CsvDelimiter.join(
-            [field(value) for field, value in zip(self._fields, values, strict=True)]
-        )
-
     def prefix_size(self, with_op: bool) -> int:
         """Characters a line has besides its values: the Op and timestamp columns, the delimiters."""
         stamp = len("2000-01-01 00:00:00.000000") + 1 if self.settings.TimestampColumnName else 0
         return 2 * with_op + stamp + len(self.settings.CsvRowDelimiter)
 
-    def csv_line(self, record: Record) -> str:
-        prefix = [record.op] if record.op is not None else []
+    def _prefix(self, op: str | None, stamp: str) -> str:
+        """What comes before a row's values: its Op and timestamp columns, each followed by the delimiter."""
+        parts = [op] if op is not None else []
         if self.settings.TimestampColumnName:
-            prefix.append(record.stamp)
-        rendered = record.rendered if record.rendered is not None else self.row_text(record.values)
-        delimiter = self.settings.CsvDelimiter
-        return delimiter.join([*prefix, rendered]) + self.settings.CsvRowDelimiter
+            parts.append(stamp)
+        return "".join(part + self.settings.CsvDelimiter for part in parts)
 
-    def parquet(self, with_op: bool, records: list) -> bytes:
+    def csv(self, with_op: bool, lines: list[str], op: str | list | None, stamp: str | list[str]) -> str:
+        """A CSV file's text: the header (AddColumnName), then each line after its Op and timestamp (`op` and
+        `stamp`: one for every line, or a list of one a line) and before the row delimiter."""
+        text = self.header(with_op) if self.settings.AddColumnName else ""
+        end = self.settings.CsvRowDelimiter
+        if isinstance(stamp, list):
+            rows = zip(op, stamp, lines, strict=True)
+            return text + "".join([self._prefix(row_op, row_stamp) + line + end for row_op, row_stamp, line in rows])
+        if not lines:
+            return text
+        prefix = self._prefix(op, stamp)
+        return text + prefix + (end + prefix).join(lines) + end  # the same prefix for every line (a full load)
+
+    def parquet(self, with_op: bool, columns: list[Sequence], ops: list, stamps: list[str]) -> bytes:
+        """A Parquet file of the rows: their Op and timestamp (one a row) and values (`columns` as `columns`
+        gives them)."""
         settings = self.settings
         unit = "ms" if settings.ParquetTimestampInMillisecond else "us"
-        arrows = [arrow_type(dtype, unit) for dtype in self.types]
-        columns: dict[str, pa.Array] = {}
+        arrows: dict[str, pa.Array] = {}
         if with_op:
-            columns["Op"] = pa.array([record.op for record in records], pa.string())
+            arrows["Op"] = pa.array(ops, pa.string())
         if settings.TimestampColumnName:
-            columns[settings.TimestampColumnName] = pa.array([record.stamp for record in records], pa.string())
-        for i, (name, dtype, arrow) in enumerate(zip(self.names, self.types, arrows, strict=True)):
-            convert = arrow_converter(dtype, arrow)
-            columns[name] = pa.array([convert(record.values[i]) for record in records], arrow)
+            arrows[settings.TimestampColumnName] = pa.array(stamps, pa.string())
+        for name, dtype, values in zip(self.names, self.types, columns, strict=True):
+            arrow = arrow_type(dtype, unit)
+            kinds = set(map(type, values)) - {type(None)}
+            if kinds <= _arrow_as_is(dtype, arrow):  # what arrow_converter would return unchanged
+                arrows[name] = pa.array(values, arrow)
+            elif kinds == {str} and (pa.types.is_integer(arrow) or pa.types.is_decimal(arrow)):
+                arrows[name] = pa.array(values, pa.string()).cast(arrow)  # MySQL's text of numbers (_TEXT_AS_IS)
+            else:
+                arrows[name] = pa.array(list(map(arrow_converter(dtype, arrow), values)), arrow)
         sink = io.BytesIO()
         pq.write_table(
-            pa.table(columns),
+            pa.table(arrows),
             sink,
             version="1.0" if settings.ParquetVersion == "PARQUET_1_0" else "2.6",
             compression="GZIP" if settings.CompressionType == "GZIP" else "NONE",
@@ -730,6 +798,21 @@ class _Layout:
             dictionary_pagesize_limit=settings.DictPageSizeLimit,
         )
         return sink.getvalue()
+
+
+def _arrow_as_is(dtype: DmsType, arrow: pa.DataType) -> set[type]:
+    """The Python types arrow_converter returns unchanged for a column: pyarrow can take those values as they are."""
+    if pa.types.is_integer(arrow):
+        return {int}
+    if pa.types.is_floating(arrow):
+        return {float}
+    if pa.types.is_decimal(arrow):
+        return {Decimal}
+    if pa.types.is_date(arrow):
+        return {date}
+    if pa.types.is_string(arrow) and dtype.name in ("WSTRING", "STRING", "CLOB", "NCLOB"):
+        return {str}
+    return set()
 
 
 # ---- batching --------------------------------------------------------------------------------

@@ -20,13 +20,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pymysql
+import pymysql.converters
 import pymysql.cursors
+from pymysql.constants import FIELD_TYPE
 
 log = logging.getLogger(__name__)
 
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
 BINLOG_POSITION = re.compile(r"([^\s:#]+\.\d+):(\d+)")  # mysql-bin-changelog.000024:373
 _NAME = r"(?:`(?:[^`]|``)+`|[\w$]+)"
+FETCH_ROWS = 1_000  # rows a full load reads at a time
+# pymysql's conversions for a full load, but for integers and DECIMALs: those stay MySQL's text ("42", "12.50",
+# a DECIMAL(p,s) with its s decimals), which is DMS's text of them too, so the S3 writer keeps it rather than
+# turning int and Decimal objects back into the same text (s3_target._TEXT_AS_IS). YEAR keeps its int (MySQL
+# writes year 0 as "0000", DMS as 0); a table with a ZEROFILL column (MySQL pads its text) all of them.
+TEXT_NUMBERS = {
+    field_type: conversion
+    for field_type, conversion in pymysql.converters.conversions.items()
+    if field_type not in (FIELD_TYPE.TINY, FIELD_TYPE.SHORT, FIELD_TYPE.INT24, FIELD_TYPE.LONG, FIELD_TYPE.LONGLONG,
+                          FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL)
+}  # fmt: skip
 ALTER_TABLE = re.compile(rf"^\s*ALTER\s+(?:ONLINE\s+|IGNORE\s+)*TABLE\s+(?:IF\s+EXISTS\s+)?({_NAME})(?:\s*\.\s*({_NAME}))?",
                          re.IGNORECASE)  # fmt: skip
 
@@ -199,12 +212,19 @@ class MySQLSource:
             return list(tables.values())
 
     def full_load(self, table: Table) -> Iterator[tuple]:
-        """The table's rows, streamed (an unbuffered cursor)."""
+        """The table's rows, streamed (an unbuffered cursor), FETCH_ROWS at a time; integers and DECIMALs as
+        MySQL's text of them (TEXT_NUMBERS)."""
         names = ", ".join(f"`{column.name}`" for column in table.columns)
+        zerofill = any("zerofill" in column.type.lower() for column in table.columns)
+        conversions = pymysql.converters.conversions if zerofill else TEXT_NUMBERS
         try:
-            with self.connect(cursorclass=pymysql.cursors.SSCursor) as connection, connection.cursor() as cursor:
+            with (
+                self.connect(cursorclass=pymysql.cursors.SSCursor, conv=conversions) as connection,
+                connection.cursor() as cursor,
+            ):
                 cursor.execute(f"SELECT {names} FROM `{table.schema}`.`{table.name}`")
-                yield from cursor
+                while rows := cursor.fetchmany(FETCH_ROWS):
+                    yield from rows
         except pymysql.err.MySQLError as error:
             raise SourceError(f"Failed to read table {table.schema}.{table.name} from the source: "
                               f"[MySQL error {error.args[0]}] {error.args[-1]}") from None  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import random
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -338,6 +339,173 @@ def test_dms_type_details():
     assert dms_type("bit(64)").length == 8
     assert dms_type("enum('it''s','b,c')").members == ("it's", "b,c")
     assert dms_type("timestamp(6)").utc and dms_type("timestamp(6)").scale == 6
+
+
+# ---- rendering column by column ---------------------------------------------------------------
+# The writer renders a chunk of rows column by column (most of it in C); these hold it to the rules value by value.
+
+
+def reference_csv(settings: S3TargetSettings, columns: list[Column], rows: list[tuple]) -> str:
+    """Rows as CSV by the rules, value by value: csv_text, Rfc4180's quotes, CsvNullValue for NULL (never quoted)."""
+    specials = {'"', "\n", "\r", *settings.CsvDelimiter, *settings.CsvRowDelimiter}
+    types = [dms_type(column.type) for column in columns]
+
+    def field(value, dtype) -> str:
+        text = csv_text(value, dtype)
+        if text is None:
+            return settings.CsvNullValue
+        if settings.Rfc4180 and specials & set(text):
+            return '"' + text.replace('"', '""') + '"'
+        return text
+
+    delimiter, end = settings.CsvDelimiter, settings.CsvRowDelimiter
+    return "".join(delimiter.join(field(v, t) for v, t in zip(row, types, strict=True)) + end for row in rows)
+
+
+MIXED_COLUMNS = [
+    Column("id", "int(11)"), Column("name", "varchar(45)"), Column("price", "decimal(10,2)"), Column("ratio", "double"),
+    Column("day", "date"), Column("at", "datetime(6)"), Column("doc", "json"), Column("flag", "bit(1)"),
+    Column("raw", "blob"), Column("tier", "enum('a,b','c')"), Column("note", "text"), Column("n", "bigint(20)"),
+]  # fmt: skip
+PIECES = ["a", "Zoë", "🚀", ",", "|", ";", '"', "\n", "\r", "\r\n", "\t", " ", "", "NULL", ".", "x" * 20]
+
+
+def mixed_rows(count: int, seed: int = 7) -> list[tuple]:
+    """Rows of MIXED_COLUMNS: NULLs, empty strings, quotes, delimiters, line breaks, non-ASCII text."""
+    rng = random.Random(seed)
+
+    def text() -> str:
+        return "".join(rng.choice(PIECES) for _ in range(rng.randrange(4)))
+
+    def maybe(value):
+        return None if rng.random() < 0.15 else value
+
+    return [
+        (
+            i,  # never NULL: a column of ints only
+            maybe(text()),
+            maybe(rng.choice([Decimal("12.5"), Decimal("-0.10"), "3.25"])),
+            maybe(rng.choice([0.1, 1e20, 2.5])),
+            maybe(date(2026, 1, rng.randrange(1, 28))),
+            maybe(datetime(2026, 1, 5, 10, 30, 15, rng.choice([0, 123456]))),
+            maybe(rng.choice([{"a": text()}, '{"b": 1}'])),
+            maybe(rng.choice([b"\x01", b"\x00"])),
+            maybe(b"\x00\xff" + text().encode()),
+            maybe(rng.choice(["a,b", "c", 1])),
+            maybe(text()),
+            maybe(rng.choice([str(rng.randrange(-(10**9), 10**9)), "0"])),  # MySQL's text, as the full load reads it
+        )
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize(
+    "s3_settings",
+    [
+        {},
+        {"CsvNullValue": "NULL", "CsvDelimiter": "|"},
+        {"CsvNullValue": "a,b"},  # written as it is, never quoted
+        {"CsvDelimiter": "||", "CsvRowDelimiter": "\r\n"},
+        {"CsvDelimiter": ".", "CsvRowDelimiter": "0"},  # characters numbers are made of: numbers quoted
+        {"CsvDelimiter": "\t", "CsvRowDelimiter": ";"},
+        {"Rfc4180": False, "CsvNullValue": "\\N"},
+    ],
+)
+def test_full_load_csv_equals_the_rules_value_by_value(s3_settings):
+    rows = mixed_rows(2345)  # several chunks of rows
+    target, bucket = writer(**s3_settings)
+    [key] = target.full_load("shop", "mixed", MIXED_COLUMNS, rows)
+    assert bucket.text(key) == reference_csv(target.settings, MIXED_COLUMNS, rows)
+
+
+def test_cdc_csv_equals_the_rules_value_by_value():
+    rows = mixed_rows(50)
+    target, bucket = writer(CsvNullValue="NULL")
+    changes = [change("I", dict(zip([c.name for c in MIXED_COLUMNS], row, strict=True))) for row in rows]
+    [key] = target.cdc(changes, columns={("shop", "orders"): MIXED_COLUMNS})
+    assert bucket.text(key) == "".join("I," + reference_csv(target.settings, MIXED_COLUMNS, [row]) for row in rows)
+
+
+def test_quotes_delimiters_line_breaks_and_non_ascii():
+    target, bucket = writer(CsvDelimiter="|", CsvRowDelimiter="\r\n")
+    rows = [(1, "a|b"), (2, "a,b"), (3, 'say "hi"'), (4, "cr\ralone"), (5, "lf\nalone"), (6, "crlf\r\n"),
+            (7, "Zoë 🚀"), (8, " spaced "), (9, "'single'")]  # fmt: skip
+    [key] = target.full_load("shop", "orders", COLUMNS, rows)
+    assert bucket.text(key) == (
+        '1|"a|b"\r\n2|a,b\r\n3|"say ""hi"""\r\n4|"cr\ralone"\r\n5|"lf\nalone"\r\n6|"crlf\r\n"\r\n'
+        "7|Zoë 🚀\r\n8| spaced \r\n9|'single'\r\n"
+    )
+    target, bucket = writer(CsvDelimiter="||")
+    [key] = target.full_load("shop", "orders", COLUMNS, [(1, "a|b"), (2, "a||b")])
+    assert bucket.text(key) == '1||"a|b"\n2||"a||b"\n'  # any character of the delimiter
+
+
+@pytest.mark.parametrize(
+    ("s3_settings", "expected"),
+    [
+        ({}, "1,\n2,\n3,\n"),  # by default NULL and the empty string are both an empty field
+        ({"CsvNullValue": "NULL"}, "1,\n2,NULL\n3,NULL\n"),
+        ({"CsvNullValue": "a,b"}, "1,\n2,a,b\n3,a,b\n"),  # the NULL value is not quoted
+        ({"CsvNullValue": '""'}, '1,\n2,""\n3,""\n'),
+    ],
+)
+def test_null_and_the_empty_string(s3_settings, expected):
+    target, bucket = writer(**s3_settings)
+    [key] = target.full_load("shop", "orders", COLUMNS, [(1, ""), (2, None), (3, None)])
+    assert bucket.text(key) == expected
+
+
+def test_a_single_column_of_empty_strings_and_nulls():
+    target, bucket = writer(CsvNullValue="NULL")
+    [key] = target.full_load("shop", "t", [Column("name", "varchar(9)")], [("",), (None,), ("",)])
+    assert bucket.text(key) == "\nNULL\n\n"  # an empty string is an empty line, not "" as Python's csv writes it
+
+
+def test_mysql_text_of_integers_and_decimals_is_written_as_typed_values_are():
+    columns = [Column("id", "int(11)"), Column("n", "bigint(20) unsigned"), Column("price", "decimal(10,2)")]
+    typed = [(1, 2**64 - 1, Decimal("12.50")), (-2, 0, Decimal("-0.10")), (None, None, None)]
+    text = [("1", "18446744073709551615", "12.50"), ("-2", "0", "-0.10"), (None, None, None)]
+    for data_format in ("csv", "parquet"):
+        written = []
+        for rows in (typed, text):
+            target, bucket = writer(DataFormat=data_format)
+            [key] = target.full_load("shop", "t", columns, rows)
+            written.append(bucket.objects[key])
+        assert written[0] == written[1]
+    assert written[0] == written[1] and pq.read_table(io.BytesIO(written[1])).to_pylist()[0] == {
+        "id": 1, "n": 2**64 - 1, "price": Decimal("12.50")}  # fmt: skip
+
+
+def test_max_file_size_splits_the_same_within_and_across_chunks():
+    rows = [(i, "x" * (i % 97)) for i in range(5000)]  # lines of 2 to 101 characters
+    target, bucket = writer(MaxFileSize=7, IncludeOpForFullLoad=True, TimestampColumnName="ts")
+    keys = target.full_load("shop", "orders", COLUMNS, rows)
+    files = [bucket.text(key) for key in keys]
+    expected, lines, size = [], [], 0  # line by line: a new file when the next line would pass 7 KB
+    for line in reference_csv(target.settings, COLUMNS, rows).splitlines(keepends=True):
+        line = "I,2026-01-05 10:30:15.123456," + line
+        if lines and size + len(line) > 7 * 1024:
+            expected.append("".join(lines))
+            lines, size = [], 0
+        lines.append(line)
+        size += len(line)
+    expected.append("".join(lines))
+    assert files == expected and len(files) > 10
+
+
+def test_rows_of_other_lengths_and_columns_all_removed():
+    target, bucket = writer()
+    [key] = target.full_load("shop", "orders", COLUMNS, [(1, "pen", "ignored"), [2, "ink"], (3, None)])
+    assert bucket.text(key) == "1,pen\n2,ink\n3,\n"  # values past the table's columns are not written
+    mappings = table_mappings.parse(
+        '{"rules": [{"rule-type": "selection", "rule-id": "1", "rule-action": "include",'
+        ' "object-locator": {"schema-name": "shop", "table-name": "%"}},'
+        '{"rule-type": "transformation", "rule-id": "2", "rule-target": "column", "rule-action": "remove-column",'
+        ' "object-locator": {"schema-name": "shop", "table-name": "orders", "column-name": "%"}}]}'
+    )
+    target, bucket = writer(mappings=mappings, IncludeOpForFullLoad=True)
+    [key] = target.full_load("shop", "orders", COLUMNS, [(1, "pen"), (2, "ink")])
+    assert bucket.text(key) == "I,\nI,\n"
 
 
 # ---- GZIP and Parquet ------------------------------------------------------------------------
