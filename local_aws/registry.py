@@ -28,6 +28,8 @@ EXECUTOR_MODULES = (
     "local_aws.athena.api",
     "local_aws.athena.executor",
     "local_aws.clock",
+    "local_aws.cloudformation.resources",
+    "local_aws.cloudformation.stacks",
     "local_aws.dms.tasks",
     "local_aws.firehose.delivery_streams",
     "local_aws.glue.catalog",
@@ -52,6 +54,7 @@ EXECUTOR_MODULES = (
     "local_aws.s3.lifecycle",
     "local_aws.s3.ranged_reads",
     "local_aws.s3.versioning",
+    "local_aws.sns.email_subscriptions",
 )
 
 _installed: list[ModuleType] = []

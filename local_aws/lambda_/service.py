@@ -168,7 +168,9 @@ def _function_init(original, self: LambdaFunction, account_id: str, spec: dict, 
     configuration.check_create(spec)
     spec = {**spec, "FunctionName": configuration.function_name(spec.get("FunctionName", ""))}
     original(self, account_id, spec, *args, **kwargs)
-    if self.package_type == "Zip" and self.code_bytes:  # (an S3 object moto could not find is its error)
+    if self.package_type == "Zip" and not self.code_bytes and (spec.get("Code") or {}).get("S3Key"):
+        configuration.new_package(self, spec["Code"])  # moto found no S3 object and went on: Lambda's NoSuchKey
+    if self.package_type == "Zip" and self.code_bytes:
         configuration.check_package(self.code_bytes)
     configuration.keep_on_create(self, spec)
     self.state, self.state_reason, self.last_update_status, self.update_reason = "Active", {}, "Successful", {}

@@ -20,7 +20,7 @@ SCRIPT = textwrap.dedent(
     from tests.lambda_support import create_role, wait_until_active, zip_of
 
     WORKER_THREADS = ("s3-lifecycle", "glue-trigger-scheduler", "glue-events", "s3-access-log-delivery", "lambda-",
-                      "firehose-")  # fmt: skip
+                      "firehose-", "cloudformation-stacks")  # fmt: skip
 
     def worker_threads():
         return sorted(t.name for t in threading.enumerate() if t.name.startswith(WORKER_THREADS))

@@ -137,6 +137,10 @@ def test_the_real_executors_declare_the_orders_that_matter():
         ("s3.encryption", "s3.access_logging"),  # the log records the request as answered
         ("clock", "s3.lifecycle"),  # lifecycle runs on the clock
         ("s3.access_logging", "firehose.delivery_streams"),  # Firehose's final writes at stop are logged
+        ("cloudformation.resources", "cloudformation.stacks"),
+        ("lambda_.event_sources.mappings", "cloudformation.stacks"),  # a stack's mappings start real pollers
+        ("firehose.delivery_streams", "cloudformation.stacks"),  # a stack's delivery streams buffer and deliver
+        ("clock", "sns.email_subscriptions"),
     ]
     for first, then in must_precede:
         assert order.index(first) < order.index(then), (first, then)
