@@ -41,8 +41,9 @@ import boto3
 from awsglue.context import GlueContext
 from awsglue.job import Job
 from awsglue.utils import getResolvedOptions
+from py4j.protocol import Py4JJavaError
 from pyspark.context import SparkContext
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from etl import cdc_merge
@@ -92,21 +93,33 @@ def _path(uri: str):
     return path, path.getFileSystem(spark._jsc.hadoopConfiguration())
 
 
+def _missing(error: Py4JJavaError) -> bool:
+    return error.java_exception.getClass().getName() == "java.io.FileNotFoundException"
+
+
 def folders_in(uri: str) -> set[str]:
+    """The folders directly under uri (none if it does not exist): one listing, no existence probe first."""
     path, fs = _path(uri)
-    if not fs.exists(path):
-        return set()
-    return {status.getPath().getName() for status in fs.listStatus(path) if status.isDirectory()}
+    try:
+        statuses = fs.listStatus(path)
+    except Py4JJavaError as error:
+        if _missing(error):
+            return set()
+        raise
+    return {status.getPath().getName() for status in statuses if status.isDirectory()}
 
 
 def has_data(uri: str) -> bool:
     path, fs = _path(uri)
-    if not fs.exists(path):
-        return False
-    files = fs.listFiles(path, True)
-    while files.hasNext():
-        if not files.next().getPath().getName().startswith(("_", ".")):
-            return True
+    try:
+        files = fs.listFiles(path, True)
+        while files.hasNext():
+            if not files.next().getPath().getName().startswith(("_", ".")):
+                return True
+    except Py4JJavaError as error:
+        if _missing(error):
+            return False
+        raise
     return False
 
 
@@ -115,12 +128,14 @@ def delete(uri: str) -> None:
     fs.delete(path, True)
 
 
-def read_state(root: str, partitioning: cdc_merge.Partitioning | None, touched: list) -> DataFrame | None:
-    """The state under root: the touched partitions of a partitioned table, else all of it; None if there is none."""
+def read_state(
+    root: str, partitioning: cdc_merge.Partitioning | None, touched: list, present: set[str]
+) -> DataFrame | None:
+    """The state under root: the touched partitions of a partitioned table (present: the folders under root),
+    else all of it; None if there is none."""
     reader = spark.read.option("mergeSchema", "true")  # partitions written before a column was added lack it
     if partitioning is None:
         return reader.parquet(root) if has_data(root) else None
-    present = folders_in(root)
     folders = [f for f in (cdc_merge.partition_directory(partitioning.column, v) for v in touched) if f in present]
     if not folders:
         return None
@@ -128,19 +143,74 @@ def read_state(root: str, partitioning: cdc_merge.Partitioning | None, touched: 
 
 
 def write_state(frame: DataFrame, root: str, partitioning: cdc_merge.Partitioning | None, whole: bool) -> None:
+    """Partitioned: frame must hold each partition's rows in one Spark partition (merge_table's repartition),
+    so each partition folder gets one file."""
     if partitioning is None:
         # A table without a partition column is expected to be small: one file.
         frame.coalesce(1).write.mode("overwrite").option("compression", "snappy").parquet(root)
         return
     (
-        frame.repartition(partitioning.column)  # one file per partition
-        .write.mode("overwrite")
+        frame.write.mode("overwrite")
         # dynamic: only the partitions written are replaced; static (a full load): the whole table
         .option("partitionOverwriteMode", "static" if whole else "dynamic")
         .partitionBy(partitioning.column)
         .option("compression", "snappy")
         .parquet(root)
     )
+
+
+# ---- figures: each a single Spark job over a materialized frame ----
+
+
+def _values(collected: list) -> list[str | None]:
+    """Partition values gathered as one-element arrays (collect_set drops NULLs, not [NULL]), sorted as
+    etl.cdc_merge sorts them: NULL (Hive's default partition) last."""
+    return sorted((value for (value,) in collected), key=lambda value: (value is None, value))
+
+
+def batch_summary(changes: DataFrame, partitioning: cdc_merge.Partitioning | None) -> dict:
+    """In one Spark job: what etl.cdc_merge's batch_figures (changes, files), is_full_load and
+    touched_partitions give, each of which would be a job of its own."""
+    touched = []
+    if partitioning:
+        touched = [F.collect_set(F.array(cdc_merge.partition_value(partitioning).cast("string"))).alias("touched")]
+    row = changes.agg(
+        F.count("*").alias("changes"),
+        # What countDistinct counts (the value is never NULL), without the extra aggregation level it plans.
+        F.size(F.collect_set(F.substring_index(cdc_merge.SEQ, "|", 2))).alias("files"),
+        F.max(F.col(cdc_merge.SEQ).startswith(cdc_merge.LOAD_PREFIX + "|")).alias("full_load"),
+        *touched,
+    ).first()
+    return {
+        "changes": row["changes"],
+        "files": row["files"],
+        "full_load": bool(row["full_load"]),
+        "touched": _values(row["touched"]) if partitioning else [],
+    }
+
+
+def merge_summary(merged: DataFrame, partitioning: cdc_merge.Partitioning | None) -> dict:
+    """In one Spark job: etl.cdc_merge.change_counts of merge_state's result, and the partition values of
+    its live rows and of its tombstones (partition_values of live_rows and tombstone_rows)."""
+    from_batch, deleted, was_live = (F.col(c) for c in (cdc_merge.FROM_BATCH, cdc_merge.DELETED, cdc_merge.WAS_LIVE))
+
+    def partitions_where(condition: Column) -> Column:
+        return F.collect_set(F.when(condition, F.array(F.col(partitioning.column).cast("string"))))
+
+    partitions = []
+    if partitioning:
+        partitions = [partitions_where(~deleted).alias("live"), partitions_where(deleted).alias("tombstones")]
+    row = merged.agg(
+        F.count(F.when(from_batch & ~deleted & ~was_live, True)).alias("inserted"),
+        F.count(F.when(from_batch & ~deleted & was_live, True)).alias("updated"),
+        F.count(F.when(from_batch & deleted & was_live, True)).alias("deleted"),
+        *partitions,
+    ).first()
+    return {
+        "counts": {key: row[key] for key in ("inserted", "updated", "deleted")},
+        "live": _values(row["live"]) if partitioning else [],
+        "tombstones": _values(row["tombstones"]) if partitioning else [],
+    }
 
 
 # ---- the Glue catalog ----
@@ -223,7 +293,7 @@ def merge_table(spec: cdc_merge.TableSpec) -> None:
         format="parquet",
         transformation_ctx=f"cdc_{spec.schema}_{spec.table}",
     ).toDF()
-    if cdc_merge.FILE not in raw.columns or raw.isEmpty():  # nothing new: the frame has no columns
+    if cdc_merge.FILE not in raw.columns:  # nothing new: the frame has no columns
         print(f"cdc_merge {spec.name}: no new changes")
         logger.info(f"table={spec.name} changes=0")
         return
@@ -235,38 +305,53 @@ def merge_table(spec: cdc_merge.TableSpec) -> None:
     positioned = raw.withColumn(cdc_merge.POSITION, F.monotonically_increasing_id())
     changes = cdc_merge.sequenced(positioned).localCheckpoint(eager=True)
     partitioning = spec.partitioning
-    full_load = cdc_merge.is_full_load(changes)
-    touched = cdc_merge.touched_partitions(changes, partitioning) if partitioning else []
+    batch = batch_summary(changes, partitioning)
+    if batch["changes"] == 0:  # new files without rows
+        print(f"cdc_merge {spec.name}: no new changes")
+        logger.info(f"table={spec.name} changes=0")
+        return
+    full_load, touched = batch["full_load"], batch["touched"]
     live_root, tombstone_root = f"{target_path}{spec.table}/", f"{tombstone_path}{spec.table}/"
     live = tombstones = None
+    # The partition folders before this run (dynamic overwrite adds the ones it writes and removes none).
+    folders = {root: folders_in(root) for root in (live_root, tombstone_root)} if partitioning and not full_load else {}
     if not full_load:  # a full load replaces the table's state
-        live = read_state(live_root, partitioning, touched)
-        tombstones = read_state(tombstone_root, partitioning, touched)
-    # Materialized before the paths it was read from are overwritten.
+        live = read_state(live_root, partitioning, touched, folders.get(live_root, set()))
+        tombstones = read_state(tombstone_root, partitioning, touched, folders.get(tombstone_root, set()))
     merged = cdc_merge.merge_state(changes, spec.keys, live, tombstones, partitioning, full_load)
+    if partitioning:
+        # Each partition's rows in one Spark partition, once for both writes: one file per partition folder.
+        # As many Spark partitions as the cluster has cores, so the writes use all of them (by column alone,
+        # adaptive execution coalesces a small merge into one task that writes every file in turn).
+        merged = merged.repartition(spark.sparkContext.defaultParallelism, partitioning.column)
+    # Materialized before the paths it was read from are overwritten.
     merged = merged.localCheckpoint(eager=True)
+    result = merge_summary(merged, partitioning)
     live_rows = cdc_merge.live_rows(merged)
     tombstone_rows = cdc_merge.tombstone_rows(merged, spec.keys, partitioning)
-    write_state(live_rows, live_root, partitioning, whole=full_load)
-    write_state(tombstone_rows, tombstone_root, partitioning, whole=full_load)
+    for rows, root, values in (
+        (live_rows, live_root, result["live"]),
+        (tombstone_rows, tombstone_root, result["tombstones"]),
+    ):
+        # A dynamic overwrite without rows replaces nothing: skip its Spark job. A static one (a full load) and
+        # an unpartitioned table's overwrite delete what was there, rows or not.
+        if full_load or not partitioning or values:
+            write_state(rows, root, partitioning, whole=full_load)
 
-    present, emptied = [], []
-    if partitioning:
-        present = cdc_merge.partition_values(live_rows, partitioning)
-        with_tombstones = cdc_merge.partition_values(tombstone_rows, partitioning)
-        if not full_load:  # dynamic overwrite keeps the files of partitions it writes no rows to
-            emptied = [value for value in touched if value not in present]
-            for root, kept in ((live_root, present), (tombstone_root, with_tombstones)):
-                existing = folders_in(root)
-                for value in touched:
-                    folder = cdc_merge.partition_directory(partitioning.column, value)
-                    if value not in kept and folder in existing:
-                        delete(f"{root}{folder}/")
+    present, emptied = result["live"], []
+    if partitioning and not full_load:  # dynamic overwrite keeps the files of partitions it writes no rows to
+        emptied = [value for value in touched if value not in present]
+        for root, kept in ((live_root, present), (tombstone_root, result["tombstones"])):
+            for value in touched:
+                folder = cdc_merge.partition_directory(partitioning.column, value)
+                if value not in kept and folder in folders[root]:
+                    delete(f"{root}{folder}/")
     sync_catalog(spec, live_rows, live_root, present, emptied, whole=full_load)
 
     figures = {
-        **cdc_merge.batch_figures(changes),
-        **cdc_merge.change_counts(merged),
+        "changes": batch["changes"],
+        "files": batch["files"],
+        **result["counts"],
         "full_load": full_load,
         "whole_table": full_load or not partitioning,
     }
