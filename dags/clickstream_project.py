@@ -156,7 +156,12 @@ with lab_dag(
 
         run = project.plan(params["phases"], params["window_seconds"], params["events_per_window"])
         kinesis = KinesisHook(aws_conn_id="aws_default").conn
-        return send(kinesis, outputs["StreamName"], run.phases, run.rate, params["seed"], progress=None).to_dict()
+        # Start on a window boundary: tumbling windows are aligned to the clock, so each phase then
+        # fills whole windows (a window straddling two phases is half anomaly, and the forest learns it).
+        start = project.next_window_start(run.window_seconds)
+        return send(
+            kinesis, outputs["StreamName"], run.phases, run.rate, params["seed"], start=start, progress=None
+        ).to_dict()
 
     sent = send_events(outputs)
 

@@ -52,6 +52,17 @@ def plan(phases_in_windows: str, window_seconds: int, events_per_window: int) ->
     return Plan(phases, events_per_window / window_seconds, window_seconds)
 
 
+def next_window_start(window_seconds: int) -> datetime:
+    """The next clock-aligned window boundary (UTC), after sleeping until it."""
+    import time
+    from datetime import UTC
+
+    now = time.time()
+    boundary = (now // window_seconds + 1) * window_seconds
+    time.sleep(boundary - now)
+    return datetime.fromtimestamp(boundary, UTC)
+
+
 def stack_parameters(prefix: str, code_bucket: str, code_key: str, window_seconds: int, threshold: float,
                      alert_email: str, archive_buffer_seconds: int) -> list[dict[str, str]]:  # fmt: skip
     values = {
@@ -269,12 +280,13 @@ def read_alerts(queue_url: str, since: datetime, expected: int, patience: float 
     seen: dict[str, dict] = {}
     deadline = time.monotonic() + patience
     while True:
+        # Read, not taken: visible again after 5 s, for a retry of the check (and the next run's reads).
         batch = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=120
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=5
         ).get("Messages", [])
         seen.update((message["MessageId"], message) for message in batch)
         starts = [start for start in alert_windows(list(seen.values())) if start >= since]
-        if not batch and (len(starts) >= expected or time.monotonic() > deadline):
+        if (not batch or len(starts) >= expected) and (len(starts) >= expected or time.monotonic() > deadline):
             print(f"alerts on the queue: {len(seen)} read, {len(starts)} of this run, {expected} flagged")
             return starts
 
