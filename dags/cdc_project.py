@@ -163,6 +163,7 @@ with lab_dag(
         role_name=DMS_VPC_ROLE,
         service="dms.amazonaws.com",
         managed_policy_arns=["arn:aws:iam::aws:policy/service-role/AmazonDMSVPCManagementRole"],
+        keep_existing=True,  # account-wide: created if missing, never changed
     )
     create_dms_role = IamCreateRoleOperator(
         task_id="create_dms_role",

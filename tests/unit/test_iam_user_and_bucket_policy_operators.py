@@ -213,3 +213,22 @@ def test_probe_waits_for_the_expected_reason_not_only_the_code(monkeypatch):
     # Bounded: past wait_seconds the last outcome is reported as S3 gave it, for validate to judge.
     outcome = probe(answers(("AccessDenied", not_yet)), "AccessDenied", "with an explicit deny", wait_seconds=0)
     assert outcome.reason == "because no identity-based policy allows the s3:GetObject action"
+
+
+def test_a_shared_role_is_created_if_missing_and_otherwise_kept_as_it_is(aws_client):
+    iam = aws_client("iam")
+    vpc_policy = "arn:aws:iam::aws:policy/service-role/AmazonDMSVPCManagementRole"
+
+    def create():
+        return IamCreateRoleOperator(
+            task_id="vpc", role_name="dms-vpc-role", service="dms.amazonaws.com",
+            managed_policy_arns=[vpc_policy], keep_existing=True,
+        ).execute({})  # fmt: skip
+
+    arn = create()
+    assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName="dms-vpc-role")["AttachedPolicies"]] == [
+        vpc_policy
+    ]
+    iam.put_role_policy(RoleName="dms-vpc-role", PolicyName="the-accounts-own", PolicyDocument=json.dumps(read_policy("")))
+    assert create() == arn
+    assert iam.list_role_policies(RoleName="dms-vpc-role")["PolicyNames"] == ["the-accounts-own"]

@@ -53,6 +53,9 @@ class IamBaseOperator(AwsBaseOperator[AwsBaseHook]):
 class IamCreateRoleOperator(IamBaseOperator):
     """Create (or bring up to date) a role a service assumes, with one inline policy and managed policies.
 
+    keep_existing: an existing role is used as it is (for roles the account shares, such as DMS's
+    dms-vpc-role, whose other policies are not this DAG's to remove).
+
     Idempotent: an existing role gets exactly the given trust policy, inline policy and managed
     policies (other inline policies are deleted and other managed policies detached, so a rerun with
     narrower permissions really narrows them). Returns the role ARN.
@@ -69,6 +72,7 @@ class IamCreateRoleOperator(IamBaseOperator):
         inline_policy: dict[str, Any] | None = None,
         inline_policy_name: str = "lab-access",
         managed_policy_arns: Sequence[str] = (),
+        keep_existing: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -77,6 +81,7 @@ class IamCreateRoleOperator(IamBaseOperator):
         self.inline_policy = inline_policy
         self.inline_policy_name = inline_policy_name
         self.managed_policy_arns = managed_policy_arns
+        self.keep_existing = keep_existing
 
     def execute(self, context) -> str:
         iam = self.hook.conn
@@ -85,6 +90,10 @@ class IamCreateRoleOperator(IamBaseOperator):
             arn = iam.create_role(RoleName=self.role_name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
             self.log.info("Created role %s", arn)
         except iam.exceptions.EntityAlreadyExistsException:
+            if self.keep_existing:  # a role shared by the account (e.g. dms-vpc-role): used as it is
+                arn = iam.get_role(RoleName=self.role_name)["Role"]["Arn"]
+                self.log.info("Role %s exists and is kept as it is", arn)
+                return arn
             iam.update_assume_role_policy(RoleName=self.role_name, PolicyDocument=trust)
             arn = iam.get_role(RoleName=self.role_name)["Role"]["Arn"]
             self.log.info("Role %s exists; trust policy updated, bringing its policies up to date", arn)
