@@ -2,5 +2,6 @@
 
 Each module is deployed alone: labkit's packaging zips the one file at the zip root, so the
 handler is `<module>.handler`. Only what the Lambda python3.11 runtime has: the standard
-library, boto3 and botocore; configuration comes from environment variables and the event.
+library, boto3 and botocore (the clickstream detector also needs krcf, zipped with it from the
+venv's abi3 wheel, on python3.12); configuration comes from environment variables and the event.
 """
