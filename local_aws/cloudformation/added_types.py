@@ -45,6 +45,9 @@ class _AddedType:
         return attribute in cls.ATTRIBUTES
 
     def get_cfn_attribute(self, attribute: str) -> Any:
+        """Fn::GetAtt: each attribute in ATTRIBUTES is the instance's attribute of that name in lowercase (Arn: .arn)."""
+        if attribute in self.ATTRIBUTES:
+            return getattr(self, attribute.lower())
         raise UnformattedGetAttTemplateException()
 
     def is_created(self) -> bool:
@@ -92,11 +95,6 @@ class DeliveryStream(_AddedType):
     def physical_resource_id(self) -> str:
         return self.name
 
-    def get_cfn_attribute(self, attribute: str) -> Any:
-        if attribute == "Arn":
-            return self.arn
-        raise UnformattedGetAttTemplateException()
-
     @classmethod
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],
                                         account_id: str, region_name: str, **kwargs: Any) -> DeliveryStream:  # fmt: skip
@@ -134,11 +132,6 @@ class Subscription(_AddedType):
     @property
     def physical_resource_id(self) -> str:
         return self.arn
-
-    def get_cfn_attribute(self, attribute: str) -> Any:
-        if attribute == "Arn":
-            return self.arn
-        raise UnformattedGetAttTemplateException()
 
     @classmethod
     def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict[str, Any],

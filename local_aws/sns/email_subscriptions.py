@@ -32,6 +32,7 @@ from moto.sns.responses import SNSResponse
 
 from local_aws.patching import Patches
 from local_aws.sns import mailbox
+from local_aws.sns.messages import delivered_message
 
 # After the clock: its /_local_aws/ dispatch is wrapped by ours, which answers /_local_aws/sns/* first.
 patches = Patches(__name__, after=("local_aws.clock",))
@@ -108,11 +109,9 @@ def _publish(original, subscription: Subscription, message: str, message_id: str
         return original(subscription, message, message_id, subject=subject, message_attributes=message_attributes,
                         group_id=group_id, deduplication_id=deduplication_id,
                         message_structure=message_structure)  # fmt: skip
-    matcher = subscription._filter_policy_matcher
-    if matcher is not None and not matcher.matches(message_attributes, message):
+    message = delivered_message(subscription, message, message_attributes, message_structure)
+    if message is None:
         return None
-    if message_structure == "json":
-        message = subscription._parse_message_structure(message, subscription.protocol)
     mailbox.send_notification(subscription.topic.sns_backend, subscription, message, message_id, subject)
     return None
 

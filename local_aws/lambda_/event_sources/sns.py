@@ -28,6 +28,7 @@ from local_aws.arns import Arn
 from local_aws.lambda_.event_sources import delivery
 from local_aws.lambda_.permissions import Source
 from local_aws.patching import Patches
+from local_aws.sns.messages import delivered_message
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +80,9 @@ def _publish(original, subscription: Subscription, message: str, message_id: str
         return original(subscription, message, message_id, subject=subject, message_attributes=message_attributes,
                         group_id=group_id, deduplication_id=deduplication_id,
                         message_structure=message_structure)  # fmt: skip
-    matcher = subscription._filter_policy_matcher
-    if matcher is not None and not matcher.matches(message_attributes, message):
+    message = delivered_message(subscription, message, message_attributes, message_structure)
+    if message is None:
         return None
-    if message_structure == "json":
-        message = subscription._parse_message_structure(message, subscription.protocol)
     event = {"Records": [event_record(subscription, message, message_id, subject, message_attributes)]}
     topic_arn = subscription.topic.arn
     source = Source(SNS_PRINCIPAL, topic_arn, Arn.parse(topic_arn).account)

@@ -33,19 +33,9 @@ class DmsCreateReplicationInstanceOperator(AwsBaseOperator[DmsHook]):
         self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
 
-    def _existing(self) -> dict | None:
-        dms = self.hook.conn
-        try:
-            found = dms.describe_replication_instances(
-                Filters=[{"Name": "replication-instance-id", "Values": [self.identifier]}]
-            )["ReplicationInstances"]
-        except dms.exceptions.ResourceNotFoundFault:
-            return None
-        return found[0] if found else None
-
     def execute(self, context) -> str:
         dms = self.hook.conn
-        instance = self._existing()
+        instance = _replication_instance(dms, self.identifier)
         if instance is None:
             instance = dms.create_replication_instance(
                 ReplicationInstanceIdentifier=self.identifier,
@@ -75,10 +65,8 @@ class DmsDeleteReplicationInstanceOperator(AwsBaseOperator[DmsHook]):
 
     def execute(self, context) -> None:
         dms = self.hook.conn
-        name_filter = [{"Name": "replication-instance-id", "Values": [self.identifier]}]
-        try:
-            (instance,) = dms.describe_replication_instances(Filters=name_filter)["ReplicationInstances"]
-        except (dms.exceptions.ResourceNotFoundFault, ValueError):
+        instance = _replication_instance(dms, self.identifier)
+        if instance is None:
             self.log.info("Replication instance %s does not exist", self.identifier)
             return
         arn = instance["ReplicationInstanceArn"]
@@ -178,9 +166,20 @@ class DmsDeleteEndpointOperator(AwsBaseOperator[DmsHook]):
         self.log.info("Deleted endpoint %s", existing["EndpointArn"])
 
 
-def _endpoint(dms, identifier: str) -> dict | None:
+def _described(dms, describe: str, key: str, filter_name: str, identifier: str) -> dict | None:
+    """The one DMS resource of that identifier, or None (AWS raises ResourceNotFoundFault when no filter matches)."""
     try:
-        found = dms.describe_endpoints(Filters=[{"Name": "endpoint-id", "Values": [identifier]}])["Endpoints"]
+        found = getattr(dms, describe)(Filters=[{"Name": filter_name, "Values": [identifier]}])[key]
     except dms.exceptions.ResourceNotFoundFault:
         return None
     return found[0] if found else None
+
+
+def _replication_instance(dms, identifier: str) -> dict | None:
+    return _described(
+        dms, "describe_replication_instances", "ReplicationInstances", "replication-instance-id", identifier
+    )
+
+
+def _endpoint(dms, identifier: str) -> dict | None:
+    return _described(dms, "describe_endpoints", "Endpoints", "endpoint-id", identifier)
