@@ -28,12 +28,23 @@
     current state of 100 ratings each for --cdc-users users (2M rows, user_bucket = floor(userId / 100):
     201 partitions) vs the same job rewriting the whole state (a full reload: a LOAD file of the state
     the merge gives); taking turns, best of 2. Also 1,000 changes scattered over random users (no target).
+13. Clickstream project (bench/clickstream.py), the project's CloudFormation stack on local AWS: events/s
+    from the first PutRecords until every event is counted in a scored window (--click-events events on
+    --click-shards shards, Kinesis write limits on, 2-second windows) vs the generator sending them to a
+    client that accepts every record at once.
+14. Anomaly onset -> alert in the SQS subscription: after a warm-up, a CTR drop and a burst (1,000 events
+    per 2-second window, threshold 2.8), seconds from the anomaly's first event to its alert, in windows.
+15. Firehose Direct PUT of --firehose-mb MB of clickstream records (PutRecordBatch, 5 MiB buffers, uncompressed),
+    one buffer at a time: from the call that fills a buffer until its object is in S3, vs PutObject of the same
+    bytes; medians. The PutRecordBatch ingest rate beside it (no target). Firehose's Direct PUT quota (5 MiB/s
+    in us-east-1) is off for the bench: it would measure AWS's quota, not local AWS's work.
 
---only glue|athena|join|lambda|s3|cdc runs one section (1-2, 3-4, 5, 6-7, 8-9, 10-12); repeat it for several.
+--only glue|athena|join|lambda|s3|cdc|clickstream runs one section (1-2, 3-4, 5, 6-7, 8-9, 10-12, 13-15); repeat it for several.
 
 Targets (from the project's issues): warm job <= 1.3x the script on a local SparkSession,
 Glue/DuckDB <= 3x, Athena/DuckDB <= 1.3x, local AWS's S3 data plane no slower than moto alone,
-commit -> CDC object <= 2 s, full load <= 1.5x SELECT * to CSV, local merge <= 0.2x a whole rewrite.
+commit -> CDC object <= 2 s, full load <= 1.5x SELECT * to CSV, local merge <= 0.2x a whole rewrite,
+clickstream >= 5,000 events/s to scored windows, anomaly -> alert <= 2 windows, Firehose <= 1.5x PutObject.
 """
 
 from __future__ import annotations
@@ -660,7 +671,7 @@ def report(name: str, ours: float, baseline: float | None, target: str, baseline
         )
 
 
-SECTIONS = ("glue", "athena", "join", "lambda", "s3", "cdc")
+SECTIONS = ("glue", "athena", "join", "lambda", "s3", "cdc", "clickstream")
 
 
 def glue_section(bench: Bench, job: str, args, small: Path, large: Path, scratch: Path) -> None:
@@ -867,6 +878,38 @@ def cdc_section(bench: Bench, args, data_dir: Path, scratch: Path) -> None:
     )  # fmt: skip
 
 
+def clickstream_section(bench: Bench, args) -> None:
+    from bench import clickstream
+
+    print("\nClickstream project: Kinesis -> Lambda tumbling windows -> SNS; Firehose")
+    with clickstream.ClickstreamBench(bench.s3.meta.endpoint_url, bench.bucket) as click:
+        rate, no_op, details = click.throughput(args.click_events, args.click_shards, window_seconds=2)
+        print(
+            f"  {f'PutRecords -> scored windows ({args.click_shards} shards)':<44} {rate:8,.0f}/s  "
+            f"no-op client {no_op:8,.0f}/s  ratio {rate / no_op:5.2f}x  target >= 5,000/s"
+        )
+        print(
+            f"  {'':<44} {details['events']:,} events in {details['windows']} windows; PutRecords "
+            f"{details['put_seconds']:.1f} s ({details['calls']:,} calls, {details['retried']:,} records retried "
+            f"after throttling), last window scored {details['after_last_put']:.1f} s after the last put"
+        )
+        result = click.alert_latency(window_seconds=2, events_per_window=1000, threshold=2.8)
+        for name, seconds in result["latency"].items():
+            figure = "no alert" if seconds is None else f"{seconds:6.2f}s  {seconds / 2:4.2f} windows"
+            print(f"  {f'{name} onset -> alert in SQS (2-s windows)':<44} {figure}  target <= 2 windows")
+        print(f"  {'':<44} {result['alerts']} alerts, {result['stray_alerts']} outside the anomalies")
+        fh = click.firehose_delivery(args.firehose_mb)
+        report(
+            f"Firehose buffer full -> object in S3 (5 MiB, median of {fh['objects']})",
+            fh["delivery"], fh["put_object"], "<= 1.5x", "PutObject",
+        )  # fmt: skip
+        print(
+            f"  {'':<44} ingest: {fh['records']:,} records, {fh['bytes'] / 2**20:,.0f} MiB in {fh['calls']:,} "
+            f"PutRecordBatch calls, {fh['records'] / fh['ingest_seconds']:,.0f} records/s, "
+            f"{fh['bytes'] / 2**20 / fh['ingest_seconds']:.1f} MiB/s"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -875,7 +918,8 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         help="run only this section (repeatable): glue (warm run, CSV -> Parquet), athena (GROUP BY, "
         "conformance suite; runs the large Glue job first for its data), join (Glue lab 5), lambda, "
-        "s3 (IAM enforcement, data plane), cdc (DMS latency and full load, CDC merge); default: all",
+        "s3 (IAM enforcement, data plane), cdc (DMS latency and full load, CDC merge), clickstream "
+        "(events/s to scored windows, anomaly -> alert, Firehose delivery); default: all",
     )
     parser.add_argument("--rows", type=int, default=10_000_000, help="flights for the CSV -> Parquet comparison")
     parser.add_argument("--small-rows", type=int, default=10_000, help="flights for the warm job run")
@@ -894,6 +938,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cdc-users", type=int, default=20_000, help="users of the CDC merge's current state (100 ratings each)"
     )
+    parser.add_argument("--click-events", type=int, default=120_000, help="events of the clickstream throughput run")
+    parser.add_argument("--click-shards", type=int, default=8, help="shards of the clickstream throughput run")
+    parser.add_argument("--firehose-mb", type=int, default=50, help="MB of records the Firehose line delivers")
     args = parser.parse_args(argv)
     only = set(args.only or SECTIONS)
 
@@ -918,7 +965,11 @@ def main(argv: list[str] | None = None) -> int:
     spark = bool(only & {"glue", "athena", "join", "cdc"})
     with (
         tempfile.TemporaryDirectory() as scratch,
-        LocalAWS(config.Settings(port=0, warm_spark=spark, work_dir=Path(scratch) / "local_aws")) as server,
+        LocalAWS(
+            config.Settings(
+                port=0, warm_spark=spark, work_dir=Path(scratch) / "local_aws", firehose_throughput_limits=False
+            )
+        ) as server,
     ):
         # Clients made without explicit credentials (the conformance cases') get dummy ones.
         for variable, value in {
@@ -947,6 +998,8 @@ def main(argv: list[str] | None = None) -> int:
             s3_section(server.endpoint_url, args, Path(scratch))
         if "cdc" in only:
             cdc_section(bench, args, data_dir, Path(scratch))
+        if "clickstream" in only:
+            clickstream_section(bench, args)
     return 0
 
 

@@ -34,7 +34,13 @@ def client(
         aws_access_key_id=access_key,
         aws_secret_access_key=secret_key,
         aws_session_token=session_token,
-        config=Config(retries={"max_attempts": 2, "mode": "standard"}, s3={"addressing_style": "path"}),
+        # No SHA-256 of the payload for the signature and no CRC32 unless the operation needs one: the
+        # server, in this same interpreter, hashes each body anyway (a quarter less time per 5 MiB PUT).
+        config=Config(
+            retries={"max_attempts": 2, "mode": "standard"},
+            s3={"addressing_style": "path", "payload_signing_enabled": False},
+            request_checksum_calculation="when_required",
+        ),
     )
 
 

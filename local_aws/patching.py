@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import moto
+from moto.core.responses import ActionResult
 
 _MISSING = object()
 
@@ -160,3 +162,15 @@ def _wrapper(function: Callable, original: Callable) -> Callable:
         return function(original, *args, **kwargs)
 
     return wrapper
+
+
+def json_answer(result: Any, json_version: str = "1.1") -> Any:
+    """A JSON-protocol action's ActionResult as its HTTP answer, dumped as is instead of by moto's serializer.
+
+    moto 5's serializer looks up the output shape for every value: about 0.2 ms per entry of a
+    list, so a PutRecords of 500 records spent 100 ms there, more than everything else it does.
+    Only for results that are the API's JSON already (its keys, strings, numbers, booleans, no None).
+    """
+    if not isinstance(result, ActionResult):
+        return result
+    return 200, {"Content-Type": f"application/x-amz-json-{json_version}"}, json.dumps(result.result)

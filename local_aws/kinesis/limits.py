@@ -20,10 +20,11 @@ from typing import Any
 from moto.core.exceptions import JsonRESTError
 from moto.kinesis.exceptions import RecordSizeExceedsLimit, TooManyRecords, TotalRecordsSizeExceedsLimit
 from moto.kinesis.models import KinesisBackend, Shard, Stream
+from moto.kinesis.responses import KinesisResponse
 
 from local_aws import config
 from local_aws.kinesis.meter import ShardMeter
-from local_aws.patching import Patches
+from local_aws.patching import Patches, json_answer
 
 patches = Patches(__name__)
 
@@ -111,6 +112,12 @@ def _put_records(
         for index, ok in enumerate(accepted)
     ]
     return {"FailedRecordCount": accepted.count(False), "Records": entries}
+
+
+@patches.wrap(KinesisResponse, "put_records")
+def _put_records_answer(original, self: KinesisResponse) -> Any:
+    """PutRecords' answer dumped as is (patching.json_answer): moto's serializer took 100 ms for 500 entries."""
+    return json_answer(original(self))
 
 
 def _validated_sizes(records: list[dict[str, Any]]) -> list[int]:
