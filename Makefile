@@ -9,6 +9,10 @@ CLIENTS_VENV := .venv-clients
 JARS_DIR := .tools/sagemaker_pyspark/sagemaker_pyspark/jars
 PORT ?= 4566
 AIRFLOW_PORT ?= 8080
+# `make airflow EXECUTOR=celery`: CeleryExecutor with two workers, its metadata DB on PostgreSQL and Redis as
+# its broker: SQL_ALCHEMY_CONN and CELERY_BROKER_URL (make variables or environment) point elsewhere than
+# postgresql+psycopg://postgres@127.0.0.1:5432/airflow_labs and redis://127.0.0.1:6379/1.
+EXECUTOR ?= local
 DAYS ?= 1
 
 # The project's own Airflow home, whatever the shell's AIRFLOW_HOME (`make airflow AIRFLOW_HOME=...` for
@@ -49,18 +53,26 @@ $(AIRFLOW_HOME)/airflow.db: | $(VENV)/.installed
 	$(VENV)/bin/airflow db migrate >/dev/null
 	@echo "Airflow metadata DB ready in $(AIRFLOW_HOME)"
 
-# The database servers RDS instances run (local_aws/rds): Debian's packages, installed when missing.
-# Only their binaries are used; local AWS starts servers of its own, never the system's.
+# Debian's packages, installed when missing: the database servers RDS instances run (local_aws/rds; only
+# their binaries are used, local AWS starts servers of its own, never the system's) and the browser the UI's
+# browser test drives (tests/e2e/test_browser_ui.py: Chromium, headless, through Playwright).
+# Checked again whenever the Makefile changes (what it installs may have).
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
-.tools/.system-packages:
-	@if ! { test -x /usr/sbin/mariadbd && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; then \
-	  command -v apt-get >/dev/null || { echo "install MariaDB's and PostgreSQL's server binaries"; exit 1; }; \
+.tools/.system-packages: Makefile
+	@missing=""; \
+	test -x /usr/sbin/mariadbd || missing="$$missing mariadb-server"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium fonts-liberation"; \
+	test -x /usr/bin/chromedriver || missing="$$missing chromium-driver"; \
+	if [ -n "$$missing" ]; then \
+	  command -v apt-get >/dev/null || { echo "install these Debian packages' equivalents:$$missing"; exit 1; }; \
+	  echo "Installing$$missing"; \
 	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mariadb-server postgresql; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	@mkdir -p .tools && touch $@
 
-install: $(VENV)/.installed $(JARS_DIR)/hadoop-aws-3.3.1.jar $(AIRFLOW_HOME)/airflow.db .tools/.system-packages ## venv, pinned packages, Spark S3 jars, Airflow DB, MariaDB/PostgreSQL binaries
+install: $(VENV)/.installed $(JARS_DIR)/hadoop-aws-3.3.1.jar $(AIRFLOW_HOME)/airflow.db .tools/.system-packages ## venv, pinned packages, Spark S3 jars, Airflow DB, MariaDB/PostgreSQL binaries, Chromium
 
 test: install $(CLIENTS_VENV)/.installed ## every test: unit, local-AWS contract, DAG integrity, end-to-end DAG runs
 	$(PY) -m pytest
@@ -71,14 +83,18 @@ test-fast: install $(CLIENTS_VENV)/.installed ## the tests without end-to-end DA
 demo: install ## run every DAG on local AWS, with progress and a summary
 	$(PY) scripts/demo.py $(DEMO_ARGS)
 
+.PHONY: aws-preflight
+aws-preflight: install ## before running on AWS: each DAG's IAM actions simulated, region and runtimes checked (PRINCIPAL=, REGION=, DAGS=, LOCAL=1)
+	$(PY) scripts/aws_preflight.py $(if $(PRINCIPAL),--principal $(PRINCIPAL)) $(if $(REGION),--region $(REGION)) $(foreach dag,$(DAGS),--dag $(dag)) $(if $(LOCAL),--local-aws --port $(PORT))
+
 local-aws: install ## serve local AWS in the foreground on PORT (default 4566)
 	$(PY) -m local_aws --port $(PORT)
 
 clock: ## advance the clock of the local AWS on PORT by DAYS (S3 lifecycle rules run, Glue schedules fire), e.g. make clock DAYS=31
 	$(PY) -m local_aws.clock --endpoint-url http://127.0.0.1:$(PORT) advance --days $(DAYS)
 
-airflow: install ## local AWS on PORT and Airflow's UI on http://127.0.0.1:AIRFLOW_PORT (8080); prints the login
-	$(PY) -m labkit.local.airflow_ui --aws-port $(PORT) --port $(AIRFLOW_PORT)
+airflow: install ## local AWS on PORT and Airflow's UI on http://127.0.0.1:AIRFLOW_PORT (8080); prints the login. EXECUTOR=celery: 2 Celery workers
+	$(PY) -m labkit.local.airflow_ui --aws-port $(PORT) --port $(AIRFLOW_PORT) --executor $(EXECUTOR)
 
 bench: install ## benchmarks, side by side with their baselines
 	$(PY) -m bench

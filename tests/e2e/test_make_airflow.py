@@ -62,14 +62,16 @@ def processes_of(home: Path) -> list[int]:
 class MakeAirflow:
     """`make airflow` in a plain environment, in its own process group (as a terminal's foreground job)."""
 
-    def __init__(self, home: Path, aws_port: int, airflow_port: int):
+    def __init__(self, home: Path, aws_port: int, airflow_port: int, env: dict[str, str] | None = None, **variables):
+        """variables: more make variables (EXECUTOR="celery"); env: more environment."""
         self.home = home
         self.url = f"http://127.0.0.1:{airflow_port}"
         command = ["make", "-C", str(REPO_ROOT), "airflow", f"AIRFLOW_HOME={home}"]
         command += [f"PORT={aws_port}", f"AIRFLOW_PORT={airflow_port}"]
+        command += [f"{name}={value}" for name, value in variables.items()]
         self.process = subprocess.Popen(
             command,
-            env={"PATH": PLAIN_PATH, "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8"},
+            env={"PATH": PLAIN_PATH, "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8", **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -144,6 +146,9 @@ class Api:
     def post(self, path: str, body: dict) -> dict:
         return self._call("POST", path, body)
 
+    def unpause(self, dag_id: str) -> None:
+        assert self._call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})["is_paused"] is False
+
 
 def wait_until(condition, seconds: float, what: str):
     deadline = time.monotonic() + seconds
@@ -163,6 +168,7 @@ def test_make_airflow_from_a_plain_shell_serves_the_ui_runs_a_dag_and_stops_on_c
         assert ready.group(1) == make.url
         login = make.wait_for_line(r"Log in as (\S+) with password (\S+)", seconds=10)
         assert login, make.output
+        assert make.wait_for_line(r"^LocalExecutor, 4 task slots$", seconds=10), make.output
         api = Api(make.url, login.group(1), login.group(2))
 
         dag_ids = wait_until(

@@ -1,4 +1,5 @@
-"""Local AWS for the local harness (`make demo`, `make airflow`): reuse one serving on a port, or start one.
+"""Services the local harness (`make demo`, `make airflow`) needs: local AWS, reused or started; and for
+`make airflow EXECUTOR=celery`, PostgreSQL and Redis, checked (and the metadata database created).
 
 Not used by DAGs: they only ever see the `aws_default` connection, which `aws_connection()` builds.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -85,3 +87,75 @@ def tail(path: Path, lines: int = 30) -> str:
     except OSError:
         return f"    (no log at {path})"
     return "\n".join(f"    {line}" for line in text.splitlines()[-lines:])
+
+
+def ensure_postgres_database(url: str, variable: str) -> bool:
+    """Create the database of SQLAlchemy URL url on its PostgreSQL server when missing; True when it did.
+
+    RuntimeError, in one line naming `variable` (what points at the server), when the server does not answer
+    or refuses the login.
+    """
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        parsed = None
+    if parsed is None or parsed.get_backend_name() != "postgresql" or not parsed.database:
+        raise RuntimeError(f"{variable} is not a PostgreSQL URL with a database: {url!r}")
+    server = {
+        "host": parsed.host or "localhost",
+        "port": parsed.port or 5432,
+        "user": parsed.username,
+        "password": parsed.password,
+        "connect_timeout": 5,
+    }
+
+    def unusable(error: BaseException) -> RuntimeError:
+        return RuntimeError(
+            f"PostgreSQL is not usable at {without_password(url)} ({one_line(error)}); start it or point "
+            f"{variable} at another, e.g. {variable}=postgresql+psycopg://USER:PASSWORD@HOST:5432/DB"
+        )
+
+    try:
+        psycopg.connect(dbname=parsed.database, **server).close()
+        return False
+    except psycopg.Error as error:
+        failure = error
+    try:  # the database may be missing: look for it from the server's maintenance database
+        maintenance = psycopg.connect(dbname="postgres", autocommit=True, **server)
+    except psycopg.Error:
+        raise unusable(failure) from failure
+    with maintenance:
+        if maintenance.execute("SELECT 1 FROM pg_database WHERE datname = %s", [parsed.database]).fetchone():
+            raise unusable(failure) from failure
+        try:
+            maintenance.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(parsed.database)))
+        except psycopg.Error as error:
+            raise unusable(error) from error
+    return True
+
+
+def check_redis(url: str, variable: str) -> None:
+    """RuntimeError, in one line naming `variable`, when Redis does not answer a PING at url."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5).ping()
+    except (redis.RedisError, ValueError) as error:  # ValueError: not a redis:// URL
+        raise RuntimeError(
+            f"Redis is not reachable at {without_password(url)} ({one_line(error)}); "
+            f"start it or point {variable} at another, e.g. {variable}=redis://:PASSWORD@HOST:6379/1"
+        ) from error
+
+
+def one_line(error: BaseException) -> str:
+    return re.sub(r"\s+", " ", str(error)).strip()
+
+
+def without_password(url: str) -> str:
+    """url with its password, if any, masked (for messages)."""
+    return re.sub(r"://([^:/@]*):[^@/]*@", r"://\1:***@", url)
