@@ -6,6 +6,7 @@ GetFederationToken credentials are refused: local AWS does not model federated u
 granting them anything would be a guess. Any other key - the dummy `testing` credentials every local tool
 uses - acts as the account's root, so local AWS keeps working for everything that never
 asked for IAM. A key IAM issued and then deleted, or deactivated, is rejected as on AWS.
+STS GetCallerIdentity answers with the same principal (moto alone names other keys' caller `user/moto`).
 """
 
 from __future__ import annotations
@@ -17,14 +18,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 from moto.iam.models import IAMBackend, iam_backends
+from moto.iam.responses import IamResponse
 from moto.iam.utils import random_access_key, random_alphanumeric
 from moto.sts.models import sts_backends
 from moto.sts.responses import TokenResponse
 from moto.sts.utils import random_session_token
 
-from local_aws.iam.policy import ANONYMOUS, Principal, parse
+from local_aws.iam import simulate
+from local_aws.iam.policy import ANONYMOUS, Principal
 from local_aws.patching import Patches
 
 PARTITION = "aws"
@@ -136,32 +140,16 @@ def resolve(access_key_id: str | None, account: str, session_token: str | None) 
     )
 
 
-def _managed_document(policy: Any) -> dict[str, Any]:
-    version = next(v for v in policy.versions if v.is_default)
-    return parse(version.document)
-
-
-def identity_policies(principal: Principal) -> list[dict[str, Any]]:
-    """Inline and attached policies of a user (and its groups) or of an assumed role."""
+def identity_policies(principal: Principal) -> list[Mapping[str, Any]]:
+    """Inline and attached policies of a user (and its groups) or of an assumed role (local_aws.iam.simulate)."""
     iam = iam_backend(principal.account) if principal.account else None
     if principal.kind == "user":
-        user = iam.users.get(principal.name)
-        if user is None:
-            return []
-        documents = [parse(doc) for doc in user.policies.values()]
-        documents += [_managed_document(p) for p in user.managed_policies.values()]
-        for group in iam.get_groups_for_user(user.name):
-            documents += [parse(doc) for doc in group.policies.values()]
-            documents += [_managed_document(p) for p in group.managed_policies.values()]
-        return documents
-    if principal.kind == "assumed-role":
-        role = next((r for r in iam.roles.values() if r.arn == principal.role_arn), None)
-        if role is None:
-            return []
-        documents = [parse(doc) for doc in role.policies.values()]
-        documents += [_managed_document(p) for p in role.managed_policies.values()]
-        return documents
-    return []
+        entity, kind = iam.users.get(principal.name), "user"
+    elif principal.kind == "assumed-role":
+        entity, kind = next((r for r in iam.roles.values() if r.arn == principal.role_arn), None), "role"
+    else:
+        return []
+    return [policy.document for policy in simulate.entity_policies(iam, entity, kind)] if entity else []
 
 
 def _issue(response: TokenResponse, original: Any, federated: bool) -> Any:
@@ -194,9 +182,29 @@ def _get_session_token(original, self: TokenResponse) -> Any:
     return _issue(self, original, federated=False)
 
 
+@patches.wrap(TokenResponse, "get_caller_identity")
+def _get_caller_identity(original, self: TokenResponse) -> Any:
+    """Who the keys act as, as S3 sees them: the root for keys IAM did not issue (moto answers `user/moto`),
+    the caller of GetSessionToken for its keys; users' keys and role sessions as moto answers them."""
+    try:
+        principal = resolve(self.get_access_key(), self.current_account, self.headers.get("X-Amz-Security-Token"))
+    except CredentialError:
+        return original(self)
+    if principal.kind == "root":
+        return ActionResult({"UserId": principal.account, "Account": principal.account, "Arn": principal.root_arn})
+    if principal.kind == "user":
+        return ActionResult({"UserId": principal.user_id, "Account": principal.account, "Arn": principal.arn})
+    return original(self)
+
+
 @patches.wrap(TokenResponse, "get_federation_token")
 def _get_federation_token(original, self: TokenResponse) -> Any:
     return _issue(self, original, federated=True)
+
+
+# IAM SimulatePrincipalPolicy / SimulateCustomPolicy (moto has neither) answer with the evaluator S3 enforcement uses.
+patches.add(IamResponse, "simulate_principal_policy", simulate.simulate_principal_policy)
+patches.add(IamResponse, "simulate_custom_policy", simulate.simulate_custom_policy)
 
 
 @patches.wrap(IAMBackend, "delete_access_key_by_name")
