@@ -1,13 +1,48 @@
-"""Glue lab 4's check: the curated weather against the raw table (Athena) and pandas on the source data."""
+"""Glue lab 4's raw weather (staged per month) and its check: the curated weather against the raw table
+(Athena) and pandas on the source data. The nightly pipeline stages and curates the same weather."""
 
 from __future__ import annotations
 
+from airflow.sdk import task
+
+from labkit.core import paths
 from labkit.core.validation import ValidationError
 from labkit.labs.athena import fetch_rows
 from labkit.labs.glue import count_json_lines
 
 WEATHER_KEY = ["origin", "year", "month", "day", "hour"]
 MAX_WIND_SPEED_MPH = 150  # above it a reading is a recording error (the job nulls it)
+RAW_PREFIX = "raw/weather/"
+SCRIPT_FILE = paths.GLUE_JOBS_DIR / "weather_raw_to_curated.py"
+
+
+@task
+def stage_weather_csvs(bucket: str) -> dict:
+    """Export the weather as one CSV per month and upload those not in raw/weather/ yet or changed (MD5 against
+    the ETag), so that a job with bookmarks reads only new or corrected months."""
+    import hashlib
+
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    from labkit.labs import datasets
+
+    hook = S3Hook()
+    files = datasets.export_weather_csvs(paths.DATA_DIR / "weather")
+    uploaded = []
+    for path in files:
+        key = f"{RAW_PREFIX}{path.name}"
+        found = hook.head_object(key, bucket_name=bucket)
+        if found and found["ETag"].strip('"') == hashlib.md5(path.read_bytes()).hexdigest():
+            continue
+        hook.load_file(str(path), key=key, bucket_name=bucket, replace=True)
+        uploaded.append(path.name)
+    print(f"uploaded {uploaded or 'nothing'}; the other months are in s3://{bucket}/{RAW_PREFIX} already")
+    return {
+        "uri": f"s3://{bucket}/{RAW_PREFIX}",
+        "files": len(files),
+        "uploaded": uploaded,
+        "rows": datasets.WEATHER_ROWS,
+    }
 
 
 def weather_expectations() -> dict:
