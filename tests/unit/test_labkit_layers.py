@@ -1,8 +1,9 @@
 """labkit's layers: a module imports only from its own layer and the layers below it (read from the source with ast).
 
 core (DAG factory, naming, paths, environment) < operators < clickstream (the event generator, a library
-and CLI needing only boto3) < labs (per-lab builders and checks) < local (runner, Airflow UI, datasets
-CLI). dags/ build on core, operators, clickstream and labs, never on the local harness.
+and CLI needing only boto3) < labs (per-lab builders and checks) < report (the pipeline report: its inputs,
+charts and HTML) < local (runner, Airflow UI, datasets CLI). dags/ build on core, operators, clickstream,
+labs and report, never on the local harness.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LABKIT = REPO_ROOT / "plugins" / "labkit"
-LAYERS = ("core", "operators", "clickstream", "labs", "local")
-DAGS_MAY_USE = ("core", "operators", "clickstream", "labs")
+LAYERS = ("core", "operators", "clickstream", "labs", "report", "local")
+DAGS_MAY_USE = ("core", "operators", "clickstream", "labs", "report")
 MODULES = sorted(path for path in LABKIT.rglob("*.py") if path != LABKIT / "__init__.py")
 
 
