@@ -12,8 +12,8 @@ sends the generator's events (labkit.clickstream.send, the DAG's producer) and d
   being due until its alert is in the SQS subscription (polled every 50 ms), in windows.
 - `firehose_delivery`: a Direct PUT delivery stream (uncompressed, 5 MiB buffers) fed the
   generator's records in PutRecordBatch calls, one buffer at a time: from the call that fills a
-  buffer until its object is listed in S3 (listed every 5 ms; a listing takes a few), against a
-  PutObject of the same bytes by the client; medians over the objects. The records are cut where
+  buffer until a listing shows its object, against the client's PutObject of the same bytes until a
+  listing shows it (the same observer for both: a listing every 5 ms); medians over the objects. The records are cut where
   a buffer seals by size, so no object waits for the buffering interval. The ingest rate of
   PutRecordBatch (500 records a call) is reported beside it, without a target: it is the API's
   cost per record, which Firehose has on AWS too.
@@ -202,6 +202,15 @@ class ClickstreamBench:
             if not messages:
                 time.sleep(0.05)
 
+    @staticmethod
+    def _listed(s3, bucket: str, count: int, since: float) -> float:
+        """Seconds from `since` until a listing of the bucket shows `count` objects (listed every 5 ms)."""
+        while s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0) < count:
+            if time.perf_counter() - since > 60:
+                raise RuntimeError(f"s3://{bucket} does not list {count} objects after 60 s")
+            time.sleep(0.005)  # the listings share the server with the delivery: not back to back
+        return time.perf_counter() - since
+
     def firehose_delivery(self, megabytes: int) -> dict:
         """Per 5 MiB object: seconds from the PutRecordBatch call that fills a buffer to its object in S3,
         and of a PutObject of the same bytes; the PutRecordBatch ingest rate."""
@@ -251,15 +260,11 @@ class ClickstreamBench:
                     raise RuntimeError(f"PutRecordBatch refused {response['FailedPutCount']} records")
             sealed = time.perf_counter()
             ingest += sealed - started
-            while s3.list_objects_v2(Bucket="bench-firehose-out").get("KeyCount", 0) <= number:
-                if time.perf_counter() - sealed > 60:
-                    raise RuntimeError(f"object {number + 1} not delivered 60 s after its buffer filled")
-                time.sleep(0.005)  # the listings share the server with the delivery: not back to back
-            deliveries.append(time.perf_counter() - sealed)
+            deliveries.append(self._listed(s3, "bench-firehose-out", number + 1, sealed))
             body = b"".join(records)
             started = time.perf_counter()
             s3.put_object(Bucket="bench-direct-out", Key=f"direct/{number:05d}", Body=body)
-            directs.append(time.perf_counter() - started)
+            directs.append(self._listed(s3, "bench-direct-out", number + 1, started))
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket="bench-firehose-out")["Contents"]]
         delivered = {s3.get_object(Bucket="bench-firehose-out", Key=key)["Body"].read() for key in keys}
         if delivered != {b"".join(records) for records in objects}:
