@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from tests.conftest import REPO_ROOT
-from tests.e2e.test_make_airflow import Api, MakeAirflow, free_ports, wait_until
+from tests.e2e.airflow_support import Api, MakeAirflow, free_ports
 
 pytestmark = pytest.mark.e2e
 
@@ -49,17 +49,13 @@ def test_log_in_find_a_lab_trigger_it_with_a_changed_param_and_see_it_succeed_in
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.set_default_timeout(30_000)
     try:
-        ready = make.wait_for_line(r"Airflow is ready: (\S+)", seconds=600)
-        assert ready, f"make airflow did not get ready:\n{make.output}"
-        login = make.wait_for_line(r"Log in as (\S+) with password (\S+)", seconds=10)
-        assert login, make.output
-        user, password = login.groups()
+        url, user, password = make.wait_until_ready()
         api = Api(make.url, user, password)  # what the browser shows is checked against the REST API
-        wait_until(lambda: DAG_ID in {d["dag_id"] for d in api.get("/api/v2/dags?limit=100")["dags"]}, 300, "parsed")
+        api.wait_for_dags({DAG_ID})
         params = api.get(f"/api/v2/dags/{DAG_ID}/details")["params"]
 
         # Log in with the printed login.
-        page.goto(ready.group(1))
+        page.goto(url)
         page.get_by_label("Username").fill(user)
         page.get_by_label("Password").fill(password)
         shot(page, "01-login.png")

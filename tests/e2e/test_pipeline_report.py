@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.airflow_support import free_ports
 from tests.lab_runs import assert_every_task_succeeded
 
 pytestmark = pytest.mark.e2e
@@ -28,9 +28,7 @@ BUCKET = "ade-pipeline-report-artifacts"
 @pytest.fixture
 def api_server(tmp_path):
     """`airflow api-server` on a free port of 127.0.0.1; yields (url, admin password)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    [port] = free_ports(1)
     log = tmp_path / "api-server.log"
     env = {**os.environ, "AIRFLOW__API__WORKERS": "1"}
     with open(log, "w") as out:
