@@ -14,6 +14,9 @@ AIRFLOW_PORT ?= 8080
 # postgresql+psycopg://postgres@127.0.0.1:5432/airflow_labs and redis://127.0.0.1:6379/1.
 EXECUTOR ?= local
 DAYS ?= 1
+# Test processes at once (pytest-xdist; a test file stays in one process): most tests wait on local AWS, a
+# scheduler or a sensor much of the time, so two share the 2 cores well. TEST_WORKERS=0 runs them in one.
+TEST_WORKERS ?= 2
 
 # The project's own Airflow home, whatever the shell's AIRFLOW_HOME (`make airflow AIRFLOW_HOME=...` for
 # another). The tests use one of their own (tests/conftest.py).
@@ -75,10 +78,10 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 install: $(VENV)/.installed $(JARS_DIR)/hadoop-aws-3.3.1.jar $(AIRFLOW_HOME)/airflow.db .tools/.system-packages ## venv, pinned packages, Spark S3 jars, Airflow DB, MariaDB/PostgreSQL binaries, Chromium
 
 test: install $(CLIENTS_VENV)/.installed ## every test: unit, local-AWS contract, DAG integrity, end-to-end DAG runs
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: install $(CLIENTS_VENV)/.installed ## the tests without end-to-end DAG runs
-	$(PY) -m pytest -m "not e2e"
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not e2e"
 
 demo: install ## run every DAG on local AWS, with progress and a summary
 	$(PY) scripts/demo.py $(DEMO_ARGS)

@@ -71,7 +71,7 @@ def export_weather_csvs(folder: Path) -> list[Path]:
 
 def _write_csv_atomically(frame, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(path.suffix + ".partial")
+    partial = path.with_suffix(f"{path.suffix}.{os.getpid()}.partial")  # processes may write the same file at once
     frame.to_csv(partial, index=False)
     os.replace(partial, path)
     return path
@@ -97,7 +97,7 @@ def generate_flights_csv(path: Path, rows: int, seed: int = 42, malformed_every:
     source = flights_frame()
     rng = np.random.default_rng(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(path.suffix + ".partial")
+    partial = path.with_suffix(f"{path.suffix}.{os.getpid()}.partial")  # processes may write the same file at once
     chunk = 1_000_000
     written = 0
     with open(partial, "w", newline="") as out:
