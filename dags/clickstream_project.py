@@ -167,7 +167,7 @@ with lab_dag(
 
     @task.sensor(poke_interval=5, timeout=1800, mode="poke")
     def wait_for_windows(outputs: dict, summary: dict, params: dict):
-        """The detector has reported the windows up to the last event (its window closes after it)."""
+        """The detector's windows count every event sent (windows close after their end)."""
         from airflow.sdk import PokeReturnValue
 
         return PokeReturnValue(is_done=project.windows_done(outputs["DataBucket"], summary, params["window_seconds"]))

@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from urllib.parse import quote_plus
 
 import boto3
@@ -353,10 +353,11 @@ def test_s3_delete_rule_from_environment_with_a_cutoff_moment(aws, monkeypatch):
     s3 = aws
     s3.create_bucket(Bucket="data")
     s3.put_object(Bucket="data", Key="tmp/a", Body=b"a")
-    time.sleep(1.1)  # S3 keeps LastModified to the second
-    cutoff = datetime.now(UTC)
-    time.sleep(1.1)
+    time.sleep(2.1)  # S3 keeps LastModified to the second
     s3.put_object(Bucket="data", Key="tmp/b", Body=b"b")
+    # Between the two objects by S3's own clock (the test process's clock need not be the same).
+    a, b = (s3.head_object(Bucket="data", Key=key)["LastModified"] for key in ("tmp/a", "tmp/b"))
+    cutoff = a + (b - a) / 2
     monkeypatch.setenv("BUCKET", "data")
     monkeypatch.setenv("PREFIX", "tmp/")
     monkeypatch.setenv("OLDER_THAN", cutoff.isoformat())
