@@ -31,7 +31,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 .PHONY: help install test test-fast demo local-aws clock airflow bench lint lock clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements.lock
 	@command -v python$(PYTHON_VERSION) >/dev/null || { echo "python$(PYTHON_VERSION) is required"; exit 1; }
@@ -83,7 +83,7 @@ test: install $(CLIENTS_VENV)/.installed ## every test: unit, local-AWS contract
 test-fast: install $(CLIENTS_VENV)/.installed ## the tests without end-to-end DAG runs
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not e2e"
 
-demo: install ## run every DAG on local AWS, with progress and a summary
+demo: install ## run every DAG on local AWS (the nightly ones last), with progress, a summary and artifacts/report.html
 	$(PY) scripts/demo.py $(DEMO_ARGS)
 
 .PHONY: aws-preflight
