@@ -35,7 +35,7 @@ DEMO_PARAMS = {"clickstream_project": {"window_seconds": 2, "archive_buffer_seco
 # (it needs an airflow_api connection to a running API server).
 NOT_IN_DEMO = ("pipeline_report",)
 # The nightly pipeline refreshes what Project 1 replicates, and its checks read what it curated: these run
-# last, in this order, and Project 1 stays up for them (the demo's local AWS goes with the demo).
+# last, in this order, without teardown but the last (the demo's local AWS goes with the demo).
 LAST = ("cdc_project", "nightly_pipeline", "curated_data_quality")
 
 
@@ -128,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {elapsed:7.1f}s  {task_id:<32} {SYMBOLS.get(state, state):<16} {took}", file=out)
 
                 try:
-                    keep = args.keep or (dag_id == "cdc_project" and "nightly_pipeline" in dag_ids)
+                    # What a later DAG of LAST reads stays: Project 1 for the nightly run, its curated data for the checks.
+                    keep = args.keep or any(a == dag_id and b in dag_ids for a, b in zip(LAST, LAST[1:], strict=False))
                     conf = {"teardown": not keep, **DEMO_PARAMS.get(dag_id, {})}
                     reports.append(runner.run_dag(dag_id, conf, on_task_state=progress))
                 except Exception as error:  # a DAG that cannot even start still gets a summary row
