@@ -4,7 +4,8 @@ moto 5.2.5 records endpoints (status `creating` forever), tasks (`creating` fore
 flips a state) and connections (TestConnection connects nowhere, and fails when repeated).
 `patches` changes it so that
 - endpoints are `active`; a MySQL source's password may come from Secrets Manager
-  (MySQLSettings.SecretsManagerSecretId), never from code;
+  (MySQLSettings.SecretsManagerSecretId), never from code; ModifyEndpoint (moto lacks it) changes
+  them, merging settings as AWS does unless ExactSettings;
 - TestConnection really connects (the source with its user and password, the S3 target as its
   ServiceAccessRoleArn) and DescribeConnections says `successful` or `failed` with the reason;
 - CreateReplicationTask checks the table mappings and task settings and answers `creating`; the
@@ -34,6 +35,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from moto.core.exceptions import JsonRESTError
+from moto.core.utils import camelcase_to_underscores
 from moto.dms.models import DatabaseMigrationServiceBackend, Endpoint, FakeConnection, FakeReplicationTask
 from moto.dms.responses import DatabaseMigrationServiceResponse
 
@@ -90,6 +92,57 @@ def _create_endpoint(original, backend, **kwargs) -> Endpoint:
     endpoint = original(backend, **kwargs)
     endpoint.status = "active"
     return endpoint
+
+
+# ModifyEndpoint's parameters beside EndpointArn and ExactSettings; each is the Endpoint attribute of its
+# name in snake case (MySQLSettings -> my_sql_settings). The *Settings ones merge unless ExactSettings.
+ENDPOINT_FIELDS = (
+    "EndpointIdentifier", "EndpointType", "EngineName", "Username", "Password", "ServerName", "Port",
+    "DatabaseName", "ExtraConnectionAttributes", "CertificateArn", "SslMode", "ServiceAccessRoleArn",
+    "ExternalTableDefinition", "ExternalId",
+)  # fmt: skip
+ENDPOINT_SETTINGS = (
+    "DynamoDbSettings", "S3Settings", "DmsTransferSettings", "MongoDbSettings", "KinesisSettings",
+    "KafkaSettings", "ElasticsearchSettings", "NeptuneSettings", "RedshiftSettings", "PostgreSQLSettings",
+    "MySQLSettings", "OracleSettings", "SybaseSettings", "MicrosoftSQLServerSettings", "IBMDb2Settings",
+    "DocDbSettings", "RedisSettings", "GcpMySQLSettings", "TimestreamSettings",
+)  # fmt: skip
+
+
+def _modify_endpoint_response(response: DatabaseMigrationServiceResponse) -> str:
+    """ModifyEndpoint (moto lacks it): the given fields change; settings merge into the endpoint's, or replace
+    them with ExactSettings. A task already running keeps what it started with; its next start reads these."""
+    backend, params = response.dms_backend, json.loads(response.body)
+    endpoint = _endpoint(backend, params.get("EndpointArn"))
+    old, renamed = endpoint.endpoint_identifier, params.get("EndpointIdentifier")
+    if renamed and renamed != old and renamed in backend.endpoints:
+        raise DmsError("ResourceAlreadyExistsFault", f"Endpoint {renamed} already exists")
+    if params.get("EndpointType") is not None and params["EndpointType"].lower() not in ("source", "target"):
+        raise DmsError("InvalidParameterValueException",
+                       f"Invalid EndpointType {params['EndpointType']}; valid values: source, target")  # fmt: skip
+    changes = {camelcase_to_underscores(name): params[name] for name in ENDPOINT_FIELDS if name in params}
+    for name in ENDPOINT_SETTINGS:
+        if name in params:
+            attribute = camelcase_to_underscores(name)
+            kept = {} if params.get("ExactSettings") else dict(getattr(endpoint, attribute) or {})
+            changes[attribute] = {**kept, **(params[name] or {})}
+    engine = str(changes.get("engine_name", endpoint.engine_name)).lower()
+    if engine == "s3":
+        try:
+            s3_target.S3TargetSettings.from_endpoint(
+                changes.get("s3_settings", endpoint.s3_settings),
+                changes.get("extra_connection_attributes", endpoint.extra_connection_attributes),
+            )
+        except s3_target.S3SettingsError as error:
+            raise DmsError("InvalidParameterValueException", f"Invalid S3Settings: {error}") from None
+    for attribute, value in changes.items():
+        setattr(endpoint, attribute, value)
+    if renamed and renamed != old:
+        backend.endpoints[renamed] = backend.endpoints.pop(old)
+    return json.dumps({"Endpoint": endpoint.to_dict()}, default=str)
+
+
+patches.add(DatabaseMigrationServiceResponse, "modify_endpoint", _modify_endpoint_response)
 
 
 def _mysql_source(backend, endpoint: Endpoint) -> MySQLSource:

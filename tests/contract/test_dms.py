@@ -213,6 +213,71 @@ def test_full_load_then_cdc_writes_dms_files_and_counts_the_changes(dms, aws_cli
     assert (table_statistics(client, arn)["Inserts"], table_statistics(client, arn)["FullLoadRows"]) == (2, 3)
 
 
+def test_modify_endpoint_merges_settings_and_the_next_task_start_uses_them(dms, aws_client, source):
+    client, instance, source_arn, target_arn = dms
+    def described(identifier: str) -> dict:
+        return next(e for e in client.describe_endpoints()["Endpoints"] if e["EndpointIdentifier"] == identifier)
+
+    role = described("s3")["S3Settings"]["ServiceAccessRoleArn"]
+    moved = client.modify_endpoint(EndpointArn=target_arn, EndpointType="target",
+                                   S3Settings={"BucketFolder": "moved"})["Endpoint"]  # fmt: skip
+    assert (moved["EndpointArn"], moved["Status"]) == (target_arn, "active")
+    assert moved["S3Settings"] == {"BucketName": BUCKET, "BucketFolder": "moved", "ServiceAccessRoleArn": role,
+                                   "CdcMaxBatchInterval": 1, "CdcMinFileSize": 32000,
+                                   "TimestampColumnName": "commit_ts"}  # fmt: skip
+    arn = create_task(client, instance, source_arn, target_arn, migration_type="full-load")
+    client.start_replication_task(ReplicationTaskArn=arn, StartReplicationTaskType="start-replication")
+    wait_task(client, "replication_task_stopped", arn)
+    s3 = aws_client("s3")
+    assert len(objects(s3, "moved/movielens/ratings/")["LOAD00000001.csv"]) == 3
+    assert not objects(s3)
+
+    exact = client.modify_endpoint(EndpointArn=target_arn, ExactSettings=True,
+                                   S3Settings={"BucketName": BUCKET, "ServiceAccessRoleArn": role})["Endpoint"]  # fmt: skip
+    assert exact["S3Settings"] == {"BucketName": BUCKET, "ServiceAccessRoleArn": role}
+    with pytest.raises(ClientError) as refused:
+        client.modify_endpoint(EndpointArn=target_arn, S3Settings={"DataFormat": "xml"})
+    assert refused.value.response["Error"] == {
+        "Code": "InvalidParameterValueException", "Message": "Invalid S3Settings: Invalid DataFormat 'xml'; valid values: csv, parquet"}  # fmt: skip
+    assert described("s3")["S3Settings"] == exact["S3Settings"]  # unchanged
+    with pytest.raises(ClientError, match="ResourceAlreadyExistsFault"):
+        client.modify_endpoint(EndpointArn=target_arn, EndpointIdentifier="mysql")
+    with pytest.raises(ClientError, match="ResourceNotFoundFault"):
+        client.modify_endpoint(EndpointArn=target_arn.replace(":endpoint:", ":endpoint:X"), Port=1)
+
+    # A source's new password is what the next connection test uses; renamed, it keeps its ARN.
+    def tested() -> dict:
+        client.test_connection(ReplicationInstanceArn=instance, EndpointArn=source_arn)
+        return client.describe_connections(Filters=[{"Name": "endpoint-arn", "Values": [source_arn]}])["Connections"][0]
+
+    client.modify_endpoint(EndpointArn=source_arn, Password="not-the-password")
+    assert "Access denied for user 'admin'" in tested()["LastFailureMessage"]
+    renamed = client.modify_endpoint(EndpointArn=source_arn, EndpointIdentifier="ratings-db", Password=PASSWORD)
+    assert (renamed["Endpoint"]["EndpointIdentifier"], renamed["Endpoint"]["EndpointArn"]) == ("ratings-db", source_arn)
+    assert tested()["Status"] == "successful"
+    assert sorted(e["EndpointIdentifier"] for e in client.describe_endpoints()["Endpoints"]) == ["ratings-db", "s3"]
+
+
+def test_labkits_endpoint_operator_creates_then_changes_only_what_differs(dms, capsys):
+    from labkit.operators.dms import DmsCreateEndpointOperator
+
+    client, _, _, target_arn = dms
+    role = client.describe_endpoints(Filters=[{"Name": "endpoint-arn", "Values": [target_arn]}])["Endpoints"][0]
+    settings = {"BucketName": BUCKET, "BucketFolder": "lake", "ServiceAccessRoleArn": role["S3Settings"]["ServiceAccessRoleArn"]}
+
+    def run(**s3_settings) -> str:
+        kwargs = {"EngineName": "s3", "S3Settings": {**settings, **s3_settings}}
+        return DmsCreateEndpointOperator(task_id="t", identifier="lake", endpoint_type="target",
+                                         endpoint_kwargs=kwargs).execute({})  # fmt: skip
+
+    arn = run()
+    assert "Created target endpoint" in capsys.readouterr().out  # the task's log
+    assert run() == arn and "exists with these settings" in capsys.readouterr().out  # a rerun changes nothing
+    assert run(CdcMaxBatchInterval=30) == arn and "brought up to date" in capsys.readouterr().out
+    described = client.describe_endpoints(Filters=[{"Name": "endpoint-id", "Values": ["lake"]}])["Endpoints"][0]
+    assert (described["EndpointArn"], described["S3Settings"]) == (arn, {**settings, "CdcMaxBatchInterval": 30})
+
+
 def test_a_full_load_task_stops_by_itself(dms, aws_client):
     client, instance, source_arn, target_arn = dms
     arn = create_task(client, instance, source_arn, target_arn, migration_type="full-load")

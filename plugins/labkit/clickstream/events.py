@@ -45,16 +45,18 @@ class Phase:
         return round(self.seconds * rate)
 
 
-def parse_phases(text: str) -> list[Phase]:
-    """`normal:60:10,burst:20:40` -> [Phase("normal", 60, 10), Phase("burst", 20, 40)] (name:seconds:ctr%)."""
+def parse_phases(text: str, unit: str = "seconds", unit_seconds: float = 1.0) -> list[Phase]:
+    """`normal:60:10,burst:20:40` -> [Phase("normal", 60, 10), Phase("burst", 20, 40)] (name:seconds:ctr%).
+
+    Lengths in another unit (`windows`) are multiplied by its length in seconds."""
     phases = []
     for part in text.split(","):
         fields = part.strip().split(":")
         if len(fields) != 3:
-            raise ValueError(f"phase {part.strip()!r} is not name:seconds:ctr_percent, e.g. burst:20:40")
-        name, seconds, ctr = fields
+            raise ValueError(f"phase {part.strip()!r} is not name:{unit}:ctr_percent, e.g. burst:3:40")
+        name, length, ctr = fields
         try:
-            phases.append(Phase(name.strip(), float(seconds), float(ctr)))
+            phases.append(Phase(name.strip(), float(length) * unit_seconds, float(ctr)))
         except ValueError as error:
             raise ValueError(f"phase {part.strip()!r}: {error}") from None
     return phases

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from labkit.clickstream.events import Phase
+from labkit.clickstream.events import Phase, parse_phases
 from labkit.core.validation import ValidationError
 
 TEMPLATE = "cloudformation/clickstream.yaml"
@@ -40,13 +40,7 @@ def plan(phases_in_windows: str, window_seconds: int, events_per_window: int) ->
         raise ValueError(
             f"window_seconds and events_per_window must be >= 1, got {window_seconds}, {events_per_window}"
         )
-    phases = []
-    for part in phases_in_windows.split(","):
-        fields = part.strip().split(":")
-        if len(fields) != 3:
-            raise ValueError(f"phase {part.strip()!r} is not name:windows:ctr_percent, e.g. burst:3:40")
-        name, windows, ctr = fields
-        phases.append(Phase(name.strip(), float(windows) * window_seconds, float(ctr)))
+    phases = parse_phases(phases_in_windows, unit="windows", unit_seconds=window_seconds)
     if not phases or phases[0].name != WARMUP:
         raise ValueError(f"the first phase must be {WARMUP!r}: the forest learns normal traffic before it scores")
     return Plan(phases, events_per_window / window_seconds, window_seconds)
