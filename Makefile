@@ -58,7 +58,8 @@ $(AIRFLOW_HOME)/airflow.db: | $(VENV)/.installed
 
 # Debian's packages, installed when missing: the database servers RDS instances run (local_aws/rds; only
 # their binaries are used, local AWS starts servers of its own, never the system's) and the browser the UI's
-# browser test drives (tests/e2e/test_browser_ui.py: Chromium, headless, through Playwright).
+# browser test drives (tests/e2e/test_browser_ui.py: Chromium, headless, through Playwright), and a compose
+# client that checks docker-compose.yaml (tests/unit/test_docker_compose.py: `config` needs no Docker engine).
 # Checked again whenever the Makefile changes (what it installs may have).
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 .tools/.system-packages: Makefile
@@ -67,6 +68,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium fonts-liberation"; \
 	test -x /usr/bin/chromedriver || missing="$$missing chromium-driver"; \
+	docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
 	if [ -n "$$missing" ]; then \
 	  command -v apt-get >/dev/null || { echo "install these Debian packages' equivalents:$$missing"; exit 1; }; \
 	  echo "Installing$$missing"; \
@@ -75,7 +77,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 	fi
 	@mkdir -p .tools && touch $@
 
-install: $(VENV)/.installed $(JARS_DIR)/hadoop-aws-3.3.1.jar $(AIRFLOW_HOME)/airflow.db .tools/.system-packages ## venv, pinned packages, Spark S3 jars, Airflow DB, MariaDB/PostgreSQL binaries, Chromium
+install: $(VENV)/.installed $(JARS_DIR)/hadoop-aws-3.3.1.jar $(AIRFLOW_HOME)/airflow.db .tools/.system-packages ## venv, pinned packages, Spark S3 jars, Airflow DB, MariaDB/PostgreSQL binaries, Chromium, a compose client
 
 test: install $(CLIENTS_VENV)/.installed ## every test: unit, local-AWS contract, DAG integrity, end-to-end DAG runs
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile

@@ -79,15 +79,15 @@ with nightly.pipeline_dag(
     results = evaluate_checks({query.task_id.removeprefix("figures_"): query.output for query in figures}, CURATED)
 
     @task(retries=0)
-    def quality_gate(results: list[dict]) -> list[dict]:
-        """Fails naming each failed check with its figure and bound; else returns the checks."""
+    def validate(results: list[dict]) -> dict:
+        """Fails naming each failed check with its figure and bound; else the run's key figures."""
         return nightly.enforce(results)
 
     gate = teardown_gate()
     chain(
         figures,
         results,
-        quality_gate(results),
+        validate(results),
         gate,
         S3DeleteObjectsOperator(
             task_id="delete_query_results", bucket=RESULTS, prefix=QUERY_RESULTS_PREFIX, **TEARDOWN

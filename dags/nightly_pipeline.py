@@ -20,7 +20,8 @@ a rerun of the same night changes nothing. Details: `docs/nightly-pipeline.md`.
    replicates, Project 1's merge job (its own bookmark here) merges the change files DMS wrote since the
    last night into `curated/cdc/<table>/` (tables `movies`, `ratings`, `customers`). DMS's full load
    is never redone: the first night merges its LOAD files from S3, later nights only new changes.
-5. **Publish**: an Asset event for each of `s3://…-curated/curated/{flights,weather,cdc}` (through
+5. **Validate and publish**: each curated dataset must hold Parquet files (their count and size are
+   the run's key figures), then an Asset event for each of `s3://…-curated/curated/{flights,weather,cdc}` (through
    the aliases `nightly_curated_*`), on which `curated_data_quality` is scheduled.
 6. **Teardown** (param `teardown`, off): the pipeline's crawlers, jobs, database, buckets, role and
    topic. Project 1 stays.
@@ -192,7 +193,12 @@ with nightly.pipeline_dag(
         **JOB_RUN,
     )
 
-    # --- publish
+    # --- validation, publish
+    @task
+    def validate(bucket: str) -> dict:
+        """Each curated dataset has Parquet files (their number and size are the run's key figures)."""
+        return nightly.curated_figures(bucket)
+
     @task(outlets=list(nightly.CURATED_ALIASES.values()))
     def publish_curated(bucket: str, run_id=None, outlet_events=None) -> dict:
         """An Asset event per curated dataset (s3://…-curated/curated/<dataset>): curated_data_quality runs on them."""
@@ -224,7 +230,7 @@ with nightly.pipeline_dag(
     replication = cdc_replication(PROJECT1_TASK)
     chain(then, replication, [resume_replication_task, replication_running])
     chain([resume_replication_task, replication_running], wait_for_replication(PROJECT1_TASK), merge_cdc)
-    chain([crawl_curated, merge_cdc], published, gate, delete_glue)
+    chain([crawl_curated, merge_cdc], validate(CURATED), published, gate, delete_glue)
     cross_downstream(delete_glue, delete_rest)
     body_watcher(dag, gate)
     nightly.quiet_watcher(dag)

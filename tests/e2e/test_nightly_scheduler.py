@@ -169,8 +169,10 @@ def test_scheduler_runs_the_nightly_pipeline_its_assets_start_the_checks_which_p
             (f"{CURATED}/flights", nightly),
             (f"{CURATED}/weather", nightly),  # fmt: skip
         ]
-        checks = api.xcom("curated_data_quality", passing, "quality_gate")
+        checks = api.xcom("curated_data_quality", passing, "evaluate_checks")
         assert checks and all(c["passed"] for c in checks), [c for c in checks if not c["passed"]]
+        assert api.xcom("curated_data_quality", passing, "validate") == {
+            "checks": len(checks), "passed": len(checks), "tables": 5}  # fmt: skip
         figures = {(c["table"], c["check"]): c["figure"] for c in checks}
         for table, expected in EXPECTED_FIGURES.items():
             assert {name: figures[table, name] for name in expected} == expected, table
@@ -224,7 +226,7 @@ def test_scheduler_runs_the_nightly_pipeline_its_assets_start_the_checks_which_p
         failing = new_run(api, "curated_data_quality", "asset_triggered", {passing}, 300)["dag_run_id"]
         assert api.finished("curated_data_quality", failing, 600) == "failed"
         states = api.task_states("curated_data_quality", failing)
-        assert (states["evaluate_checks"], states["quality_gate"]) == ("success", "failed")
+        assert (states["evaluate_checks"], states["validate"]) == ("success", "failed")
         evaluated = api.xcom("curated_data_quality", failing, "evaluate_checks")
         assert [(c["table"], c["check"], c["figure"], c["bound"]) for c in evaluated if not c["passed"]] == [
             ("curated_flights", "max_dep_delay", 1_301, "<= 60"),
@@ -236,7 +238,7 @@ def test_scheduler_runs_the_nightly_pipeline_its_assets_start_the_checks_which_p
             "the SNS notification in the queue",
         )
         (note,) = [json.loads(m["Body"]) for m in received]
-        assert note["Subject"] == "Airflow: curated_data_quality.quality_gate failed"
+        assert note["Subject"] == "Airflow: curated_data_quality.validate failed"
         assert (
             f"2 of {len(checks)} data-quality checks failed: curated_flights.max_dep_delay = 1301 (bound <= 60); "
             "ratings.max_rating = 9.5 (bound <= 5)"

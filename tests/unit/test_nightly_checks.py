@@ -86,7 +86,8 @@ def test_the_gate_names_every_failed_check_with_its_figure_and_bound():
         f"2 of {len(results)} data-quality checks failed: curated_weather.duplicate_keys = 3 (bound <= 0); "
         "ratings.max_rating = 9.5 (bound <= 5)"
     )
-    assert nightly.enforce(nightly.evaluate(passing_figures(), {})) == nightly.evaluate(passing_figures(), {})
+    passing = nightly.evaluate(passing_figures(), {})
+    assert nightly.enforce(passing) == {"checks": len(passing), "passed": len(passing), "tables": 5}
 
 
 def test_results_document_and_key():
@@ -107,3 +108,20 @@ def test_the_glue_role_writes_the_pipelines_buckets_and_only_reads_project1s_cha
     assert read["Action"] == ["s3:GetObject", "s3:ListBucket"]
     assert read["Resource"] == ["arn:aws:s3:::p-cdc-project-data", "arn:aws:s3:::p-cdc-project-data/cdc/*"]
     assert not any("cdc-project" in resource for resource in write["Resource"])
+
+
+def test_the_nightly_validation_counts_each_curated_dataset_and_refuses_an_empty_one(aws_client):
+    s3 = aws_client("s3")
+    s3.create_bucket(Bucket="curated")
+    s3.put_object(Bucket="curated", Key="curated/flights/year=2013/month=1/part-0.parquet", Body=b"x" * 2**20)
+    s3.put_object(Bucket="curated", Key="curated/flights/_SUCCESS", Body=b"")
+    s3.put_object(Bucket="curated", Key="curated/weather/part-0.parquet", Body=b"x" * 2**19)
+    s3.put_object(Bucket="curated", Key="curated/cdc/ratings/_SUCCESS", Body=b"")
+
+    with pytest.raises(ValidationError, match=r"^no Parquet file in s3://curated/curated/cdc/: nothing to publish$"):
+        nightly.curated_figures("curated")
+
+    s3.put_object(Bucket="curated", Key="curated/cdc/ratings/part-0.parquet", Body=b"x")
+    assert nightly.curated_figures("curated") == {
+        "flights_files": 1, "flights_mib": 1.0, "weather_files": 1, "weather_mib": 0.5, "cdc_files": 1, "cdc_mib": 0.0,
+    }  # fmt: skip

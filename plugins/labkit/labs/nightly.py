@@ -184,6 +184,23 @@ def replication_step(identifier: str) -> str:
 # ---- publishing ----------------------------------------------------------------------------
 
 
+def curated_figures(bucket: str) -> dict[str, Any]:
+    """Parquet files and MiB of each curated dataset; ValidationError when one has none (nothing to publish)."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    hook, figures, empty = S3Hook(), {}, []
+    for dataset, folder in CURATED_DATASETS.items():
+        found = hook.iter_file_metadata(f"{CURATED_PREFIX}{folder}", bucket_name=bucket)
+        parquet = [o for o in found if o["Key"].endswith(".parquet")]
+        figures[f"{dataset}_files"] = len(parquet)
+        figures[f"{dataset}_mib"] = round(sum(o["Size"] for o in parquet) / 2**20, 1)
+        if not parquet:
+            empty.append(curated_path(bucket, dataset))
+    if empty:
+        raise ValidationError(f"no Parquet file in {', '.join(empty)}: nothing to publish")
+    return figures
+
+
 def publish_curated(bucket: str, outlet_events, extra: dict[str, Any]) -> dict[str, str]:
     """An Asset event for each curated dataset (through its alias); returns dataset -> URI."""
     uris = {}
@@ -307,13 +324,14 @@ def failures(results: list[dict[str, Any]]) -> list[str]:
     return [f"{r['table']}.{r['check']} = {r['figure']} (bound {r['bound']})" for r in results if not r["passed"]]
 
 
-def enforce(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The results when every check passed; else ValidationError naming the failed checks and their figures."""
+def enforce(results: list[dict[str, Any]]) -> dict[str, int]:
+    """The run's key figures when every check passed; else ValidationError naming the failed checks and their
+    figures."""
     failed = failures(results)
     if failed:
         raise ValidationError(f"{len(failed)} of {len(results)} data-quality checks failed: " + "; ".join(failed))
     print(f"all {len(results)} data-quality checks passed")
-    return results
+    return {"checks": len(results), "passed": len(results), "tables": len({r["table"] for r in results})}
 
 
 def results_key(run_id: str) -> str:
