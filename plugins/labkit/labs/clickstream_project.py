@@ -218,7 +218,7 @@ def draw_chart(windows: list[Window], phases: list[dict], threshold: float, path
     ctr_axis.set_ylabel("click-through rate (%)")
     score_axis.set_ylabel("anomaly score (random cut forest)")
     ctr_axis.set_xlabel("window start (UTC)")
-    ctr_axis.set_title(title)
+    ctr_axis.set_title(title, pad=16)  # above the phase names
     handles = ctr_axis.get_legend_handles_labels()[0] + score_axis.get_legend_handles_labels()[0]
     ctr_axis.legend(handles=handles, loc="upper left", fontsize=8)
     figure.autofmt_xdate()
