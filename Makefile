@@ -37,13 +37,13 @@ $(VENV)/.installed: requirements.lock
 	@command -v python$(PYTHON_VERSION) >/dev/null || { echo "python$(PYTHON_VERSION) is required"; exit 1; }
 	@test -x $(PY) || python$(PYTHON_VERSION) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-compile -r requirements.lock
 	@touch $@
 
 # Athena client libraries the contract tests drive (awswrangler 3.17 needs pyarrow<26; requirements.lock pins 26.0.1).
 $(CLIENTS_VENV)/.installed: requirements-clients.lock
 	@test -x $(CLIENTS_VENV)/bin/python || python$(PYTHON_VERSION) -m venv $(CLIENTS_VENV)
-	$(CLIENTS_VENV)/bin/python -m pip install --quiet -r requirements-clients.lock
+	$(CLIENTS_VENV)/bin/python -m pip install --quiet --no-compile -r requirements-clients.lock
 	@touch $@
 
 # hadoop-aws + the AWS SDK bundle for Spark's s3:// (Maven is unreachable; this PyPI package ships them).

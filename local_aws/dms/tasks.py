@@ -5,7 +5,7 @@ flips a state) and connections (TestConnection connects nowhere, and fails when 
 `patches` changes it so that
 - endpoints are `active`; a MySQL source's password may come from Secrets Manager
   (MySQLSettings.SecretsManagerSecretId), never from code; ModifyEndpoint (moto lacks it) changes
-  them, merging settings as AWS does unless ExactSettings;
+  them, merging settings as AWS does unless ExactSettings, refused while a task using them runs;
 - TestConnection really connects (the source with its user and password, the S3 target as its
   ServiceAccessRoleArn) and DescribeConnections says `successful` or `failed` with the reason;
 - CreateReplicationTask checks the table mappings and task settings and answers `creating`; the
@@ -29,6 +29,7 @@ Differences from AWS: docs/local-aws/dms.md.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -101,6 +102,7 @@ ENDPOINT_FIELDS = (
     "DatabaseName", "ExtraConnectionAttributes", "CertificateArn", "SslMode", "ServiceAccessRoleArn",
     "ExternalTableDefinition", "ExternalId",
 )  # fmt: skip
+ENDPOINT_IDENTIFIER = re.compile(r"[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?")
 ENDPOINT_SETTINGS = (
     "DynamoDbSettings", "S3Settings", "DmsTransferSettings", "MongoDbSettings", "KinesisSettings",
     "KafkaSettings", "ElasticsearchSettings", "NeptuneSettings", "RedshiftSettings", "PostgreSQLSettings",
@@ -111,23 +113,36 @@ ENDPOINT_SETTINGS = (
 
 def _modify_endpoint_response(response: DatabaseMigrationServiceResponse) -> str:
     """ModifyEndpoint (moto lacks it): the given fields change; settings merge into the endpoint's, or replace
-    them with ExactSettings. A task already running keeps what it started with; its next start reads these."""
+    them with ExactSettings. Refused while a task using the endpoint runs; the next start reads the changes.
+    Everything is checked before anything changes."""
     backend, params = response.dms_backend, json.loads(response.body)
     endpoint = _endpoint(backend, params.get("EndpointArn"))
-    old, renamed = endpoint.endpoint_identifier, params.get("EndpointIdentifier")
-    if renamed and renamed != old and renamed in backend.endpoints:
+    busy = [task.id for task in backend.replication_tasks.values()
+            if endpoint.endpoint_arn in (task.source_endpoint_arn, task.target_endpoint_arn)
+            and task.status in ("starting", "running", "stopping")]  # fmt: skip
+    if busy:
+        raise DmsError("InvalidResourceStateFault", f"Endpoint {endpoint.endpoint_identifier} cannot be modified "
+                                                    f"while replication task {busy[0]} using it is running; stop it first")  # fmt: skip
+    old, renamed = endpoint.endpoint_identifier, params.get("EndpointIdentifier", endpoint.endpoint_identifier)
+    if not ENDPOINT_IDENTIFIER.fullmatch(str(renamed)) or "--" in renamed:
+        raise DmsError("InvalidParameterValueException", f"Invalid EndpointIdentifier {renamed!r}: it must begin with "
+                       "a letter, hold only letters, digits and hyphens, and not end with a hyphen or hold two in a row")  # fmt: skip
+    if renamed != old and renamed in backend.endpoints:
         raise DmsError("ResourceAlreadyExistsFault", f"Endpoint {renamed} already exists")
-    if params.get("EndpointType") is not None and params["EndpointType"].lower() not in ("source", "target"):
-        raise DmsError("InvalidParameterValueException",
-                       f"Invalid EndpointType {params['EndpointType']}; valid values: source, target")  # fmt: skip
     changes = {camelcase_to_underscores(name): params[name] for name in ENDPOINT_FIELDS if name in params}
+    if "endpoint_type" in changes:
+        changes["endpoint_type"] = str(changes["endpoint_type"]).lower()
+        if changes["endpoint_type"] not in ("source", "target"):
+            raise DmsError("InvalidParameterValueException",
+                           f"Invalid EndpointType {params['EndpointType']}; valid values: source, target")  # fmt: skip
+    if "engine_name" in changes:
+        changes["engine_display_name"] = changes["engine_name"]  # as moto's CreateEndpoint
     for name in ENDPOINT_SETTINGS:
         if name in params:
             attribute = camelcase_to_underscores(name)
             kept = {} if params.get("ExactSettings") else dict(getattr(endpoint, attribute) or {})
             changes[attribute] = {**kept, **(params[name] or {})}
-    engine = str(changes.get("engine_name", endpoint.engine_name)).lower()
-    if engine == "s3":
+    if str(changes.get("engine_name", endpoint.engine_name)).lower() == "s3":
         try:
             s3_target.S3TargetSettings.from_endpoint(
                 changes.get("s3_settings", endpoint.s3_settings),
@@ -137,8 +152,11 @@ def _modify_endpoint_response(response: DatabaseMigrationServiceResponse) -> str
             raise DmsError("InvalidParameterValueException", f"Invalid S3Settings: {error}") from None
     for attribute, value in changes.items():
         setattr(endpoint, attribute, value)
-    if renamed and renamed != old:
+    if renamed != old:
         backend.endpoints[renamed] = backend.endpoints.pop(old)
+        for connection in backend.connections:
+            if connection.endpoint_arn == endpoint.endpoint_arn:
+                connection.endpoint_identifier = renamed
     return json.dumps({"Endpoint": endpoint.to_dict()}, default=str)
 
 

@@ -215,6 +215,7 @@ def test_full_load_then_cdc_writes_dms_files_and_counts_the_changes(dms, aws_cli
 
 def test_modify_endpoint_merges_settings_and_the_next_task_start_uses_them(dms, aws_client, source):
     client, instance, source_arn, target_arn = dms
+
     def described(identifier: str) -> dict:
         return next(e for e in client.describe_endpoints()["Endpoints"] if e["EndpointIdentifier"] == identifier)
 
@@ -239,11 +240,28 @@ def test_modify_endpoint_merges_settings_and_the_next_task_start_uses_them(dms, 
         client.modify_endpoint(EndpointArn=target_arn, S3Settings={"DataFormat": "xml"})
     assert refused.value.response["Error"] == {
         "Code": "InvalidParameterValueException", "Message": "Invalid S3Settings: Invalid DataFormat 'xml'; valid values: csv, parquet"}  # fmt: skip
-    assert described("s3")["S3Settings"] == exact["S3Settings"]  # unchanged
-    with pytest.raises(ClientError, match="ResourceAlreadyExistsFault"):
-        client.modify_endpoint(EndpointArn=target_arn, EndpointIdentifier="mysql")
+    for refused_change, code in (
+        ({"EndpointIdentifier": "mysql", "S3Settings": {"BucketFolder": "x"}}, "ResourceAlreadyExistsFault"),
+        ({"EndpointIdentifier": "", "S3Settings": {"BucketFolder": "x"}}, "InvalidParameterValueException"),
+        ({"EndpointIdentifier": "s3--2"}, "InvalidParameterValueException"),
+        ({"EndpointType": "sideways", "S3Settings": {"BucketFolder": "x"}}, "InvalidParameterValueException"),
+    ):
+        with pytest.raises(ClientError, match=code):
+            client.modify_endpoint(EndpointArn=target_arn, **refused_change)
+    assert described("s3")["S3Settings"] == exact["S3Settings"]  # refused: nothing changed
     with pytest.raises(ClientError, match="ResourceNotFoundFault"):
         client.modify_endpoint(EndpointArn=target_arn.replace(":endpoint:", ":endpoint:X"), Port=1)
+
+    # Refused while a task using the endpoint runs (stop it first).
+    running = create_task(client, instance, source_arn, target_arn, identifier="running")
+    client.start_replication_task(ReplicationTaskArn=running, StartReplicationTaskType="start-replication")
+    wait_task(client, "replication_task_running", running)
+    with pytest.raises(ClientError) as refused:
+        client.modify_endpoint(EndpointArn=target_arn, S3Settings={"BucketFolder": "elsewhere"})
+    assert refused.value.response["Error"] == {"Code": "InvalidResourceStateFault", "Message": (
+        "Endpoint s3 cannot be modified while replication task running using it is running; stop it first")}  # fmt: skip
+    stop(client, running)
+    client.delete_replication_task(ReplicationTaskArn=running)
 
     # A source's new password is what the next connection test uses; renamed, it keeps its ARN.
     def tested() -> dict:
@@ -256,6 +274,10 @@ def test_modify_endpoint_merges_settings_and_the_next_task_start_uses_them(dms, 
     assert (renamed["Endpoint"]["EndpointIdentifier"], renamed["Endpoint"]["EndpointArn"]) == ("ratings-db", source_arn)
     assert tested()["Status"] == "successful"
     assert sorted(e["EndpointIdentifier"] for e in client.describe_endpoints()["Endpoints"]) == ["ratings-db", "s3"]
+    assert tested()["EndpointIdentifier"] == "ratings-db"
+    client.create_endpoint(EndpointIdentifier="mysql", EndpointType="source", EngineName="mysql")  # the old name is free
+    client.delete_endpoint(EndpointArn=source_arn)  # found under its new name
+    assert sorted(e["EndpointIdentifier"] for e in client.describe_endpoints()["Endpoints"]) == ["mysql", "s3"]
 
 
 def test_labkits_endpoint_operator_creates_then_changes_only_what_differs(dms, capsys):
@@ -274,8 +296,14 @@ def test_labkits_endpoint_operator_creates_then_changes_only_what_differs(dms, c
     assert "Created target endpoint" in capsys.readouterr().out  # the task's log
     assert run() == arn and "exists with these settings" in capsys.readouterr().out  # a rerun changes nothing
     assert run(CdcMaxBatchInterval=30) == arn and "brought up to date" in capsys.readouterr().out
-    described = client.describe_endpoints(Filters=[{"Name": "endpoint-id", "Values": ["lake"]}])["Endpoints"][0]
-    assert (described["EndpointArn"], described["S3Settings"]) == (arn, {**settings, "CdcMaxBatchInterval": 30})
+
+    def described() -> dict:
+        return client.describe_endpoints(Filters=[{"Name": "endpoint-id", "Values": ["lake"]}])["Endpoints"][0]
+
+    assert (described()["EndpointArn"], described()["S3Settings"]) == (arn, {**settings, "CdcMaxBatchInterval": 30})
+    # A change makes the settings exactly the operator's (ExactSettings), not a merge with the old ones.
+    assert run(BucketFolder="lake2") == arn and "brought up to date" in capsys.readouterr().out
+    assert described()["S3Settings"] == {**settings, "BucketFolder": "lake2"}
 
 
 def test_a_full_load_task_stops_by_itself(dms, aws_client):

@@ -156,6 +156,9 @@ def test_scheduler_runs_the_nightly_pipeline_its_assets_start_the_checks_which_p
         # Project 1's DMS task was replicating: not resumed. Teardown is off.
         assert {task for task in skipped if not task.startswith("delete_")} == {"resume_replication_task", "watcher"}
         assert {state for task, state in states.items() if task not in skipped} == {"success"}
+        curated = api.xcom("nightly_pipeline", nightly, "validate")  # Parquet files and MiB per dataset
+        assert set(curated) == {f"{d}_{f}" for d in ("flights", "weather", "cdc") for f in ("files", "mib")}
+        assert all(curated[f"{d}_files"] > 0 and curated[f"{d}_mib"] > 0 for d in ("flights", "weather", "cdc")), curated
         published = api.asset_events("nightly_pipeline", nightly)
         assert set(published) == {f"{CURATED}/flights", f"{CURATED}/weather", f"{CURATED}/cdc"}
         assert {extra["nightly_run_id"] for extra in published.values()} == {nightly}

@@ -80,7 +80,9 @@ class DmsDeleteReplicationInstanceOperator(AwsBaseOperator[DmsHook]):
 class DmsCreateEndpointOperator(AwsBaseOperator[DmsHook]):
     """Create an endpoint, or bring an existing one of the same identifier up to date; returns its ARN.
 
-    endpoint_kwargs: CreateEndpoint's other arguments (EngineName, MySQLSettings, S3Settings, ...).
+    endpoint_kwargs: CreateEndpoint's other arguments (EngineName, MySQLSettings, S3Settings, ...). An existing
+    endpoint is modified only when it lacks one of them (its settings then become exactly these: ExactSettings),
+    which DMS refuses while a task using it runs. A setting only removed from endpoint_kwargs is not noticed.
     """
 
     aws_hook_class = DmsHook
@@ -106,7 +108,7 @@ class DmsCreateEndpointOperator(AwsBaseOperator[DmsHook]):
         if not _differs(existing, {"EndpointType": self.endpoint_type, **self.endpoint_kwargs}):
             self.log.info("Endpoint %s exists with these settings", arn)
             return arn
-        dms.modify_endpoint(EndpointArn=arn, EndpointType=self.endpoint_type, **self.endpoint_kwargs)
+        dms.modify_endpoint(EndpointArn=arn, EndpointType=self.endpoint_type, ExactSettings=True, **self.endpoint_kwargs)
         self.log.info("Endpoint %s exists; its settings are brought up to date", arn)
         return arn
 
