@@ -12,7 +12,9 @@ import io
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import boto3
 import pytest
@@ -85,13 +87,25 @@ def read_all(kinesis, name: str) -> list[bytes]:
     return found
 
 
+def within_one_second(burst: Callable[[], tuple[float, Any]]) -> Any:
+    """burst() -> (seconds its calls after the first took, result): the result of a burst whose calls landed
+    within one second of the limit's window. On a loaded machine one may not, so up to three tries."""
+    for _ in range(3):
+        elapsed, result = burst()
+        if elapsed < 1.0:
+            return result
+    pytest.fail(f"the calls took {elapsed:.2f} s three times; the test needs them within a second")
+
+
 def test_a_burst_over_1000_records_a_second_fails_only_the_records_over_it(kinesis, stream):
-    name = stream()
-    responses = [kinesis.put_records(StreamName=name, Records=records(500))]
-    began = time.monotonic()  # the first call's records were accepted before it returned
-    responses += [kinesis.put_records(StreamName=name, Records=records(500)) for _ in range(2)]
-    elapsed = time.monotonic() - began
-    assert elapsed < 1.0, f"two PutRecords calls took {elapsed:.2f} s; the test needs all three within a second"
+    def burst():
+        name = stream()
+        responses = [kinesis.put_records(StreamName=name, Records=records(500))]
+        began = time.monotonic()  # the first call's records were accepted before it returned
+        responses += [kinesis.put_records(StreamName=name, Records=records(500)) for _ in range(2)]
+        return time.monotonic() - began, (name, responses)
+
+    name, responses = within_one_second(burst)
 
     assert [response["FailedRecordCount"] for response in responses] == [0, 0, 500]
     assert all("SequenceNumber" in entry and "ErrorCode" not in entry for entry in responses[0]["Records"])
@@ -116,17 +130,19 @@ def test_a_burst_over_1_mib_a_second_fails_the_records_that_do_not_fit(kinesis, 
 
 
 def test_put_record_over_the_limit_is_throttled_and_a_second_later_the_shard_takes_writes_again(kinesis, stream):
-    name = stream()
-    assert kinesis.put_records(StreamName=name, Records=records(500))["FailedRecordCount"] == 0
-    began = time.monotonic()  # the first call's records were accepted before it returned
-    assert kinesis.put_records(StreamName=name, Records=records(500))["FailedRecordCount"] == 0
-    try:
-        kinesis.put_record(StreamName=name, Data=b"one more", PartitionKey="user-1")
-        refused = None
-    except ClientError as error:
-        refused = error.response
-    elapsed = time.monotonic() - began
-    assert elapsed < 1.0, f"PutRecords then PutRecord took {elapsed:.2f} s; the test needs all three within a second"
+    def burst():
+        name = stream()
+        assert kinesis.put_records(StreamName=name, Records=records(500))["FailedRecordCount"] == 0
+        began = time.monotonic()  # the first call's records were accepted before it returned
+        assert kinesis.put_records(StreamName=name, Records=records(500))["FailedRecordCount"] == 0
+        try:
+            kinesis.put_record(StreamName=name, Data=b"one more", PartitionKey="user-1")
+            refused = None
+        except ClientError as error:
+            refused = error.response
+        return time.monotonic() - began, (name, refused)
+
+    name, refused = within_one_second(burst)
     assert refused is not None, "PutRecord over the limit was accepted"
     assert refused["Error"]["Code"] == THROTTLED
     assert refused["Error"]["Message"] == rate_exceeded(name)
