@@ -22,6 +22,8 @@ import urllib.request
 from pathlib import Path
 from typing import NamedTuple
 
+import psutil
+
 from tests.conftest import REPO_ROOT
 
 PLAIN_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -83,11 +85,13 @@ class AirflowCommand:
             start_new_session=True,
         )  # fmt: skip
         self.lines: list[str] = []
+        self.family: set[psutil.Process] = set()
         self._queue: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
         for line in self.process.stdout:
+            self._note_family()  # each component it starts says so
             self.lines.append(line.rstrip("\n"))
             self._queue.put(line)
         self._queue.put(None)
@@ -121,8 +125,28 @@ class AirflowCommand:
         assert login, self.output
         return Login(ready.group(1), *login.groups())
 
+    def _note_family(self) -> None:
+        """Remember every process the command has started so far. Airflow's components retitle themselves,
+        which wipes their environment in /proc, so processes_of(home) does not find them."""
+        try:
+            self.family.update(psutil.Process(self.process.pid).children(recursive=True))
+        except psutil.NoSuchProcess:  # it has ended
+            pass
+
+    def left_running(self) -> list[int]:
+        """Pids of the processes it started that still run, and of any other left with its Airflow home."""
+        alive = set(processes_of(self.home))
+        for member in self.family:
+            try:
+                if member.is_running() and member.status() != psutil.STATUS_ZOMBIE:
+                    alive.add(member.pid)
+            except psutil.NoSuchProcess:
+                pass
+        return sorted(alive)
+
     def ctrl_c(self, seconds: float = 120) -> int:
         """Ctrl-C, as a user stops it; its exit code once it has ended."""
+        self._note_family()
         os.killpg(self.process.pid, signal.SIGINT)
         return self.process.wait(timeout=seconds)
 
@@ -136,15 +160,19 @@ class AirflowCommand:
         self.kill()
 
     def kill(self) -> None:
-        """The command's process group, if it still runs, and every process left with its Airflow home."""
+        """The command's process group, if it still runs, and every process it started that is left."""
+        self._note_family()
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
-        for pid in processes_of(self.home):
+        for pid in self.left_running():
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:  # ended meanwhile
                 pass
+        deadline = time.monotonic() + 10  # SIGKILL takes effect soon, not at once
+        while self.left_running() and time.monotonic() < deadline:
+            time.sleep(0.1)
 
 
 class MakeAirflow(AirflowCommand):

@@ -17,7 +17,7 @@ import pytest
 import redis
 from psycopg import sql
 
-from tests.e2e.airflow_support import Api, MakeAirflow, free_ports, processes_of, wait_until
+from tests.e2e.airflow_support import Api, MakeAirflow, free_ports, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -100,7 +100,7 @@ def test_dags_run_at_once_on_both_celery_workers_with_postgres_and_redis(tmp_pat
 
         make.ctrl_c()
         assert "Stopping worker2, worker1, triggerer, dag-processor, scheduler, api-server, local AWS" in make.output
-        assert processes_of(home) == []
+        assert make.left_running() == []
     finally:
         make.kill()
 
@@ -135,4 +135,4 @@ def test_an_unreachable_broker_or_database_fails_in_one_line_saying_how_to_point
     assert len(errors) == 1 and re.match(message, errors[0]), make.output
     assert f"point {variable} at another" in errors[0]
     assert "Starting" not in make.output, "nothing starts before PostgreSQL and Redis are checked"
-    assert processes_of(home) == []
+    assert make.left_running() == []

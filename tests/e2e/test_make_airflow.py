@@ -12,7 +12,7 @@ import socket
 import pytest
 
 from labkit.local.services import serving
-from tests.e2e.airflow_support import Api, MakeAirflow, free_ports, processes_of
+from tests.e2e.airflow_support import Api, MakeAirflow, free_ports
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +38,7 @@ def test_make_airflow_from_a_plain_shell_serves_the_ui_runs_a_dag_and_stops_on_c
 
         make.ctrl_c()  # returns once make has ended
         assert "Stopping triggerer, dag-processor, scheduler, api-server, local AWS" in make.output
-        assert processes_of(home) == []
+        assert make.left_running() == []
         assert not port_open(airflow_port) and not port_open(aws_port)
     finally:
         make.kill()
@@ -62,6 +62,6 @@ def test_a_component_that_dies_stops_make_airflow_with_its_error(local_aws_serve
     assert re.search(r"error: api-server exited with code \d+; the last lines of .*api-server\.log", make.output)
     assert re.search(r"address already in use", make.output, re.IGNORECASE), make.output
     assert "Airflow is ready" not in make.output
-    assert processes_of(home) == []
+    assert make.left_running() == []
     # The local AWS it found serving was not its to stop.
     assert serving(local_aws_server.endpoint_url)
