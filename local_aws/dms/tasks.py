@@ -83,16 +83,19 @@ class LocalTask:
 
 @patches.wrap(DatabaseMigrationServiceBackend, "create_endpoint")
 def _create_endpoint(original, backend, **kwargs) -> Endpoint:
-    if str(kwargs.get("engine_name")).lower() == "s3":
-        try:
-            s3_target.S3TargetSettings.from_endpoint(
-                kwargs.get("s3_settings"), kwargs.get("extra_connection_attributes")
-            )
-        except s3_target.S3SettingsError as error:
-            raise DmsError("InvalidParameterValueException", f"Invalid S3Settings: {error}") from None
+    _check_target(kwargs.get("engine_name"), kwargs.get("s3_settings"), kwargs.get("extra_connection_attributes"))
     endpoint = original(backend, **kwargs)
     endpoint.status = "active"
     return endpoint
+
+
+def _check_target(engine: str | None, s3_settings: dict | None, extra_connection_attributes: str | None) -> None:
+    """An S3 target's settings as the writer reads them; InvalidParameterValueException with the reason."""
+    if str(engine).lower() == "s3":
+        try:
+            s3_target.S3TargetSettings.from_endpoint(s3_settings, extra_connection_attributes)
+        except s3_target.S3SettingsError as error:
+            raise DmsError("InvalidParameterValueException", f"Invalid S3Settings: {error}") from None
 
 
 # ModifyEndpoint's parameters beside EndpointArn and ExactSettings; each is the Endpoint attribute of its
@@ -142,14 +145,11 @@ def _modify_endpoint_response(response: DatabaseMigrationServiceResponse) -> str
             attribute = camelcase_to_underscores(name)
             kept = {} if params.get("ExactSettings") else dict(getattr(endpoint, attribute) or {})
             changes[attribute] = {**kept, **(params[name] or {})}
-    if str(changes.get("engine_name", endpoint.engine_name)).lower() == "s3":
-        try:
-            s3_target.S3TargetSettings.from_endpoint(
-                changes.get("s3_settings", endpoint.s3_settings),
-                changes.get("extra_connection_attributes", endpoint.extra_connection_attributes),
-            )
-        except s3_target.S3SettingsError as error:
-            raise DmsError("InvalidParameterValueException", f"Invalid S3Settings: {error}") from None
+    _check_target(
+        changes.get("engine_name", endpoint.engine_name),
+        changes.get("s3_settings", endpoint.s3_settings),
+        changes.get("extra_connection_attributes", endpoint.extra_connection_attributes),
+    )
     for attribute, value in changes.items():
         setattr(endpoint, attribute, value)
     if renamed != old:
